@@ -1,0 +1,43 @@
+// The struct_size convention for params structs, in one place.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "error.h"
+
+namespace rai {
+
+// Writes defaults (all zero, then struct_size) into the caller's struct of `caller_size` bytes.
+// `first_release_size` is the size of the struct in the first release that had it.
+template <class T>
+void init_params(T *p, std::size_t caller_size, std::size_t first_release_size, const char *name) {
+    require_not_null(p, name);
+    require(caller_size >= first_release_size && caller_size <= (1u << 16), RAI_ERROR_STRUCT_SIZE,
+            std::string(name) + ": struct_size " + std::to_string(caller_size) + " is not a released size (>= " +
+                std::to_string(first_release_size) + ")");
+    // A newer caller's struct is larger than ours: its extra fields get zero, their default.
+    std::memset(static_cast<void *>(p), 0, caller_size);
+    T defaults{};
+    std::memcpy(static_cast<void *>(p), &defaults, caller_size < sizeof(T) ? caller_size : sizeof(T));
+    p->struct_size = static_cast<uint32_t>(caller_size);
+}
+
+// Reads a caller's params struct: NULL means defaults; fields the caller's (older) struct lacks
+// keep their defaults; a struct_size below the first release is refused.
+template <class T>
+T read_params(const T *p, std::size_t first_release_size, const char *name) {
+    T out{};
+    out.struct_size = sizeof(T);
+    if (p == nullptr) return out;
+    const std::size_t n = p->struct_size;
+    require(n >= first_release_size, RAI_ERROR_STRUCT_SIZE,
+            std::string(name) + "->struct_size is " + std::to_string(n) + ", expected at least " +
+                std::to_string(first_release_size) + " (use the _params_init function)");
+    std::memcpy(static_cast<void *>(&out), p, n < sizeof(T) ? n : sizeof(T));
+    out.struct_size = sizeof(T);
+    return out;
+}
+
+}  // namespace rai

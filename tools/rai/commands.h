@@ -1,0 +1,4 @@
+// Subcommands of the rai command-line tool. Each returns the process exit code.
+#pragma once
+
+int cmd_info(int argc, char **argv);
