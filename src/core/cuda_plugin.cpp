@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <string>
@@ -36,6 +37,11 @@ PluginState load() {
     const std::string dir = directory_of_librai();
     if (!dir.empty()) candidates.push_back(dir + "/librai_cuda.so");
     candidates.push_back("librai_cuda.so");
+    // The same file named twice would only repeat its failure in the status.
+    for (std::size_t i = candidates.size(); i-- > 1;)
+        if (std::find(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(i), candidates[i]) !=
+            candidates.begin() + static_cast<std::ptrdiff_t>(i))
+            candidates.erase(candidates.begin() + static_cast<std::ptrdiff_t>(i));
 
     std::string reasons;
     for (const std::string &path : candidates) {
