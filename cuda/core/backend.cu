@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cuda_backend_abi.h"
+#include "capabilities.h"
 #include "error_util.cuh"
 
 namespace raicuda {
@@ -140,8 +141,9 @@ const char *build_info() {
 }
 
 const raicuda_backend kBackend = {
-    RAICUDA_BACKEND_ABI, sizeof(raicuda_backend), build_info, device_count, device_info, stream_create,
+    RAICUDA_BACKEND_ABI, sizeof(raicuda_backend), build_info,  device_count, device_info,  stream_create,
     stream_destroy,      stream_synchronize,      malloc_device, free_device, memcpy_sync, copy_strided,
+    find_capability,
 };
 
 }  // namespace

@@ -57,6 +57,11 @@ typedef struct raicuda_backend {
     /* dst[i] = src[i] over the shape, both views on the device; element size in bytes. Queued. */
     int (*copy_strided)(int32_t ordinal, const raicuda_view *dst, const raicuda_view *src,
                         size_t elem_bytes, void *stream, raicuda_err *err);
+
+    /* Function tables of the capabilities (ternary, quant, ...), by name and version, e.g.
+     * "ternary/1". Each capability defines its table's struct in its own header under src/<cap>/
+     * and registers it in cuda/core/capabilities.cu. NULL when this plugin lacks it. */
+    const void *(*capability)(const char *name);
 } raicuda_backend;
 
 typedef const raicuda_backend *(*raicuda_backend_entry_fn)(void);

@@ -95,6 +95,14 @@ const raicuda_backend &require_plugin() {
     return *s.table;
 }
 
+const void *require_capability(const char *name) {
+    const raicuda_backend &be = require_plugin();
+    const void *table = be.capability(name);
+    if (table == nullptr)
+        throw Error(RAI_ERROR_UNSUPPORTED, std::string("the CUDA plugin has no '") + name + "' kernels");
+    return table;
+}
+
 void throw_error(int status, const raicuda_err &err) {
     const rai_status st = (status > 0 && status <= RAI_ERROR_OUT_OF_RANGE) ? static_cast<rai_status>(status)
                                                                            : RAI_ERROR_BACKEND;

@@ -14,6 +14,10 @@ const raicuda_backend *plugin();
 const raicuda_backend &require_plugin();
 const char *status();
 
+// A capability's function table from the plugin (e.g. "ternary/1"), or throws NO_DEVICE /
+// UNSUPPORTED. Requires a usable device.
+const void *require_capability(const char *name);
+
 // Number of usable devices (0 when the plugin or the driver is missing).
 int32_t device_count();
 
