@@ -23,7 +23,20 @@ std::vector<int64_t> element_strides(const rai_tensor &t) {
     return s;
 }
 
-// Host strided copy, one element at a time over a multi-index (the reference path).
+// Copies `n` elements of type T between strided rows.
+template <class T>
+void copy_row(char *dst, int64_t dstride, const char *src, int64_t sstride, int64_t n) {
+    T *d = reinterpret_cast<T *>(dst);
+    const T *s = reinterpret_cast<const T *>(src);
+    if (dstride == 1 && sstride == 1) {
+        std::memcpy(d, s, static_cast<std::size_t>(n) * sizeof(T));
+        return;
+    }
+    for (int64_t i = 0; i < n; ++i) d[i * dstride] = s[i * sstride];
+}
+
+// Host strided copy: walks the outer dimensions with a multi-index and copies the innermost
+// dimension as a (possibly strided) row.
 void host_copy(const TensorCheck &src, const TensorCheck &dst) {
     const std::size_t eb = src.elem_bytes();
     if (src.is_contiguous() && dst.is_contiguous()) {
@@ -32,17 +45,22 @@ void host_copy(const TensorCheck &src, const TensorCheck &dst) {
     }
     const rai_tensor &s = src.tensor(), &d = dst.tensor();
     const auto ss = element_strides(s), ds = element_strides(d);
+    const int32_t last = s.ndim - 1;  // ndim >= 1 here: a 0-d tensor is always contiguous
+    const int64_t inner = s.shape[last];
+    auto row = eb == 1 ? copy_row<uint8_t> : eb == 2 ? copy_row<uint16_t> : eb == 4 ? copy_row<uint32_t>
+                                                                                   : copy_row<uint64_t>;
     std::vector<int64_t> idx(static_cast<std::size_t>(s.ndim), 0);
     const char *sp = static_cast<const char *>(src.data());
     char *dp = static_cast<char *>(dst.data());
-    for (int64_t n = 0; n < src.numel(); ++n) {
+    const int64_t rows = src.numel() / inner;
+    for (int64_t r = 0; r < rows; ++r) {
         int64_t so = 0, doff = 0;
-        for (int32_t i = 0; i < s.ndim; ++i) {
+        for (int32_t i = 0; i < last; ++i) {
             so += idx[i] * ss[i];
             doff += idx[i] * ds[i];
         }
-        std::memcpy(dp + doff * static_cast<int64_t>(eb), sp + so * static_cast<int64_t>(eb), eb);
-        for (int32_t i = s.ndim - 1; i >= 0; --i) {
+        row(dp + doff * static_cast<int64_t>(eb), ds[last], sp + so * static_cast<int64_t>(eb), ss[last], inner);
+        for (int32_t i = last - 1; i >= 0; --i) {
             if (++idx[i] < s.shape[i]) break;
             idx[i] = 0;
         }
