@@ -283,6 +283,24 @@ RAI_API rai_status rai_buffer_write(rai_context *ctx, rai_buffer *buffer, size_t
 RAI_API rai_status rai_buffer_read(rai_context *ctx, const rai_buffer *buffer, size_t offset,
                                    void *dst, size_t bytes);
 
+/* ======================================================= quantization: BitNet b1.58 ternary */
+/* (section end: quantization: BitNet b1.58 ternary) */
+
+/* ======================================================= quantization: NF4 / FP4 4-bit */
+/* (section end: quantization: NF4 / FP4 4-bit) */
+
+/* ======================================================= files: safetensors, GGUF */
+/* (section end: files: safetensors, GGUF) */
+
+/* ======================================================= adapters: LoRA family */
+/* (section end: adapters: LoRA family) */
+
+/* ======================================================= gradient compression */
+/* (section end: gradient compression) */
+
+/* ======================================================= hybrid predictive training */
+/* (section end: hybrid predictive training) */
+
 /* ------------------------------------------------------ inline conveniences */
 #if !defined(SWIG) && !defined(RAI_CFFI_CDEF)
 static inline rai_status rai_context_params_init(rai_context_params *params) {
