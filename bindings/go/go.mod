@@ -1,0 +1,3 @@
+module rai.invalid/rai
+
+go 1.19
