@@ -301,6 +301,301 @@ RAI_API rai_status rai_buffer_read(rai_context *ctx, const rai_buffer *buffer, s
 /* ======================================================= hybrid predictive training */
 /* (section end: hybrid predictive training) */
 
+/* ------------------------------------------------------------ ternary and VSA */
+/*
+ * Balanced ternary arithmetic, packed trit vectors and vector-symbolic architecture (VSA)
+ * operations. Exact semantics, formats and the decisions behind them: docs/ternary.md.
+ *
+ * Trits are int8_t values -1, 0, +1; any other value is RAI_ERROR_INVALID_ARGUMENT naming the
+ * argument (and its index). A tryte or word value out of range, and an index out of bounds, is
+ * RAI_ERROR_OUT_OF_RANGE; vectors of different dimensions are RAI_ERROR_SHAPE_MISMATCH. On any
+ * error, outputs are left untouched. Outputs that are vectors (`out`) must already have the
+ * inputs' dimension; unless a function says otherwise they may be the same object as an input.
+ *
+ * Thread safety: the scalar functions are pure. rai_tvec and rai_svec objects are plain data
+ * without internal locking: concurrent reads are safe, a write needs exclusive access.
+ * Functions taking a rai_context serialise on it like every context function.
+ */
+
+/* -- balanced ternary scalars */
+
+/* Largest tryte (3 trits) and word (6 trits) values; the ranges are symmetric. */
+#define RAI_TRYTE3_MAX 13
+#define RAI_WORD6_MAX 364
+/* Raw encodings: trit k at bits 2k..2k+1 with the codes 0 = -1, 1 = 0, 2 = +1 (trit-vsa's
+ * Tryte3/Word6 raw format; code 3 decodes as 0). Bits above the last trit must be zero. */
+#define RAI_TRYTE3_ZERO 21u
+#define RAI_WORD6_ZERO 1365u
+
+/* value in {-1, 0, 1} -> *out; anything else RAI_ERROR_INVALID_ARGUMENT. */
+RAI_API rai_status rai_trit_from_int(int32_t value, int8_t *out);
+RAI_API rai_status rai_trit_neg(int8_t a, int8_t *out);
+RAI_API rai_status rai_trit_mul(int8_t a, int8_t b, int8_t *out);
+/* a + b = digit + 3 * carry, e.g. 1 + 1 = -1 + 3 * 1. */
+RAI_API rai_status rai_trit_add(int8_t a, int8_t b, int8_t *out_digit, int8_t *out_carry);
+/* Bit-plane form: +1 = (plus 1, minus 0), -1 = (0, 1), 0 = (0, 0); (1, 1) is invalid. */
+RAI_API rai_status rai_trit_to_bits(int8_t a, uint8_t *out_plus, uint8_t *out_minus);
+RAI_API rai_status rai_trit_from_bits(uint8_t plus, uint8_t minus, int8_t *out);
+
+/* Tryte3: value t0 + 3 t1 + 9 t2 in [-13, 13], stored raw in a uint8_t. */
+RAI_API rai_status rai_tryte3_from_int(int32_t value, uint8_t *out_raw);
+RAI_API rai_status rai_tryte3_to_int(uint8_t raw, int32_t *out);
+/* trits[0] is the least significant trit. */
+RAI_API rai_status rai_tryte3_from_trits(const int8_t *trits /* [3] */, uint8_t *out_raw);
+RAI_API rai_status rai_tryte3_to_trits(uint8_t raw, int8_t *out_trits /* [3] */);
+RAI_API rai_status rai_tryte3_get_trit(uint8_t raw, size_t index, int8_t *out);
+/* out_sum + 27 * out_carry = a + b. */
+RAI_API rai_status rai_tryte3_add(uint8_t a, uint8_t b, uint8_t *out_sum, int8_t *out_carry);
+/* out_low + 27 * out_high = a * b (both trytes). */
+RAI_API rai_status rai_tryte3_mul(uint8_t a, uint8_t b, uint8_t *out_low, uint8_t *out_high);
+RAI_API rai_status rai_tryte3_neg(uint8_t a, uint8_t *out);
+
+/* Word6: 6 trits in [-364, 364], stored raw in a uint16_t; the same operations with base 729. */
+RAI_API rai_status rai_word6_from_int(int32_t value, uint16_t *out_raw);
+RAI_API rai_status rai_word6_to_int(uint16_t raw, int32_t *out);
+RAI_API rai_status rai_word6_from_trits(const int8_t *trits /* [6] */, uint16_t *out_raw);
+RAI_API rai_status rai_word6_to_trits(uint16_t raw, int8_t *out_trits /* [6] */);
+RAI_API rai_status rai_word6_get_trit(uint16_t raw, size_t index, int8_t *out);
+RAI_API rai_status rai_word6_add(uint16_t a, uint16_t b, uint16_t *out_sum, int8_t *out_carry);
+RAI_API rai_status rai_word6_mul(uint16_t a, uint16_t b, uint16_t *out_low, uint16_t *out_high);
+RAI_API rai_status rai_word6_neg(uint16_t a, uint16_t *out);
+/* word = low + 27 * high. */
+RAI_API rai_status rai_word6_from_trytes(uint8_t low, uint8_t high, uint16_t *out_raw);
+RAI_API rai_status rai_word6_to_trytes(uint16_t raw, uint8_t *out_low, uint8_t *out_high);
+
+/* Digit arrays: balanced ternary numbers of any length, least significant digit first. Results
+ * go to `out` (capacity digits); *out_count receives the number of digits, also with
+ * RAI_ERROR_BUFFER_TOO_SMALL (then nothing is written). */
+/* At least max(1, min_digits) digits (zero-padded); 0 gives [0]. */
+RAI_API rai_status rai_ternary_digits_from_int(int64_t value, size_t min_digits, int8_t *out, size_t capacity,
+                                               size_t *out_count);
+/* An empty array is 0; RAI_ERROR_OUT_OF_RANGE when the value does not fit in int64. */
+RAI_API rai_status rai_ternary_digits_to_int(const int8_t *digits, size_t count, int64_t *out);
+/* max(count_a, count_b) digits, plus one when the final carry is non-zero. */
+RAI_API rai_status rai_ternary_digits_add(const int8_t *a, size_t count_a, const int8_t *b, size_t count_b,
+                                          int8_t *out, size_t capacity, size_t *out_count);
+/* Leading zeros trimmed, at least one digit; an empty input gives [0]. */
+RAI_API rai_status rai_ternary_digits_mul(const int8_t *a, size_t count_a, const int8_t *b, size_t count_b,
+                                          int8_t *out, size_t capacity, size_t *out_count);
+/* count digits; out may be a. */
+RAI_API rai_status rai_ternary_digits_neg(const int8_t *a, size_t count, int8_t *out, size_t capacity,
+                                          size_t *out_count);
+/* *out = -1, 0 or 1 as value(a) <, =, > value(b). */
+RAI_API rai_status rai_ternary_digits_compare(const int8_t *a, size_t count_a, const int8_t *b, size_t count_b,
+                                              int32_t *out);
+
+/* -- packed trit vectors */
+
+/* A dense vector of `dim` trits, bit-sliced into a plus and a minus plane (host memory). */
+typedef struct rai_tvec rai_tvec;
+
+/* All trits zero. dim may be 0. */
+RAI_API rai_status rai_tvec_create(size_t dim, rai_tvec **out);
+RAI_API void rai_tvec_destroy(rai_tvec *v);
+RAI_API rai_status rai_tvec_clone(const rai_tvec *v, rai_tvec **out);
+RAI_API rai_status rai_tvec_dim(const rai_tvec *v, size_t *out_dim);
+/* int8 trits, count == dim; strict: a value outside {-1, 0, 1} is an error and v is unchanged. */
+RAI_API rai_status rai_tvec_import_int8(rai_tvec *v, const int8_t *values, size_t count);
+/* dim int8 trits into out (capacity elements). */
+RAI_API rai_status rai_tvec_export_int8(const rai_tvec *v, int8_t *out, size_t capacity, size_t *out_count);
+/* Bit planes as trit-vsa's PackedTritVec serialises them: ceil(dim / 32) u32 words per plane,
+ * trit i at bit i % 32 of word i / 32. Import checks the word count (RAI_ERROR_SHAPE_MISMATCH),
+ * that no position is set in both planes and that the padding bits are zero
+ * (RAI_ERROR_INVALID_ARGUMENT). Export writes words_per_plane words to each of plus and minus. */
+RAI_API rai_status rai_tvec_import_planes_u32(rai_tvec *v, const uint32_t *plus, const uint32_t *minus,
+                                              size_t words);
+RAI_API rai_status rai_tvec_export_planes_u32(const rai_tvec *v, uint32_t *plus, uint32_t *minus,
+                                              size_t capacity_words, size_t *out_words);
+/* The same with ceil(dim / 64) u64 words per plane (rai's own layout, byte-identical on
+ * little-endian hosts to the u32 planes padded to an even word count). */
+RAI_API rai_status rai_tvec_import_planes_u64(rai_tvec *v, const uint64_t *plus, const uint64_t *minus,
+                                              size_t words);
+RAI_API rai_status rai_tvec_export_planes_u64(const rai_tvec *v, uint64_t *plus, uint64_t *minus,
+                                              size_t capacity_words, size_t *out_words);
+RAI_API rai_status rai_tvec_get(const rai_tvec *v, size_t index, int8_t *out);
+RAI_API rai_status rai_tvec_set(rai_tvec *v, size_t index, int8_t value);
+RAI_API rai_status rai_tvec_count_nonzero(const rai_tvec *v, size_t *out);
+RAI_API rai_status rai_tvec_count_positive(const rai_tvec *v, size_t *out);
+RAI_API rai_status rai_tvec_count_negative(const rai_tvec *v, size_t *out);
+/* 1 - nonzero / dim; 1.0 for dim 0. */
+RAI_API rai_status rai_tvec_sparsity(const rai_tvec *v, double *out);
+/* #(+1) - #(-1). */
+RAI_API rai_status rai_tvec_sum(const rai_tvec *v, int64_t *out);
+RAI_API rai_status rai_tvec_negate(const rai_tvec *v, rai_tvec *out);
+/* Element-wise sign(a + b) (equals the bundle of two vectors). */
+RAI_API rai_status rai_tvec_add_clamped(const rai_tvec *a, const rai_tvec *b, rai_tvec *out);
+/* *out = 1 if a and b have the same dimension and trits, else 0. */
+RAI_API rai_status rai_tvec_equal(const rai_tvec *a, const rai_tvec *b, int32_t *out);
+
+/* A sparse vector: sorted lists of the indices holding +1 and -1 (host memory). */
+typedef struct rai_svec rai_svec;
+
+RAI_API rai_status rai_svec_create(size_t dim, rai_svec **out);
+RAI_API void rai_svec_destroy(rai_svec *s);
+RAI_API rai_status rai_svec_dim(const rai_svec *s, size_t *out_dim);
+/* Replaces the contents. The lists need not be sorted. An index >= dim is
+ * RAI_ERROR_OUT_OF_RANGE; an index twice in one list or in both lists is
+ * RAI_ERROR_INVALID_ARGUMENT (stricter than trit-vsa, which double-counts duplicates). */
+RAI_API rai_status rai_svec_import_indices(rai_svec *s, const uint64_t *positive, size_t count_positive,
+                                           const uint64_t *negative, size_t count_negative);
+/* Sorted lists; with either capacity too small, RAI_ERROR_BUFFER_TOO_SMALL and both counts. */
+RAI_API rai_status rai_svec_export_indices(const rai_svec *s, uint64_t *positive, size_t capacity_positive,
+                                           uint64_t *negative, size_t capacity_negative,
+                                           size_t *out_count_positive, size_t *out_count_negative);
+RAI_API rai_status rai_svec_get(const rai_svec *s, size_t index, int8_t *out);
+RAI_API rai_status rai_svec_set(rai_svec *s, size_t index, int8_t value);
+RAI_API rai_status rai_svec_nnz(const rai_svec *s, size_t *out);
+/* Bytes the vector occupies (struct plus 8 bytes per index of capacity, as trit-vsa counts). */
+RAI_API rai_status rai_svec_memory_bytes(const rai_svec *s, size_t *out);
+/* Conversions between equal dimensions. */
+RAI_API rai_status rai_svec_from_tvec(const rai_tvec *v, rai_svec *out);
+RAI_API rai_status rai_svec_to_tvec(const rai_svec *s, rai_tvec *out);
+RAI_API rai_status rai_svec_dot(const rai_svec *a, const rai_svec *b, int64_t *out);
+RAI_API rai_status rai_svec_dot_tvec(const rai_svec *a, const rai_tvec *b, int64_t *out);
+/* dot / sqrt(nnz(a) nnz(b)), 0 if either is zero. */
+RAI_API rai_status rai_svec_cosine(const rai_svec *a, const rai_svec *b, float *out);
+RAI_API rai_status rai_svec_cosine_tvec(const rai_svec *a, const rai_tvec *b, float *out);
+
+/* -- VSA operations */
+
+typedef enum rai_vsa_bind_mode {
+    RAI_VSA_BIND_MOD3 = 0, /* bind = (a - b) mod 3, unbind = (c + b) mod 3 (trit-vsa; Z/3 group) */
+    RAI_VSA_BIND_MUL = 1   /* bind = unbind = a * b (MAP); self-inverse only for keys without zeros */
+} rai_vsa_bind_mode;
+
+/* unbind(bind(a, b), b) == a. MOD3 bind is anti-commutative: bind(b, a) == -bind(a, b). */
+RAI_API rai_status rai_vsa_bind(const rai_tvec *a, const rai_tvec *b, int32_t mode, rai_tvec *out);
+RAI_API rai_status rai_vsa_unbind(const rai_tvec *c, const rai_tvec *b, int32_t mode, rai_tvec *out);
+/* Left fold bind(bind(v0, v1), v2)...; count 0 is RAI_ERROR_INVALID_ARGUMENT. */
+RAI_API rai_status rai_vsa_bind_many(const rai_tvec *const *vectors, size_t count, int32_t mode, rai_tvec *out);
+
+typedef enum rai_vsa_tie_break {
+    RAI_VSA_TIE_ZERO = 0,  /* a position whose sum is 0 gives 0 */
+    RAI_VSA_TIE_RANDOM = 1 /* ... gives +1 or -1 from (seed, index) when some input there is
+                              non-zero (positions where all inputs are 0 stay 0) */
+} rai_vsa_tie_break;
+
+typedef struct rai_bundle_params {
+    uint32_t struct_size;
+    int32_t tie_break; /* rai_vsa_tie_break */
+    uint64_t seed;     /* for RAI_VSA_TIE_RANDOM */
+} rai_bundle_params;
+
+RAI_API rai_status rai_bundle_params_init_sized(rai_bundle_params *params, size_t struct_size);
+
+/* Majority: out[i] = sign(sum_k weights[k] * vectors[k][i]); zeros abstain; ties per params.
+ * weights: NULL (all 1) or count int32 weights. count 0 is RAI_ERROR_INVALID_ARGUMENT; the sum
+ * of |weights| must fit in int32 (RAI_ERROR_OUT_OF_RANGE). params NULL = defaults. */
+RAI_API rai_status rai_vsa_bundle(const rai_tvec *const *vectors, const int32_t *weights, size_t count,
+                                  const rai_bundle_params *params, rai_tvec *out);
+/* Integer sums without thresholding (MAP-style): counts[i] = sum_k weights[k] * vectors[k][i],
+ * dim values into counts (capacity elements). */
+RAI_API rai_status rai_vsa_bundle_counts(const rai_tvec *const *vectors, const int32_t *weights, size_t count,
+                                         int32_t *counts, size_t capacity, size_t *out_count);
+/* counts[i] += weight * v[i] for count == dim values; RAI_ERROR_OUT_OF_RANGE (nothing added)
+ * if a sum would leave int32. */
+RAI_API rai_status rai_vsa_accumulate(const rai_tvec *v, int32_t weight, int32_t *counts, size_t count);
+/* out[i] = +1 if counts[i] > threshold, -1 if counts[i] < -threshold, else 0; threshold >= 0
+ * (0 = sign). count == out's dim. */
+RAI_API rai_status rai_vsa_threshold(const int32_t *counts, size_t count, int32_t threshold, rai_tvec *out);
+/* Cyclic roll: element i moves to (i + shift) mod dim; shift may be negative. */
+RAI_API rai_status rai_vsa_permute(const rai_tvec *v, int64_t shift, rai_tvec *out);
+
+RAI_API rai_status rai_vsa_dot(const rai_tvec *a, const rai_tvec *b, int64_t *out);
+/* dot / sqrt(nnz(a) nnz(b)), rounded once to f32; exactly 0 if either vector is zero. */
+RAI_API rai_status rai_vsa_cosine(const rai_tvec *a, const rai_tvec *b, float *out);
+/* Number of positions whose trits differ (+1 vs -1 counts 1, like +1 vs 0). */
+RAI_API rai_status rai_vsa_hamming_distance(const rai_tvec *a, const rai_tvec *b, size_t *out);
+/* 1 - distance / dim; 1.0 for dim 0. */
+RAI_API rai_status rai_vsa_hamming_similarity(const rai_tvec *a, const rai_tvec *b, float *out);
+/* Number of equal positions (torchhd's hamming_similarity). */
+RAI_API rai_status rai_vsa_equal_count(const rai_tvec *a, const rai_tvec *b, size_t *out);
+
+typedef enum rai_vsa_rng {
+    RAI_VSA_RNG_TRITVSA_XS64 = 0, /* bit-exact with trit-vsa CpuBackend::random (sequential) */
+    RAI_VSA_RNG_COUNTER = 1       /* counter-based SplitMix64: every index computed on its own */
+} rai_vsa_rng;
+
+typedef enum rai_vsa_distribution {
+    RAI_VSA_DENSE = 0,   /* -1, 0, +1 with probability ~1/3 each */
+    RAI_VSA_BIPOLAR = 1, /* -1, +1 with probability 1/2 each */
+    RAI_VSA_SPARSE = 2   /* non-zero with probability `density`, then +1 or -1 evenly */
+} rai_vsa_distribution;
+
+typedef struct rai_random_params {
+    uint32_t struct_size;
+    int32_t generator;    /* rai_vsa_rng */
+    int32_t distribution; /* rai_vsa_distribution */
+    int32_t reserved0;    /* must be 0 */
+    uint64_t seed;
+    double density;       /* RAI_VSA_SPARSE only: in (0, 1] */
+} rai_random_params;
+
+RAI_API rai_status rai_random_params_init_sized(rai_random_params *params, size_t struct_size);
+/* Fills out (all dim trits) from the generator; the same params give the same vector on every
+ * backend. params NULL = defaults (TRITVSA_XS64, DENSE, seed 0). */
+RAI_API rai_status rai_vsa_random(const rai_random_params *params, rai_tvec *out);
+
+/* Static name of the packed-trit kernels the current CPU features select: "scalar", "avx2" or
+ * "avx512" (AVX-512 with VPOPCNTDQ). Follows rai_cpu_set_feature_mask. */
+RAI_API const char *rai_vsa_cpu_backend(void);
+
+/* -- item memory: matrices of packed vectors on a context's device */
+
+/* `rows` packed vectors of one dimension. Created on a context; the rows live on its device and
+ * stay there between calls. Every function that takes a matrix takes the context that created
+ * it (RAI_ERROR_DEVICE_MISMATCH otherwise). This release computes on CPU contexts; on a CUDA
+ * context every matrix function returns RAI_ERROR_UNSUPPORTED. Destroy matrices before their
+ * context. */
+typedef struct rai_vsa_matrix rai_vsa_matrix;
+
+/* All trits zero. rows and dim may be 0. */
+RAI_API rai_status rai_vsa_matrix_create(rai_context *ctx, size_t rows, size_t dim, rai_vsa_matrix **out);
+RAI_API void rai_vsa_matrix_destroy(rai_vsa_matrix *m);
+RAI_API rai_status rai_vsa_matrix_shape(const rai_vsa_matrix *m, size_t *out_rows, size_t *out_dim);
+RAI_API rai_status rai_vsa_matrix_set_row(rai_context *ctx, rai_vsa_matrix *m, size_t row, const rai_tvec *v);
+RAI_API rai_status rai_vsa_matrix_get_row(rai_context *ctx, const rai_vsa_matrix *m, size_t row, rai_tvec *out);
+/* Rows [row_offset, row_offset + n) from / to an int8 tensor [n, dim] on the context's device
+ * (any strides). Write is strict: one invalid value and nothing is written. */
+RAI_API rai_status rai_vsa_matrix_write_int8(rai_context *ctx, rai_vsa_matrix *m, size_t row_offset,
+                                             const rai_tensor *src);
+RAI_API rai_status rai_vsa_matrix_read_int8(rai_context *ctx, const rai_vsa_matrix *m, size_t row_offset,
+                                            rai_tensor *dst);
+/* Row r becomes the vector rai_vsa_random gives for params->seed + r. */
+RAI_API rai_status rai_vsa_matrix_random(rai_context *ctx, rai_vsa_matrix *m, const rai_random_params *params);
+/* Row-wise bind / unbind: b has a's rows or one row (used for every row). out has a's shape and
+ * may be a or b. */
+RAI_API rai_status rai_vsa_matrix_bind(rai_context *ctx, const rai_vsa_matrix *a, const rai_vsa_matrix *b,
+                                       int32_t mode, rai_vsa_matrix *out);
+RAI_API rai_status rai_vsa_matrix_unbind(rai_context *ctx, const rai_vsa_matrix *c, const rai_vsa_matrix *b,
+                                         int32_t mode, rai_vsa_matrix *out);
+/* Every row rolled by shift; out has m's shape and may be m. */
+RAI_API rai_status rai_vsa_matrix_permute(rai_context *ctx, const rai_vsa_matrix *m, int64_t shift,
+                                          rai_vsa_matrix *out);
+/* Bundle of all rows of m (weights: NULL or rows values) into out, a [1, dim] matrix. */
+RAI_API rai_status rai_vsa_matrix_bundle(rai_context *ctx, const rai_vsa_matrix *m, const int32_t *weights,
+                                         const rai_bundle_params *params, rai_vsa_matrix *out);
+
+typedef enum rai_vsa_metric {
+    RAI_VSA_COSINE = 0,             /* as rai_vsa_cosine */
+    RAI_VSA_DOT = 1,                /* as rai_vsa_dot */
+    RAI_VSA_HAMMING_DISTANCE = 2,   /* as rai_vsa_hamming_distance (smaller is closer) */
+    RAI_VSA_HAMMING_SIMILARITY = 3, /* as rai_vsa_hamming_similarity */
+    RAI_VSA_EQUAL_COUNT = 4         /* as rai_vsa_equal_count */
+} rai_vsa_metric;
+
+/* out[i, j] = metric(queries row i, items row j): a tensor [q, m] on the context's device, f32
+ * for every metric or i32 for the integer metrics (dot, hamming distance, equal count). */
+RAI_API rai_status rai_vsa_similarity_matrix(rai_context *ctx, const rai_vsa_matrix *queries,
+                                             const rai_vsa_matrix *items, int32_t metric, rai_tensor *out);
+/* The k best items per query, best first: out_index i64 [q, k], out_score f32 [q, k] or NULL.
+ * Best is the largest value, except for RAI_VSA_HAMMING_DISTANCE (smallest). Equal scores are
+ * ordered by increasing item index. 1 <= k <= m. */
+RAI_API rai_status rai_vsa_topk(rai_context *ctx, const rai_vsa_matrix *queries, const rai_vsa_matrix *items,
+                                size_t k, int32_t metric, rai_tensor *out_index, rai_tensor *out_score);
+
+/* ------------------------------------------------------- end of ternary and VSA */
+
 /* ------------------------------------------------------ inline conveniences */
 #if !defined(SWIG) && !defined(RAI_CFFI_CDEF)
 static inline rai_status rai_context_params_init(rai_context_params *params) {
@@ -308,6 +603,12 @@ static inline rai_status rai_context_params_init(rai_context_params *params) {
 }
 static inline rai_status rai_device_info_init(rai_device_info *info) {
     return rai_device_info_init_sized(info, sizeof *info);
+}
+static inline rai_status rai_bundle_params_init(rai_bundle_params *params) {
+    return rai_bundle_params_init_sized(params, sizeof *params);
+}
+static inline rai_status rai_random_params_init(rai_random_params *params) {
+    return rai_random_params_init_sized(params, sizeof *params);
 }
 #endif
 
