@@ -18,6 +18,7 @@
 #include "../ternary/tvec.h"
 #include "../ternary/vsa.h"
 #include "guard.h"
+#include "../ternary/check.h"
 
 using rai::abi::deref;
 using rai::abi::guarded;
@@ -40,7 +41,7 @@ void check_capacity(size_t needed, size_t capacity, size_t *out_count, const voi
                     const char *unit) {
     rai::require_not_null(out_count, "out_count");
     *out_count = needed;
-    rai::require(capacity >= needed, RAI_ERROR_BUFFER_TOO_SMALL,
+    RAI_CHECK(capacity >= needed, RAI_ERROR_BUFFER_TOO_SMALL,
                  std::string(buffer_name) + ": capacity " + std::to_string(capacity) + " is smaller than the " +
                      std::to_string(needed) + " " + unit + " needed");
     if (needed != 0) rai::require_not_null(buffer, buffer_name);
@@ -58,13 +59,15 @@ void same_dim(const rai_tvec &a, const char *an, const rai_tvec &b, const char *
 
 // The vector list of bind_many / bundle: non-empty, non-NULL entries, one dimension.
 std::vector<const tern::u64 *> vector_rows(const rai_tvec *const *vectors, size_t count, const rai_tvec **first) {
-    rai::require(count > 0, RAI_ERROR_INVALID_ARGUMENT, "count is 0: the vector list is empty");
+    RAI_CHECK(count > 0, RAI_ERROR_INVALID_ARGUMENT, "count is 0: the vector list is empty");
     rai::require_not_null(vectors, "vectors");
     std::vector<const tern::u64 *> rows(count);
     for (size_t i = 0; i < count; ++i) {
-        const std::string name = "vectors[" + std::to_string(i) + "]";
-        rai::require_not_null(vectors[i], name.c_str());
-        if (i > 0) tern::check_same_dim(*vectors[i], name.c_str(), vectors[0]->dim, "vectors[0]");
+        RAI_CHECK(vectors[i] != nullptr, RAI_ERROR_INVALID_ARGUMENT,
+                  "vectors[" + std::to_string(i) + "] must not be NULL");
+        RAI_CHECK(vectors[i]->dim == vectors[0]->dim, RAI_ERROR_SHAPE_MISMATCH,
+                  "vectors[" + std::to_string(i) + "]: dimension " + std::to_string(vectors[i]->dim) +
+                      " differs from vectors[0]'s dimension " + std::to_string(vectors[0]->dim));
         rows[i] = vectors[i]->row();
     }
     *first = vectors[0];
@@ -73,7 +76,7 @@ std::vector<const tern::u64 *> vector_rows(const rai_tvec *const *vectors, size_
 
 tern::RandomSpec read_random(const rai_random_params *params) {
     const rai_random_params p = rai::read_params(params, kRandomParamsV1, "params");
-    rai::require(p.reserved0 == 0, RAI_ERROR_INVALID_ARGUMENT, "params->reserved0 must be 0");
+    RAI_CHECK(p.reserved0 == 0, RAI_ERROR_INVALID_ARGUMENT, "params->reserved0 must be 0");
     return tern::random_spec(p.generator, p.distribution, p.seed, p.density);
 }
 
@@ -87,7 +90,7 @@ void check_trit_arg(int8_t t, const char *name) { tern::check_trit(t, name); }
 
 namespace {
 void sparse_dims(const rai_svec &a, const rai_svec &b) {
-    rai::require(a.dim == b.dim, RAI_ERROR_SHAPE_MISMATCH,
+    RAI_CHECK(a.dim == b.dim, RAI_ERROR_SHAPE_MISMATCH,
                  "b: dimension " + std::to_string(b.dim) + " differs from a's dimension " + std::to_string(a.dim));
 }
 }  // namespace
@@ -554,7 +557,7 @@ rai_status rai_svec_export_indices(const rai_svec *s, uint64_t *positive, size_t
         rai::require_not_null(out_count_negative, "out_count_negative");
         *out_count_positive = x.pos.size();
         *out_count_negative = x.neg.size();
-        rai::require(capacity_positive >= x.pos.size() && capacity_negative >= x.neg.size(),
+        RAI_CHECK(capacity_positive >= x.pos.size() && capacity_negative >= x.neg.size(),
                      RAI_ERROR_BUFFER_TOO_SMALL,
                      "positive/negative: capacities " + std::to_string(capacity_positive) + " and " +
                          std::to_string(capacity_negative) + " are smaller than the " + std::to_string(x.pos.size()) +
@@ -698,7 +701,7 @@ rai_status rai_vsa_bundle_counts(const rai_tvec *const *vectors, const int32_t *
 rai_status rai_vsa_accumulate(const rai_tvec *v, int32_t weight, int32_t *counts, size_t count) {
     return guarded([&] {
         const rai_tvec &x = deref(v, "v");
-        rai::require(count == x.dim, RAI_ERROR_SHAPE_MISMATCH,
+        RAI_CHECK(count == x.dim, RAI_ERROR_SHAPE_MISMATCH,
                      "count " + std::to_string(count) + " differs from v's dimension " + std::to_string(x.dim));
         if (count != 0) rai::require_not_null(counts, "counts");
         tern::accumulate_counts(x, weight, counts);
@@ -708,10 +711,10 @@ rai_status rai_vsa_accumulate(const rai_tvec *v, int32_t weight, int32_t *counts
 rai_status rai_vsa_threshold(const int32_t *counts, size_t count, int32_t threshold, rai_tvec *out) {
     return guarded([&] {
         rai_tvec &o = deref(out, "out");
-        rai::require(count == o.dim, RAI_ERROR_SHAPE_MISMATCH,
+        RAI_CHECK(count == o.dim, RAI_ERROR_SHAPE_MISMATCH,
                      "count " + std::to_string(count) + " differs from out's dimension " + std::to_string(o.dim));
         if (count != 0) rai::require_not_null(counts, "counts");
-        rai::require(threshold >= 0, RAI_ERROR_INVALID_ARGUMENT,
+        RAI_CHECK(threshold >= 0, RAI_ERROR_INVALID_ARGUMENT,
                      "threshold is " + std::to_string(threshold) + ", it must be >= 0");
         tern::threshold_counts(counts, count, threshold, o);
     });
@@ -722,7 +725,11 @@ rai_status rai_vsa_permute(const rai_tvec *v, int64_t shift, rai_tvec *out) {
         const rai_tvec &x = deref(v, "v");
         rai_tvec &o = deref(out, "out");
         same_dim(x, "v", o, "out");
-        tern::Words tmp(2 * x.wpad);
+        if (&o != &x) {
+            tern::permute_row(x.row(), o.row(), x.dim, x.wpad, shift);
+            return;
+        }
+        tern::Words tmp(2 * x.wpad);  // in place: through a temporary
         tern::permute_row(x.row(), tmp.data(), x.dim, x.wpad, shift);
         o.words = std::move(tmp);
     });

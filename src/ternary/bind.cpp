@@ -4,11 +4,12 @@
 #include "error.h"
 #include "kernels.h"
 #include "vsa.h"
+#include "check.h"
 
 namespace rai::ternary {
 
 void check_bind_mode(int32_t mode, const char *name) {
-    require(mode == kBindMod3 || mode == kBindMul, RAI_ERROR_INVALID_ARGUMENT,
+    RAI_CHECK(mode == kBindMod3 || mode == kBindMul, RAI_ERROR_INVALID_ARGUMENT,
             std::string(name) + " " + std::to_string(mode) + " is not a rai_vsa_bind_mode");
 }
 

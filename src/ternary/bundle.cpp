@@ -8,11 +8,12 @@
 #include "kernels.h"
 #include "rng.h"
 #include "vsa.h"
+#include "check.h"
 
 namespace rai::ternary {
 
 BundleOptions bundle_options(int32_t tie_break, uint64_t seed) {
-    require(tie_break == kTieZero || tie_break == kTieRandom, RAI_ERROR_INVALID_ARGUMENT,
+    RAI_CHECK(tie_break == kTieZero || tie_break == kTieRandom, RAI_ERROR_INVALID_ARGUMENT,
             "params->tie_break " + std::to_string(tie_break) + " is not a rai_vsa_tie_break");
     BundleOptions o;
     o.tie_break = tie_break;
@@ -22,14 +23,14 @@ BundleOptions bundle_options(int32_t tie_break, uint64_t seed) {
 
 void check_weights(const int32_t *weights, std::size_t n) {
     if (weights == nullptr) {
-        require(n <= static_cast<std::size_t>(std::numeric_limits<int32_t>::max()), RAI_ERROR_OUT_OF_RANGE,
+        RAI_CHECK(n <= static_cast<std::size_t>(std::numeric_limits<int32_t>::max()), RAI_ERROR_OUT_OF_RANGE,
                 "count " + std::to_string(n) + ": the vote count does not fit in int32");
         return;
     }
     int64_t total = 0;
     for (std::size_t i = 0; i < n; ++i) {
         total += std::llabs(static_cast<int64_t>(weights[i]));
-        require(total <= std::numeric_limits<int32_t>::max(), RAI_ERROR_OUT_OF_RANGE,
+        RAI_CHECK(total <= std::numeric_limits<int32_t>::max(), RAI_ERROR_OUT_OF_RANGE,
                 "weights: the sum of |weights| exceeds the int32 range of the counts");
     }
 }
@@ -111,7 +112,7 @@ void accumulate_counts(const rai_tvec &v, int32_t weight, int32_t *counts) {
         const u64 bit = u64{1} << (i % 64);
         const int64_t t = ((v.plus()[i / 64] & bit) != 0) - ((v.minus()[i / 64] & bit) != 0);
         const int64_t r = static_cast<int64_t>(counts[i]) + t * weight;
-        require(r >= std::numeric_limits<int32_t>::min() && r <= std::numeric_limits<int32_t>::max(),
+        RAI_CHECK(r >= std::numeric_limits<int32_t>::min() && r <= std::numeric_limits<int32_t>::max(),
                 RAI_ERROR_OUT_OF_RANGE,
                 "counts[" + std::to_string(i) + "] would leave the int32 range (nothing was added)");
     }

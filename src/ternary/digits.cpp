@@ -3,13 +3,14 @@
 #include <string>
 
 #include "error.h"
+#include "check.h"
 
 namespace rai::ternary {
 
 void check_digits(const int8_t *d, std::size_t n, const char *name) {
     if (n != 0) require_not_null(d, name);
     for (std::size_t i = 0; i < n; ++i)
-        require(d[i] >= -1 && d[i] <= 1, RAI_ERROR_INVALID_ARGUMENT,
+        RAI_CHECK(d[i] >= -1 && d[i] <= 1, RAI_ERROR_INVALID_ARGUMENT,
                 std::string(name) + "[" + std::to_string(i) + "] is " + std::to_string(d[i]) +
                     ", a trit must be -1, 0 or 1");
 }
@@ -42,10 +43,10 @@ int64_t digits_to_int(const int8_t *d, std::size_t n, const char *name) {
     __int128 v = 0;
     for (std::size_t i = n; i-- > 0;) {
         v = 3 * v + d[i];
-        require(v <= kLimit && v >= -kLimit, RAI_ERROR_OUT_OF_RANGE,
+        RAI_CHECK(v <= kLimit && v >= -kLimit, RAI_ERROR_OUT_OF_RANGE,
                 std::string(name) + ": the value of " + std::to_string(n) + " digits does not fit in int64");
     }
-    require(v < kLimit, RAI_ERROR_OUT_OF_RANGE,
+    RAI_CHECK(v < kLimit, RAI_ERROR_OUT_OF_RANGE,
             std::string(name) + ": the value of " + std::to_string(n) + " digits does not fit in int64");
     return static_cast<int64_t>(v);
 }

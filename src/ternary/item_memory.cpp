@@ -10,6 +10,7 @@
 #include "kernels.h"
 #include "similarity.h"
 #include "tensor_check.h"
+#include "check.h"
 
 namespace rai::ternary {
 
@@ -79,7 +80,7 @@ struct MetricEval {
 
 void check_pair(const rai_vsa_matrix &queries, const rai_vsa_matrix &items, int32_t metric) {
     check_metric(metric, "metric");
-    require(items.dim == queries.dim, RAI_ERROR_SHAPE_MISMATCH,
+    RAI_CHECK(items.dim == queries.dim, RAI_ERROR_SHAPE_MISMATCH,
             "items: dimension " + std::to_string(items.dim) + " differs from queries' dimension " +
                 std::to_string(queries.dim));
 }
@@ -103,11 +104,11 @@ void similarity_matrix(const rai_context &ctx, const rai_vsa_matrix &queries, co
     o.on(ctx).dtype_in({dtype::f32, dtype::i32}).ndim(2).shape({static_cast<int64_t>(q), static_cast<int64_t>(m)});
     const bool as_int = dtype::equal(o.tensor().dtype, dtype::i32);
     if (as_int) {
-        require(metric == kMetricDot || metric == kMetricHammingDistance || metric == kMetricEqualCount,
+        RAI_CHECK(metric == kMetricDot || metric == kMetricHammingDistance || metric == kMetricEqualCount,
                 RAI_ERROR_DTYPE_MISMATCH,
                 std::string("out: i32 output holds the integer metrics only (dot, hamming distance, equal count); "
                             "metric ") + metric_name(metric) + " needs f32");
-        require(queries.dim <= static_cast<std::size_t>(std::numeric_limits<int32_t>::max()), RAI_ERROR_OUT_OF_RANGE,
+        RAI_CHECK(queries.dim <= static_cast<std::size_t>(std::numeric_limits<int32_t>::max()), RAI_ERROR_OUT_OF_RANGE,
                 "out: dimension " + std::to_string(queries.dim) + " is too large for i32 results; use f32");
     }
     const Strides2 st = strides_of(o);
@@ -139,7 +140,7 @@ void topk(const rai_context &ctx, const rai_vsa_matrix &queries, const rai_vsa_m
           int32_t metric, rai_tensor *out_index, rai_tensor *out_score) {
     check_pair(queries, items, metric);
     const std::size_t q = queries.rows, m = items.rows;
-    require(k >= 1 && k <= m, RAI_ERROR_INVALID_ARGUMENT,
+    RAI_CHECK(k >= 1 && k <= m, RAI_ERROR_INVALID_ARGUMENT,
             "k is " + std::to_string(k) + ", it must be in [1, " + std::to_string(m) + "] (the number of items)");
     TensorCheck idx("out_index", out_index);
     idx.on(ctx).dtype(dtype::i64).ndim(2).shape({static_cast<int64_t>(q), static_cast<int64_t>(k)});

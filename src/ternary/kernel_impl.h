@@ -3,8 +3,8 @@
 // header only from a kernels_*.cpp file, after defining the V and Pop types, inside an unnamed
 // namespace: every instantiation then has internal linkage and the ISA of its own file.
 //
-// V provides: T, kWords (u64 words per T), load, store, and_, or_, xor_, andnot (~a & b), zero,
-// ones. Pop accumulates population counts: add(T), total().
+// V provides: T, kWords (u64 words per T), load, store (aligned), loadu, storeu, and_, or_,
+// xor_, andnot (~a & b), zero, ones, shr / shl (each 64-bit lane by a count in [1, 63]). Pop accumulates population counts: add(T), total().
 //
 // Bit-parallel identities (z = NOT(p OR m); padding is zero and stays zero):
 //   bind (a - b): p = ap&bz | az&bm | am&bp,  m = am&bz | az&bp | ap&bm
@@ -153,6 +153,15 @@ inline void bundle_impl(const u64 *const *rows, std::size_t n, u64 *out, u64 *ti
     }
 }
 
+template <class V>
+inline void funnel_impl(u64 *d, const u64 *s, std::size_t n, unsigned sh) {
+    std::size_t i = 0;
+    // Vector steps read s[i .. i + kWords], all <= s[n].
+    for (; i + V::kWords <= n; i += V::kWords)
+        V::storeu(d + i, V::or_(V::shr(V::loadu(s + i), sh), V::shl(V::loadu(s + i + 1), 64 - sh)));
+    for (; i < n; ++i) d[i] = (s[i] >> sh) | (s[i + 1] << (64 - sh));
+}
+
 // The table for one ISA.
 template <class V, class Pop>
 constexpr Kernels make_kernels(const char *name) {
@@ -163,5 +172,6 @@ constexpr Kernels make_kernels(const char *name) {
                    &popcount_impl<V, Pop>,
                    &bundle_impl<V>,
                    &dot_many_impl<V, Pop>,
-                   &hamming_many_impl<V, Pop>};
+                   &hamming_many_impl<V, Pop>,
+                   &funnel_impl<V>};
 }

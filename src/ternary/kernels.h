@@ -42,6 +42,9 @@ struct Kernels {
     // out[j] = hamming(q, items + j * stride).
     void (*hamming_many)(const u64 *q, const u64 *items, std::size_t nitems, std::size_t stride, std::size_t wpad,
                          int64_t *out);
+    // Funnel shift of a word stream: d[i] = (s[i] >> sh) | (s[i + 1] << (64 - sh)) for i < n,
+    // sh in [1, 63]; reads s[0..n]. Any alignment; d and s do not overlap. (Permutation.)
+    void (*funnel)(u64 *d, const u64 *s, std::size_t n, unsigned sh);
 };
 
 // The tables (defined in kernels_scalar.cpp, kernels_avx2.cpp, kernels_avx512.cpp).

@@ -12,6 +12,10 @@ struct V {
     static constexpr std::size_t kWords = 4;
     static T load(const u64 *p) { return _mm256_load_si256(reinterpret_cast<const __m256i *>(p)); }
     static void store(u64 *p, T v) { _mm256_store_si256(reinterpret_cast<__m256i *>(p), v); }
+    static T loadu(const u64 *p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i *>(p)); }
+    static void storeu(u64 *p, T v) { _mm256_storeu_si256(reinterpret_cast<__m256i *>(p), v); }
+    static T shr(T a, unsigned n) { return _mm256_srl_epi64(a, _mm_cvtsi32_si128(static_cast<int>(n))); }
+    static T shl(T a, unsigned n) { return _mm256_sll_epi64(a, _mm_cvtsi32_si128(static_cast<int>(n))); }
     static T and_(T a, T b) { return _mm256_and_si256(a, b); }
     static T or_(T a, T b) { return _mm256_or_si256(a, b); }
     static T xor_(T a, T b) { return _mm256_xor_si256(a, b); }

@@ -18,6 +18,10 @@ struct V {
     static constexpr std::size_t kWords = 8;
     static T load(const u64 *p) { return _mm512_load_si512(p); }
     static void store(u64 *p, T v) { _mm512_store_si512(p, v); }
+    static T loadu(const u64 *p) { return _mm512_loadu_si512(p); }
+    static void storeu(u64 *p, T v) { _mm512_storeu_si512(p, v); }
+    static T shr(T a, unsigned n) { return _mm512_srl_epi64(a, _mm_cvtsi32_si128(static_cast<int>(n))); }
+    static T shl(T a, unsigned n) { return _mm512_sll_epi64(a, _mm_cvtsi32_si128(static_cast<int>(n))); }
     static T and_(T a, T b) { return _mm512_and_si512(a, b); }
     static T or_(T a, T b) { return _mm512_or_si512(a, b); }
     static T xor_(T a, T b) { return _mm512_xor_si512(a, b); }

@@ -10,6 +10,10 @@ struct V {
     static constexpr std::size_t kWords = 1;
     static T load(const u64 *p) { return *p; }
     static void store(u64 *p, T v) { *p = v; }
+    static T loadu(const u64 *p) { return *p; }
+    static void storeu(u64 *p, T v) { *p = v; }
+    static T shr(T a, unsigned n) { return a >> n; }
+    static T shl(T a, unsigned n) { return a << n; }
     static T and_(T a, T b) { return a & b; }
     static T or_(T a, T b) { return a | b; }
     static T xor_(T a, T b) { return a ^ b; }

@@ -10,17 +10,18 @@
 #include "kernels.h"
 #include "rng.h"
 #include "tensor_check.h"
+#include "check.h"
 
 namespace rai::ternary {
 
 void require_cpu_context(const rai_context &ctx, const char *what) {
-    require(!is_cuda(ctx), RAI_ERROR_UNSUPPORTED,
+    RAI_CHECK(!is_cuda(ctx), RAI_ERROR_UNSUPPORTED,
             std::string(what) + ": ternary/VSA kernels for CUDA contexts are not available yet in this build; "
                                 "use a CPU context");
 }
 
 void check_matrix_on(const rai_context &ctx, const rai_vsa_matrix &m, const char *name) {
-    require(m.device.device_type == ctx.device.device_type && m.device.device_id == ctx.device.device_id,
+    RAI_CHECK(m.device.device_type == ctx.device.device_type && m.device.device_id == ctx.device.device_id,
             RAI_ERROR_DEVICE_MISMATCH, std::string(name) + " lives on another device than ctx");
 }
 
@@ -53,7 +54,7 @@ namespace {
 std::size_t check_int8_rows(const rai_vsa_matrix &m, std::size_t row_offset, const TensorCheck &t,
                             std::ptrdiff_t *s0, std::ptrdiff_t *s1) {
     const std::size_t n = static_cast<std::size_t>(t.dim(0));
-    require(row_offset <= m.rows && n <= m.rows - row_offset, RAI_ERROR_OUT_OF_RANGE,
+    RAI_CHECK(row_offset <= m.rows && n <= m.rows - row_offset, RAI_ERROR_OUT_OF_RANGE,
             "row_offset " + std::to_string(row_offset) + " + " + std::to_string(n) + " rows exceeds the matrix's " +
                 std::to_string(m.rows) + " rows");
     const rai_tensor &tt = t.tensor();
@@ -74,7 +75,7 @@ void matrix_write_int8(const rai_context &ctx, rai_vsa_matrix &m, std::size_t ro
     for (std::size_t r = 0; r < n; ++r) {
         const int8_t *row = base + static_cast<std::ptrdiff_t>(r) * s0;
         const std::size_t bad = find_invalid_int8(row, s1, m.dim);
-        require(bad == m.dim, RAI_ERROR_INVALID_ARGUMENT,
+        RAI_CHECK(bad == m.dim, RAI_ERROR_INVALID_ARGUMENT,
                 bad == m.dim ? std::string()
                              : "src[" + std::to_string(r) + ", " + std::to_string(bad) + "] is " +
                                    std::to_string(row[static_cast<std::ptrdiff_t>(bad) * s1]) +
@@ -108,11 +109,11 @@ void matrix_random(rai_vsa_matrix &m, const RandomSpec &spec) {
 }
 
 void matrix_binary(const rai_vsa_matrix &a, const rai_vsa_matrix &b, int op, rai_vsa_matrix &out) {
-    require(b.dim == a.dim, RAI_ERROR_SHAPE_MISMATCH,
+    RAI_CHECK(b.dim == a.dim, RAI_ERROR_SHAPE_MISMATCH,
             "b: dimension " + std::to_string(b.dim) + " differs from a's dimension " + std::to_string(a.dim));
-    require(b.rows == a.rows || b.rows == 1, RAI_ERROR_SHAPE_MISMATCH,
+    RAI_CHECK(b.rows == a.rows || b.rows == 1, RAI_ERROR_SHAPE_MISMATCH,
             "b: " + std::to_string(b.rows) + " rows, expected a's " + std::to_string(a.rows) + " rows or 1 row");
-    require(out.dim == a.dim && out.rows == a.rows, RAI_ERROR_SHAPE_MISMATCH,
+    RAI_CHECK(out.dim == a.dim && out.rows == a.rows, RAI_ERROR_SHAPE_MISMATCH,
             "out: shape [" + std::to_string(out.rows) + ", " + std::to_string(out.dim) + "] differs from a's [" +
                 std::to_string(a.rows) + ", " + std::to_string(a.dim) + "]");
     const Kernels &k = kernels();
@@ -120,7 +121,7 @@ void matrix_binary(const rai_vsa_matrix &a, const rai_vsa_matrix &b, int op, rai
 }
 
 void matrix_permute(const rai_vsa_matrix &m, int64_t shift, rai_vsa_matrix &out) {
-    require(out.dim == m.dim && out.rows == m.rows, RAI_ERROR_SHAPE_MISMATCH,
+    RAI_CHECK(out.dim == m.dim && out.rows == m.rows, RAI_ERROR_SHAPE_MISMATCH,
             "out: shape [" + std::to_string(out.rows) + ", " + std::to_string(out.dim) + "] differs from m's [" +
                 std::to_string(m.rows) + ", " + std::to_string(m.dim) + "]");
     Words tmp(2 * m.wpad);
@@ -131,8 +132,8 @@ void matrix_permute(const rai_vsa_matrix &m, int64_t shift, rai_vsa_matrix &out)
 }
 
 void matrix_bundle(const rai_vsa_matrix &m, const int32_t *weights, const BundleOptions &opt, rai_vsa_matrix &out) {
-    require(m.rows > 0, RAI_ERROR_INVALID_ARGUMENT, "m: a bundle needs at least one row, m has none");
-    require(out.rows == 1 && out.dim == m.dim, RAI_ERROR_SHAPE_MISMATCH,
+    RAI_CHECK(m.rows > 0, RAI_ERROR_INVALID_ARGUMENT, "m: a bundle needs at least one row, m has none");
+    RAI_CHECK(out.rows == 1 && out.dim == m.dim, RAI_ERROR_SHAPE_MISMATCH,
             "out: shape [" + std::to_string(out.rows) + ", " + std::to_string(out.dim) + "], expected [1, " +
                 std::to_string(m.dim) + "]");
     check_weights(weights, m.rows);

@@ -1,6 +1,8 @@
 // Cyclic permutation of a packed row: element i moves to (i + shift) mod dim.
+#include <algorithm>
 #include <cstring>
 
+#include "kernels.h"
 #include "vsa.h"
 
 namespace rai::ternary {
@@ -14,22 +16,27 @@ inline u64 get_bits(const u64 *src, std::size_t off, std::size_t len) {
     return len == 64 ? v : v & ((u64{1} << len) - 1);
 }
 
-void permute_plane(const u64 *src, u64 *dst, std::size_t dim, std::size_t s) {
-    // Output position j holds input (j - s) mod dim: positions [s, dim) come from [0, dim - s),
-    // positions [0, s) from [dim - s, dim).
-    for (std::size_t w = 0; w * 64 < dim; ++w) {
-        const std::size_t lo = w * 64, hi = lo + 64 < dim ? lo + 64 : dim;
-        u64 v = 0;
-        if (lo < s) {
-            const std::size_t end = hi < s ? hi : s;
-            v |= get_bits(src, lo + dim - s, end - lo);
-        }
-        if (hi > s) {
-            const std::size_t start = lo > s ? lo : s;
-            v |= get_bits(src, start - s, hi - start) << (start - lo);
-        }
-        dst[w] = v;
+// ORs bits [src_off, src_off + len) of src into bits [dst_off, dst_off + len) of dst (which are
+// zero). Reads only words holding bits of the source range.
+void or_bits(u64 *dst, std::size_t dst_off, const u64 *src, std::size_t src_off, std::size_t len) {
+    if (len == 0) return;
+    if (dst_off % 64 != 0) {  // leading partial destination word
+        const std::size_t n = std::min(len, 64 - dst_off % 64);
+        dst[dst_off / 64] |= get_bits(src, src_off, n) << (dst_off % 64);
+        dst_off += n;
+        src_off += n;
+        len -= n;
     }
+    u64 *d = dst + dst_off / 64;
+    const u64 *s = src + src_off / 64;
+    const std::size_t full = len / 64, sh = src_off % 64;
+    if (sh == 0) {
+        std::memcpy(d, s, full * sizeof(u64));
+    } else {
+        // s[i + 1] holds bits below src_off + len for every i < full, so it is in range.
+        kernels().funnel(d, s, full, static_cast<unsigned>(sh));
+    }
+    if (len % 64 != 0) d[full] |= get_bits(src, src_off + 64 * full, len % 64);
 }
 }  // namespace
 
@@ -41,8 +48,14 @@ void permute_row(const u64 *src, u64 *dst, std::size_t dim, std::size_t wpad, in
         std::memcpy(dst, src, 2 * wpad * sizeof(u64));
         return;
     }
-    permute_plane(src, dst, dim, s);
-    permute_plane(src + wpad, dst + wpad, dim, s);
+    // Output [s, dim) holds input [0, dim - s); output [0, s) holds input [dim - s, dim).
+    std::memset(dst, 0, 2 * wpad * sizeof(u64));
+    for (int plane = 0; plane < 2; ++plane) {
+        const u64 *in = src + plane * wpad;
+        u64 *out = dst + plane * wpad;
+        or_bits(out, s, in, 0, dim - s);
+        or_bits(out, 0, in, dim - s, s);
+    }
 }
 
 }  // namespace rai::ternary

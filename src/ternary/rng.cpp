@@ -4,20 +4,21 @@
 #include <string>
 
 #include "error.h"
+#include "check.h"
 
 namespace rai::ternary {
 
 RandomSpec random_spec(int32_t generator, int32_t distribution, uint64_t seed, double density) {
-    require(generator == kRngTritvsaXs64 || generator == kRngCounter, RAI_ERROR_INVALID_ARGUMENT,
+    RAI_CHECK(generator == kRngTritvsaXs64 || generator == kRngCounter, RAI_ERROR_INVALID_ARGUMENT,
             "params->generator " + std::to_string(generator) + " is not a rai_vsa_rng");
-    require(distribution >= kDistDense && distribution <= kDistSparse, RAI_ERROR_INVALID_ARGUMENT,
+    RAI_CHECK(distribution >= kDistDense && distribution <= kDistSparse, RAI_ERROR_INVALID_ARGUMENT,
             "params->distribution " + std::to_string(distribution) + " is not a rai_vsa_distribution");
     RandomSpec s;
     s.generator = generator;
     s.distribution = distribution;
     s.seed = seed;
     if (distribution == kDistSparse) {
-        require(density > 0.0 && density <= 1.0, RAI_ERROR_INVALID_ARGUMENT,
+        RAI_CHECK(density > 0.0 && density <= 1.0, RAI_ERROR_INVALID_ARGUMENT,
                 "params->density is " + std::to_string(density) + ", RAI_VSA_SPARSE needs a density in (0, 1]");
         s.sparse_threshold = static_cast<uint64_t>(std::llround(std::ldexp(density, 53)));
     }

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "error.h"
+#include "check.h"
 
 namespace rai::ternary {
 
@@ -28,7 +29,7 @@ inline uint32_t encode_trit(int8_t t) { return static_cast<uint32_t>(t + 1); }
 }  // namespace
 
 void check_trit(int32_t v, const char *name) {
-    require(v >= -1 && v <= 1, RAI_ERROR_INVALID_ARGUMENT,
+    RAI_CHECK(v >= -1 && v <= 1, RAI_ERROR_INVALID_ARGUMENT,
             std::string(name) + " is " + std::to_string(v) + ", a trit must be -1, 0 or 1");
 }
 
@@ -39,16 +40,16 @@ void trit_add(int8_t a, int8_t b, int8_t *digit, int8_t *carry) {
 }
 
 int8_t trit_from_bits(uint8_t plus, uint8_t minus, const char *name) {
-    require(plus <= 1 && minus <= 1, RAI_ERROR_INVALID_ARGUMENT,
+    RAI_CHECK(plus <= 1 && minus <= 1, RAI_ERROR_INVALID_ARGUMENT,
             std::string(name) + ": bits must be 0 or 1, got plus " + std::to_string(plus) + ", minus " +
                 std::to_string(minus));
-    require(!(plus && minus), RAI_ERROR_INVALID_ARGUMENT,
+    RAI_CHECK(!(plus && minus), RAI_ERROR_INVALID_ARGUMENT,
             std::string(name) + ": plus and minus bits are both set (not a trit)");
     return static_cast<int8_t>(plus - minus);
 }
 
 int32_t raw_to_int(const Trits &t, uint32_t raw, const char *name) {
-    require((raw >> (2 * t.n)) == 0, RAI_ERROR_INVALID_ARGUMENT,
+    RAI_CHECK((raw >> (2 * t.n)) == 0, RAI_ERROR_INVALID_ARGUMENT,
             std::string(name) + ": raw " + t.kind + " " + std::to_string(raw) + " has bits set above bit " +
                 std::to_string(2 * t.n - 1));
     int32_t v = 0;
@@ -57,7 +58,7 @@ int32_t raw_to_int(const Trits &t, uint32_t raw, const char *name) {
 }
 
 uint32_t int_to_raw(const Trits &t, int64_t value, const char *name) {
-    require(value >= -t.max && value <= t.max, RAI_ERROR_OUT_OF_RANGE,
+    RAI_CHECK(value >= -t.max && value <= t.max, RAI_ERROR_OUT_OF_RANGE,
             std::string(name) + " is " + std::to_string(value) + ", a " + t.kind + " holds [" +
                 std::to_string(-t.max) + ", " + std::to_string(t.max) + "]");
     uint32_t raw = 0;
@@ -75,7 +76,10 @@ void raw_to_trits(const Trits &t, uint32_t raw, int8_t *trits, const char *name)
 }
 
 uint32_t trits_to_raw(const Trits &t, const int8_t *trits, const char *name) {
-    for (int k = 0; k < t.n; ++k) check_trit(trits[k], (std::string(name) + "[" + std::to_string(k) + "]").c_str());
+    for (int k = 0; k < t.n; ++k)
+        RAI_CHECK(trits[k] >= -1 && trits[k] <= 1, RAI_ERROR_INVALID_ARGUMENT,
+                  std::string(name) + "[" + std::to_string(k) + "] is " + std::to_string(trits[k]) +
+                      ", a trit must be -1, 0 or 1");
     uint32_t raw = 0;
     for (int k = 0; k < t.n; ++k) raw |= encode_trit(trits[k]) << (2 * k);
     return raw;
@@ -83,7 +87,7 @@ uint32_t trits_to_raw(const Trits &t, const int8_t *trits, const char *name) {
 
 int8_t raw_get_trit(const Trits &t, uint32_t raw, std::size_t index, const char *name) {
     raw_to_int(t, raw, name);
-    require(index < static_cast<std::size_t>(t.n), RAI_ERROR_OUT_OF_RANGE,
+    RAI_CHECK(index < static_cast<std::size_t>(t.n), RAI_ERROR_OUT_OF_RANGE,
             "index " + std::to_string(index) + " is out of range: a " + t.kind + " has " + std::to_string(t.n) +
                 " trits");
     return decode_code((raw >> (2 * index)) & 3u);

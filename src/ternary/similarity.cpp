@@ -4,11 +4,12 @@
 
 #include "error.h"
 #include "kernels.h"
+#include "check.h"
 
 namespace rai::ternary {
 
 void check_metric(int32_t metric, const char *name) {
-    require(metric >= kMetricCosine && metric <= kMetricEqualCount, RAI_ERROR_INVALID_ARGUMENT,
+    RAI_CHECK(metric >= kMetricCosine && metric <= kMetricEqualCount, RAI_ERROR_INVALID_ARGUMENT,
             std::string(name) + " " + std::to_string(metric) + " is not a rai_vsa_metric");
 }
 

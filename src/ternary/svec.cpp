@@ -7,6 +7,7 @@
 #include "error.h"
 #include "scalar.h"
 #include "similarity.h"
+#include "check.h"
 
 namespace rai::ternary {
 
@@ -21,12 +22,12 @@ std::vector<uint64_t> sorted_list(const uint64_t *idx, std::size_t n, std::size_
     if (n != 0) require_not_null(idx, name);
     std::vector<uint64_t> v(idx, idx + n);
     for (std::size_t i = 0; i < n; ++i)
-        require(v[i] < dim, RAI_ERROR_OUT_OF_RANGE,
+        RAI_CHECK(v[i] < dim, RAI_ERROR_OUT_OF_RANGE,
                 std::string(name) + "[" + std::to_string(i) + "] = " + std::to_string(v[i]) +
                     " is out of range for dimension " + std::to_string(dim));
     std::sort(v.begin(), v.end());
     const auto dup = std::adjacent_find(v.begin(), v.end());
-    require(dup == v.end(), RAI_ERROR_INVALID_ARGUMENT,
+    RAI_CHECK(dup == v.end(), RAI_ERROR_INVALID_ARGUMENT,
             dup == v.end() ? std::string() : std::string(name) + ": index " + std::to_string(*dup) + " appears twice");
     return v;
 }
@@ -64,7 +65,7 @@ void svec_import(rai_svec &s, const uint64_t *pos, std::size_t npos, const uint6
     std::vector<uint64_t> n = sorted_list(neg, nneg, s.dim, "negative");
     std::size_t i = 0, j = 0;
     while (i < p.size() && j < n.size()) {
-        require(p[i] != n[j], RAI_ERROR_INVALID_ARGUMENT,
+        RAI_CHECK(p[i] != n[j], RAI_ERROR_INVALID_ARGUMENT,
                 "index " + std::to_string(p[i]) + " is in both the positive and the negative list");
         if (p[i] < n[j]) ++i;
         else ++j;

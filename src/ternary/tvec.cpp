@@ -8,6 +8,7 @@
 #include "error.h"
 #include "kernels.h"
 #include "scalar.h"
+#include "check.h"
 
 namespace rai::ternary {
 
@@ -28,7 +29,7 @@ rai_tvec *tvec_clone(const rai_tvec &src) {
 }
 
 void check_same_dim(const rai_tvec &v, const char *name, std::size_t dim, const char *ref_name) {
-    require(v.dim == dim, RAI_ERROR_SHAPE_MISMATCH,
+    RAI_CHECK(v.dim == dim, RAI_ERROR_SHAPE_MISMATCH,
             std::string(name) + ": dimension " + std::to_string(v.dim) + " differs from " + ref_name +
                 "'s dimension " + std::to_string(dim));
 }
@@ -73,12 +74,12 @@ void unpack_int8_row(const u64 *plus, const u64 *minus, std::size_t dim, int8_t 
 }
 
 void tvec_import_int8(rai_tvec &v, const int8_t *values, std::size_t count, const char *name) {
-    require(count == v.dim, RAI_ERROR_SHAPE_MISMATCH,
+    RAI_CHECK(count == v.dim, RAI_ERROR_SHAPE_MISMATCH,
             std::string(name) + ": count " + std::to_string(count) + " differs from the vector's dimension " +
                 std::to_string(v.dim));
     if (count != 0) require_not_null(values, name);
     const std::size_t bad = find_invalid_int8(values, 1, count);
-    require(bad == count, RAI_ERROR_INVALID_ARGUMENT,
+    RAI_CHECK(bad == count, RAI_ERROR_INVALID_ARGUMENT,
             bad == count ? std::string()
                          : std::string(name) + "[" + std::to_string(bad) + "] is " + std::to_string(values[bad]) +
                                ", a trit must be -1, 0 or 1");
@@ -92,12 +93,12 @@ template <class W>
 void check_planes(const W *plus, const W *minus, std::size_t words, std::size_t dim) {
     constexpr std::size_t bits = sizeof(W) * 8;
     for (std::size_t w = 0; w < words; ++w) {
-        require((plus[w] & minus[w]) == 0, RAI_ERROR_INVALID_ARGUMENT,
+        RAI_CHECK((plus[w] & minus[w]) == 0, RAI_ERROR_INVALID_ARGUMENT,
                 "plus and minus planes overlap in word " + std::to_string(w) + " (a position cannot be both +1 and -1)");
     }
     if (dim % bits != 0 && words > 0) {
         const W pad = static_cast<W>(~((W{1} << (dim % bits)) - 1));
-        require(((plus[words - 1] | minus[words - 1]) & pad) == 0, RAI_ERROR_INVALID_ARGUMENT,
+        RAI_CHECK(((plus[words - 1] | minus[words - 1]) & pad) == 0, RAI_ERROR_INVALID_ARGUMENT,
                 "padding bits beyond dimension " + std::to_string(dim) + " are set in the last plane word");
     }
 }
@@ -106,7 +107,7 @@ template <class W>
 void check_plane_args(const rai_tvec &v, const W *plus, const W *minus, std::size_t words) {
     constexpr std::size_t bits = sizeof(W) * 8;
     const std::size_t need = v.dim / bits + (v.dim % bits != 0);
-    require(words == need, RAI_ERROR_SHAPE_MISMATCH,
+    RAI_CHECK(words == need, RAI_ERROR_SHAPE_MISMATCH,
             "words is " + std::to_string(words) + ", a vector of dimension " + std::to_string(v.dim) + " has " +
                 std::to_string(need) + " u" + std::to_string(bits) + " words per plane");
     if (words != 0) {
@@ -151,7 +152,7 @@ void tvec_export_planes_u64(const rai_tvec &v, uint64_t *plus, uint64_t *minus) 
 }
 
 void check_index(std::size_t index, std::size_t dim, const char *name) {
-    require(index < dim, RAI_ERROR_OUT_OF_RANGE,
+    RAI_CHECK(index < dim, RAI_ERROR_OUT_OF_RANGE,
             std::string(name) + " " + std::to_string(index) + " is out of range for dimension " + std::to_string(dim));
 }
 
