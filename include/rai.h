@@ -543,10 +543,11 @@ RAI_API const char *rai_vsa_cpu_backend(void);
 /* -- item memory: matrices of packed vectors on a context's device */
 
 /* `rows` packed vectors of one dimension. Created on a context; the rows live on its device and
- * stay there between calls. Every function that takes a matrix takes the context that created
- * it (RAI_ERROR_DEVICE_MISMATCH otherwise). This release computes on CPU contexts; on a CUDA
- * context every matrix function returns RAI_ERROR_UNSUPPORTED. Destroy matrices before their
- * context. */
+ * stay there between calls. Every function that takes a matrix takes a context on the matrix's
+ * device (RAI_ERROR_DEVICE_MISMATCH otherwise), and tensors passed with it must be on that
+ * device too. On a CUDA context the kernels of the CUDA plugin run on the context's stream
+ * (RAI_ERROR_UNSUPPORTED if the plugin lacks them); get_row, set_row, write_int8 and bundle
+ * with weights synchronise, the others are queued. Destroy matrices before their context. */
 typedef struct rai_vsa_matrix rai_vsa_matrix;
 
 /* All trits zero. rows and dim may be 0. */

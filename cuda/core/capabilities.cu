@@ -6,6 +6,10 @@
 
 namespace raicuda {
 
+namespace ternary {
+const void *ternary_capability_v1();  // cuda/ternary/table.cu
+}
+
 namespace {
 struct Entry {
     const char *name;
@@ -13,6 +17,7 @@ struct Entry {
 };
 // One entry per capability; each getter is defined in cuda/<cap>/. Ends with a null entry.
 const Entry kEntries[] = {
+    {"ternary/1", ternary::ternary_capability_v1},
     {nullptr, nullptr},
 };
 }  // namespace

@@ -110,12 +110,11 @@ rai_status bind_common(const rai_tvec *a, const char *an, const rai_tvec *b, int
 }  // namespace
 
 namespace {
-// Resolves ctx, refuses CUDA contexts for now, locks, and checks that each matrix is on ctx.
+// Resolves ctx and locks it; matrix_arg checks that each matrix lives on ctx's device.
 template <class F>
-rai_status with_context(rai_context *ctx, const char *what, F &&body) {
+rai_status with_context(rai_context *ctx, F &&body) {
     return guarded([&] {
         rai_context &c = deref(ctx, "ctx");
-        tern::require_cpu_context(c, what);
         std::lock_guard<std::mutex> lock(c.mutex);
         body(c);
     });
@@ -130,13 +129,13 @@ M &matrix_arg(const rai_context &ctx, M *m, const char *name) {
 }  // namespace
 
 namespace {
-rai_status matrix_bind_common(rai_context *ctx, const char *what, const rai_vsa_matrix *a, const char *an,
+rai_status matrix_bind_common(rai_context *ctx, const rai_vsa_matrix *a, const char *an,
                               const rai_vsa_matrix *b, int32_t mode, rai_vsa_matrix *out, bool unbind) {
-    return with_context(ctx, what, [&](rai_context &c) {
+    return with_context(ctx, [&](rai_context &c) {
         const rai_vsa_matrix &x = matrix_arg(c, a, an), &y = matrix_arg(c, b, "b");
         rai_vsa_matrix &o = matrix_arg(c, out, "out");
         tern::check_bind_mode(mode, "mode");
-        tern::matrix_binary(x, y, tern::bind_op(mode, unbind), o);
+        tern::matrix_binary(c, x, y, tern::bind_op(mode, unbind), o);
     });
 }
 }  // namespace
@@ -801,7 +800,7 @@ rai_status rai_vsa_matrix_create(rai_context *ctx, size_t rows, size_t dim, rai_
     });
 }
 
-void rai_vsa_matrix_destroy(rai_vsa_matrix *m) { delete m; }
+void rai_vsa_matrix_destroy(rai_vsa_matrix *m) { tern::matrix_destroy(m); }
 
 rai_status rai_vsa_matrix_shape(const rai_vsa_matrix *m, size_t *out_rows, size_t *out_dim) {
     return guarded([&] {
@@ -815,71 +814,71 @@ rai_status rai_vsa_matrix_shape(const rai_vsa_matrix *m, size_t *out_rows, size_
 
 
 rai_status rai_vsa_matrix_set_row(rai_context *ctx, rai_vsa_matrix *m, size_t row, const rai_tvec *v) {
-    return with_context(ctx, "rai_vsa_matrix_set_row", [&](rai_context &c) {
-        tern::matrix_set_row(matrix_arg(c, m, "m"), row, deref(v, "v"));
+    return with_context(ctx, [&](rai_context &c) {
+        tern::matrix_set_row(c, matrix_arg(c, m, "m"), row, deref(v, "v"));
     });
 }
 
 rai_status rai_vsa_matrix_get_row(rai_context *ctx, const rai_vsa_matrix *m, size_t row, rai_tvec *out) {
-    return with_context(ctx, "rai_vsa_matrix_get_row", [&](rai_context &c) {
-        tern::matrix_get_row(matrix_arg(c, m, "m"), row, deref(out, "out"));
+    return with_context(ctx, [&](rai_context &c) {
+        tern::matrix_get_row(c, matrix_arg(c, m, "m"), row, deref(out, "out"));
     });
 }
 
 rai_status rai_vsa_matrix_write_int8(rai_context *ctx, rai_vsa_matrix *m, size_t row_offset, const rai_tensor *src) {
-    return with_context(ctx, "rai_vsa_matrix_write_int8", [&](rai_context &c) {
+    return with_context(ctx, [&](rai_context &c) {
         tern::matrix_write_int8(c, matrix_arg(c, m, "m"), row_offset, src);
     });
 }
 
 rai_status rai_vsa_matrix_read_int8(rai_context *ctx, const rai_vsa_matrix *m, size_t row_offset, rai_tensor *dst) {
-    return with_context(ctx, "rai_vsa_matrix_read_int8", [&](rai_context &c) {
+    return with_context(ctx, [&](rai_context &c) {
         tern::matrix_read_int8(c, matrix_arg(c, m, "m"), row_offset, dst);
     });
 }
 
 rai_status rai_vsa_matrix_random(rai_context *ctx, rai_vsa_matrix *m, const rai_random_params *params) {
-    return with_context(ctx, "rai_vsa_matrix_random", [&](rai_context &c) {
+    return with_context(ctx, [&](rai_context &c) {
         rai_vsa_matrix &x = matrix_arg(c, m, "m");
-        tern::matrix_random(x, read_random(params));
+        tern::matrix_random(c, x, read_random(params));
     });
 }
 
 
 rai_status rai_vsa_matrix_bind(rai_context *ctx, const rai_vsa_matrix *a, const rai_vsa_matrix *b, int32_t mode,
                                rai_vsa_matrix *out) {
-    return matrix_bind_common(ctx, "rai_vsa_matrix_bind", a, "a", b, mode, out, false);
+    return matrix_bind_common(ctx, a, "a", b, mode, out, false);
 }
 
 rai_status rai_vsa_matrix_unbind(rai_context *ctx, const rai_vsa_matrix *c, const rai_vsa_matrix *b, int32_t mode,
                                  rai_vsa_matrix *out) {
-    return matrix_bind_common(ctx, "rai_vsa_matrix_unbind", c, "c", b, mode, out, true);
+    return matrix_bind_common(ctx, c, "c", b, mode, out, true);
 }
 
 rai_status rai_vsa_matrix_permute(rai_context *ctx, const rai_vsa_matrix *m, int64_t shift, rai_vsa_matrix *out) {
-    return with_context(ctx, "rai_vsa_matrix_permute", [&](rai_context &c) {
-        tern::matrix_permute(matrix_arg(c, m, "m"), shift, matrix_arg(c, out, "out"));
+    return with_context(ctx, [&](rai_context &c) {
+        tern::matrix_permute(c, matrix_arg(c, m, "m"), shift, matrix_arg(c, out, "out"));
     });
 }
 
 rai_status rai_vsa_matrix_bundle(rai_context *ctx, const rai_vsa_matrix *m, const int32_t *weights,
                                  const rai_bundle_params *params, rai_vsa_matrix *out) {
-    return with_context(ctx, "rai_vsa_matrix_bundle", [&](rai_context &c) {
+    return with_context(ctx, [&](rai_context &c) {
         const tern::BundleOptions opt = read_bundle(params);
-        tern::matrix_bundle(matrix_arg(c, m, "m"), weights, opt, matrix_arg(c, out, "out"));
+        tern::matrix_bundle(c, matrix_arg(c, m, "m"), weights, opt, matrix_arg(c, out, "out"));
     });
 }
 
 rai_status rai_vsa_similarity_matrix(rai_context *ctx, const rai_vsa_matrix *queries, const rai_vsa_matrix *items,
                                      int32_t metric, rai_tensor *out) {
-    return with_context(ctx, "rai_vsa_similarity_matrix", [&](rai_context &c) {
+    return with_context(ctx, [&](rai_context &c) {
         tern::similarity_matrix(c, matrix_arg(c, queries, "queries"), matrix_arg(c, items, "items"), metric, out);
     });
 }
 
 rai_status rai_vsa_topk(rai_context *ctx, const rai_vsa_matrix *queries, const rai_vsa_matrix *items, size_t k,
                         int32_t metric, rai_tensor *out_index, rai_tensor *out_score) {
-    return with_context(ctx, "rai_vsa_topk", [&](rai_context &c) {
+    return with_context(ctx, [&](rai_context &c) {
         tern::topk(c, matrix_arg(c, queries, "queries"), matrix_arg(c, items, "items"), k, metric, out_index,
                    out_score);
     });

@@ -8,6 +8,8 @@
 #include "dtype.h"
 #include "error.h"
 #include "kernels.h"
+#include "matrix_cuda.h"
+#include "ternary/cuda_ternary_abi.h"
 #include "similarity.h"
 #include "tensor_check.h"
 #include "check.h"
@@ -112,6 +114,11 @@ void similarity_matrix(const rai_context &ctx, const rai_vsa_matrix &queries, co
                 "out: dimension " + std::to_string(queries.dim) + " is too large for i32 results; use f32");
     }
     const Strides2 st = strides_of(o);
+    if (queries.on_cuda()) {
+        gpu::similarity(ctx, queries, items, metric, as_int ? RAICUDA_TERNARY_OUT_I32 : RAICUDA_TERNARY_OUT_F32, o.data(),
+                        st.s0, st.s1);
+        return;
+    }
     std::vector<uint64_t> qnnz, innz;
     if (metric == kMetricCosine) {
         qnnz = row_nnz(queries);
@@ -154,6 +161,10 @@ void topk(const rai_context &ctx, const rai_vsa_matrix &queries, const rai_vsa_m
         score_base = static_cast<float *>(sc.data());
     }
     int64_t *index_base = static_cast<int64_t *>(idx.data());
+    if (queries.on_cuda()) {
+        gpu::topk(ctx, queries, items, k, metric, index_base, si.s0, si.s1, score_base, ss.s0, ss.s1);
+        return;
+    }
     std::vector<uint64_t> qnnz, innz;
     if (metric == kMetricCosine) {
         qnnz = row_nnz(queries);

@@ -8,17 +8,12 @@
 #include "dtype.h"
 #include "error.h"
 #include "kernels.h"
+#include "matrix_cuda.h"
 #include "rng.h"
 #include "tensor_check.h"
 #include "check.h"
 
 namespace rai::ternary {
-
-void require_cpu_context(const rai_context &ctx, const char *what) {
-    RAI_CHECK(!is_cuda(ctx), RAI_ERROR_UNSUPPORTED,
-            std::string(what) + ": ternary/VSA kernels for CUDA contexts are not available yet in this build; "
-                                "use a CPU context");
-}
 
 void check_matrix_on(const rai_context &ctx, const rai_vsa_matrix &m, const char *name) {
     RAI_CHECK(m.device.device_type == ctx.device.device_type && m.device.device_id == ctx.device.device_id,
@@ -26,26 +21,34 @@ void check_matrix_on(const rai_context &ctx, const rai_vsa_matrix &m, const char
 }
 
 rai_vsa_matrix *matrix_create(const rai_context &ctx, std::size_t rows, std::size_t dim) {
-    require_cpu_context(ctx, "rai_vsa_matrix_create");
     auto m = std::make_unique<rai_vsa_matrix>();
     m->device = ctx.device;
     m->rows = rows;
     m->dim = dim;
     m->wpad = padded_words(dim);
-    m->words = Words(row_block_words(rows, m->wpad, "rows"));
+    if (is_cuda(ctx)) gpu::create(ctx, *m);
+    else m->words = Words(row_block_words(rows, m->wpad, "rows"));
     return m.release();
 }
 
-void matrix_set_row(rai_vsa_matrix &m, std::size_t row, const rai_tvec &v) {
-    check_index(row, m.rows, "row");
-    check_same_dim(v, "v", m.dim, "matrix");
-    if (m.wpad != 0) std::memcpy(m.row(row), v.row(), 2 * m.wpad * sizeof(u64));
+void matrix_destroy(rai_vsa_matrix *m) noexcept {
+    if (m == nullptr) return;
+    gpu::destroy(*m);
+    delete m;
 }
 
-void matrix_get_row(const rai_vsa_matrix &m, std::size_t row, rai_tvec &out) {
+void matrix_set_row(const rai_context &ctx, rai_vsa_matrix &m, std::size_t row, const rai_tvec &v) {
+    check_index(row, m.rows, "row");
+    check_same_dim(v, "v", m.dim, "matrix");
+    if (m.on_cuda()) gpu::set_row(ctx, m, row, v);
+    else if (m.wpad != 0) std::memcpy(m.row(row), v.row(), 2 * m.wpad * sizeof(u64));
+}
+
+void matrix_get_row(const rai_context &ctx, const rai_vsa_matrix &m, std::size_t row, rai_tvec &out) {
     check_index(row, m.rows, "row");
     check_same_dim(out, "out", m.dim, "matrix");
-    if (m.wpad != 0) std::memcpy(out.row(), m.row(row), 2 * m.wpad * sizeof(u64));
+    if (m.on_cuda()) gpu::get_row(ctx, m, row, out);
+    else if (m.wpad != 0) std::memcpy(out.row(), m.row(row), 2 * m.wpad * sizeof(u64));
 }
 
 namespace {
@@ -72,14 +75,17 @@ void matrix_write_int8(const rai_context &ctx, rai_vsa_matrix &m, std::size_t ro
     std::ptrdiff_t s0, s1;
     const std::size_t n = check_int8_rows(m, row_offset, t, &s0, &s1);
     const int8_t *base = static_cast<const int8_t *>(t.data());
+    if (m.on_cuda()) {
+        gpu::write_int8(ctx, m, row_offset, base, n, s0, s1);
+        return;
+    }
     for (std::size_t r = 0; r < n; ++r) {
         const int8_t *row = base + static_cast<std::ptrdiff_t>(r) * s0;
         const std::size_t bad = find_invalid_int8(row, s1, m.dim);
         RAI_CHECK(bad == m.dim, RAI_ERROR_INVALID_ARGUMENT,
-                bad == m.dim ? std::string()
-                             : "src[" + std::to_string(r) + ", " + std::to_string(bad) + "] is " +
-                                   std::to_string(row[static_cast<std::ptrdiff_t>(bad) * s1]) +
-                                   ", a trit must be -1, 0 or 1 (nothing was written)");
+                  "src[" + std::to_string(r) + ", " + std::to_string(bad) + "] is " +
+                      std::to_string(row[static_cast<std::ptrdiff_t>(bad) * s1]) +
+                      ", a trit must be -1, 0 or 1 (nothing was written)");
     }
     for (std::size_t r = 0; r < n; ++r) {
         u64 *dst = m.row(row_offset + r);
@@ -95,20 +101,29 @@ void matrix_read_int8(const rai_context &ctx, const rai_vsa_matrix &m, std::size
     std::ptrdiff_t s0, s1;
     const std::size_t n = check_int8_rows(m, row_offset, t, &s0, &s1);
     int8_t *base = static_cast<int8_t *>(t.data());
+    if (m.on_cuda()) {
+        gpu::read_int8(ctx, m, row_offset, base, n, s0, s1);
+        return;
+    }
     for (std::size_t r = 0; r < n; ++r) {
         const u64 *row = m.row(row_offset + r);
         unpack_int8_row(row, row + m.wpad, m.dim, base + static_cast<std::ptrdiff_t>(r) * s0, s1);
     }
 }
 
-void matrix_random(rai_vsa_matrix &m, const RandomSpec &spec) {
+void matrix_random(const rai_context &ctx, rai_vsa_matrix &m, const RandomSpec &spec) {
+    if (m.on_cuda()) {
+        gpu::random(ctx, m, spec);
+        return;
+    }
     for (std::size_t r = 0; r < m.rows; ++r) {
         u64 *row = m.row(r);
         random_fill(spec, spec.seed + r, row, row + m.wpad, m.dim);
     }
 }
 
-void matrix_binary(const rai_vsa_matrix &a, const rai_vsa_matrix &b, int op, rai_vsa_matrix &out) {
+void matrix_binary(const rai_context &ctx, const rai_vsa_matrix &a, const rai_vsa_matrix &b, int op,
+                   rai_vsa_matrix &out) {
     RAI_CHECK(b.dim == a.dim, RAI_ERROR_SHAPE_MISMATCH,
             "b: dimension " + std::to_string(b.dim) + " differs from a's dimension " + std::to_string(a.dim));
     RAI_CHECK(b.rows == a.rows || b.rows == 1, RAI_ERROR_SHAPE_MISMATCH,
@@ -116,14 +131,22 @@ void matrix_binary(const rai_vsa_matrix &a, const rai_vsa_matrix &b, int op, rai
     RAI_CHECK(out.dim == a.dim && out.rows == a.rows, RAI_ERROR_SHAPE_MISMATCH,
             "out: shape [" + std::to_string(out.rows) + ", " + std::to_string(out.dim) + "] differs from a's [" +
                 std::to_string(a.rows) + ", " + std::to_string(a.dim) + "]");
+    if (a.on_cuda()) {
+        gpu::binary(ctx, a, b, op, out);
+        return;
+    }
     const Kernels &k = kernels();
     for (std::size_t r = 0; r < a.rows; ++r) k.binary(op, a.row(r), b.row(b.rows == 1 ? 0 : r), out.row(r), a.wpad);
 }
 
-void matrix_permute(const rai_vsa_matrix &m, int64_t shift, rai_vsa_matrix &out) {
+void matrix_permute(const rai_context &ctx, const rai_vsa_matrix &m, int64_t shift, rai_vsa_matrix &out) {
     RAI_CHECK(out.dim == m.dim && out.rows == m.rows, RAI_ERROR_SHAPE_MISMATCH,
             "out: shape [" + std::to_string(out.rows) + ", " + std::to_string(out.dim) + "] differs from m's [" +
                 std::to_string(m.rows) + ", " + std::to_string(m.dim) + "]");
+    if (m.on_cuda()) {
+        gpu::permute(ctx, m, shift, out);
+        return;
+    }
     Words tmp(2 * m.wpad);
     for (std::size_t r = 0; r < m.rows; ++r) {
         permute_row(m.row(r), tmp.data(), m.dim, m.wpad, shift);
@@ -131,12 +154,17 @@ void matrix_permute(const rai_vsa_matrix &m, int64_t shift, rai_vsa_matrix &out)
     }
 }
 
-void matrix_bundle(const rai_vsa_matrix &m, const int32_t *weights, const BundleOptions &opt, rai_vsa_matrix &out) {
+void matrix_bundle(const rai_context &ctx, const rai_vsa_matrix &m, const int32_t *weights, const BundleOptions &opt,
+                   rai_vsa_matrix &out) {
     RAI_CHECK(m.rows > 0, RAI_ERROR_INVALID_ARGUMENT, "m: a bundle needs at least one row, m has none");
     RAI_CHECK(out.rows == 1 && out.dim == m.dim, RAI_ERROR_SHAPE_MISMATCH,
             "out: shape [" + std::to_string(out.rows) + ", " + std::to_string(out.dim) + "], expected [1, " +
                 std::to_string(m.dim) + "]");
     check_weights(weights, m.rows);
+    if (m.on_cuda()) {
+        gpu::bundle(ctx, m, weights, opt, out);
+        return;
+    }
     std::vector<const u64 *> rows(m.rows);
     for (std::size_t r = 0; r < m.rows; ++r) rows[r] = m.row(r);
     // out may be m itself only if m has one row; bundle into a temporary to keep that case exact.
