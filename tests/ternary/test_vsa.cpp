@@ -86,7 +86,7 @@ TEST(Vsa, AlgebraOnRandomVectors) {
     MaskGuard guard;
     for (const Backend &be : cpu_backends()) {
         rai_cpu_set_feature_mask(be.mask);
-        for (size_t dim : {1, 31, 32, 33, 64, 10000, 65537}) {
+        for (size_t dim : {1, 31, 32, 33, 64, 10000, 65537, 1000000}) {
             const Trits a = random_trits(dim, dim), b = random_trits(dim, dim + 1), c = random_trits(dim, dim + 2);
             const Trits ab = vbind(a, b);
             EXPECT_EQ(ab, ref_bind(a, b)) << be.name << " dim " << dim;
