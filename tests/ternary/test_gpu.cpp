@@ -1,7 +1,7 @@
 // GPU suite: rai_vsa_matrix on a CUDA context must give exactly the CPU context's results
 // (integer and trit outputs bit-identical, float outputs too, since they are computed from the
-// same integers in the same way). Against the shared library, as users load it; skips without a
-// CUDA device.
+// same integers in the same way). Against the shared library, as users load it; the binary's main
+// (tests/gpu/gpu_main.cpp) reports "skipped" without a CUDA device.
 #include <gtest/gtest.h>
 
 #include <cstring>
