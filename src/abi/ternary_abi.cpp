@@ -18,7 +18,7 @@
 #include "../ternary/tvec.h"
 #include "../ternary/vsa.h"
 #include "guard.h"
-#include "../ternary/check.h"
+#include "../core/error.h"
 
 using rai::abi::deref;
 using rai::abi::guarded;

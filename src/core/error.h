@@ -18,7 +18,15 @@ private:
     rai_status status_;
 };
 
-// Throws Error(status, message) when `ok` is false. `message` names the offending argument.
+// RAI_CHECK(cond, status, message): throws Error(status, message) when cond is false. The
+// message expression is evaluated only on failure, so checks on hot paths cost a comparison, not
+// a string construction. The message names the offending argument.
+#define RAI_CHECK(cond, status, message)                      \
+    do {                                                      \
+        if (!(cond)) throw ::rai::Error((status), (message)); \
+    } while (0)
+
+// Function form for cold paths (creation, parsing), where building the message is harmless.
 inline void require(bool ok, rai_status status, const std::string &message) {
     if (!ok) throw Error(status, message);
 }

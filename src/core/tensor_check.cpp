@@ -71,7 +71,8 @@ TensorCheck &TensorCheck::shape(std::initializer_list<int64_t> expected) {
     int32_t i = 0;
     for (int64_t e : expected) {
         if (!ok) break;
-        ok = e == kAnyDim || e == t_->shape[i++];
+        ok = e == kAnyDim || e == t_->shape[i];
+        ++i;
     }
     if (!ok)
         fail(RAI_ERROR_SHAPE_MISMATCH, "shape mismatch: expected " +

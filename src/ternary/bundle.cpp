@@ -8,7 +8,7 @@
 #include "kernels.h"
 #include "rng.h"
 #include "vsa.h"
-#include "check.h"
+#include "error.h"
 
 namespace rai::ternary {
 

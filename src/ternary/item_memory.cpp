@@ -12,7 +12,6 @@
 #include "ternary/cuda_ternary_abi.h"
 #include "similarity.h"
 #include "tensor_check.h"
-#include "check.h"
 
 namespace rai::ternary {
 

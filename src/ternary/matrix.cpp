@@ -11,7 +11,7 @@
 #include "matrix_cuda.h"
 #include "rng.h"
 #include "tensor_check.h"
-#include "check.h"
+#include "error.h"
 
 namespace rai::ternary {
 

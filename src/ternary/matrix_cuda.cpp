@@ -3,7 +3,7 @@
 #include <memory>
 #include <string>
 
-#include "check.h"
+#include "error.h"
 #include "context.h"
 #include "cuda_plugin.h"
 #include "cuda_ternary_abi.h"

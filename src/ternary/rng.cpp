@@ -4,7 +4,7 @@
 #include <string>
 
 #include "error.h"
-#include "check.h"
+#include "error.h"
 
 namespace rai::ternary {
 

@@ -4,7 +4,7 @@
 
 #include "error.h"
 #include "kernels.h"
-#include "check.h"
+#include "error.h"
 
 namespace rai::ternary {
 

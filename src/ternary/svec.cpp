@@ -7,7 +7,7 @@
 #include "error.h"
 #include "scalar.h"
 #include "similarity.h"
-#include "check.h"
+#include "error.h"
 
 namespace rai::ternary {
 

@@ -8,7 +8,7 @@
 #include "error.h"
 #include "kernels.h"
 #include "scalar.h"
-#include "check.h"
+#include "error.h"
 
 namespace rai::ternary {
 

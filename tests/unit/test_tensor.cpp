@@ -2,6 +2,8 @@
 #include <numeric>
 #include <random>
 
+#include "error.h"
+#include "tensor_check.h"
 #include "test_helpers.h"
 
 TEST(Dtype, SizesAndNamesOfTheSupportedSet) {
@@ -153,4 +155,23 @@ TEST(TensorCopy, ScalarAndEmpty) {
     rai_tensor e1 = make_tensor(nullptr, f64, empty, 2), e2 = make_tensor(nullptr, f64, empty, 2);
     ASSERT_RAI_OK(rai_tensor_copy(ctx, &e1, &e2));
     rai_context_destroy(ctx);
+}
+
+TEST(TensorCheck, WildcardDimensionsKeepTheirPlace) {
+    float data[24] = {};
+    const int64_t shape[3] = {2, 3, 4};
+    const rai_tensor t = make_tensor(data, kF32, shape, 3);
+    rai::TensorCheck c("x", &t);
+    EXPECT_NO_THROW(c.shape({rai::kAnyDim, 3, 4}));
+    EXPECT_NO_THROW(c.shape({2, rai::kAnyDim, 4}));
+    EXPECT_NO_THROW(c.shape({rai::kAnyDim, rai::kAnyDim, 4}));
+    try {
+        c.shape({rai::kAnyDim, 4, 3});
+        ADD_FAILURE() << "a wrong extent after a wildcard was accepted";
+    } catch (const rai::Error &e) {
+        EXPECT_EQ(e.status(), RAI_ERROR_SHAPE_MISMATCH);
+        EXPECT_NE(std::string(e.what()).find("x: shape mismatch: expected [*, 4, 3], got [2, 3, 4]"), std::string::npos)
+            << e.what();
+    }
+    EXPECT_THROW(c.shape({2, 3}), rai::Error);
 }
