@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
-abidw --no-corpus-path --no-comp-dir-path --no-show-locs --out-file abi/librai-0.abi "$build"/src/librai.so.0
+abidw --no-corpus-path --no-comp-dir-path --short-locs --out-file abi/librai-0.abi "$build"/src/librai.so.0
 echo "wrote abi/librai-0.abi from $build"

@@ -5,8 +5,9 @@
 # also fails until the baseline is updated deliberately with scripts/update_abi.sh.
 set -u
 lib=$1 baseline=$2
+supp=$(dirname "$baseline")/rai.abignore
 command -v abidiff >/dev/null || { echo "abidiff not installed: skipped"; exit 77; }
-abidiff --no-added-syms "$baseline" "$lib" >/tmp/rai-abidiff.$$ 2>&1
+abidiff --no-added-syms --suppressions "$supp" "$baseline" "$lib" >/tmp/rai-abidiff.$$ 2>&1
 rc=$?
 cat /tmp/rai-abidiff.$$; rm -f /tmp/rai-abidiff.$$
 if (( rc & 3 )); then echo "abidiff failed to run (exit $rc)"; exit 1; fi
