@@ -219,6 +219,10 @@ RAI_API rai_status rai_context_stream(const rai_context *ctx, void **out_stream)
 RAI_API rai_status rai_context_set_stream(rai_context *ctx, void *stream);
 /* Waits for all work queued on the context's stream. */
 RAI_API rai_status rai_context_synchronize(rai_context *ctx);
+/* Makes work queued later on the context's stream wait until the work queued so far on `stream`
+ * (another cudaStream_t, e.g. a __cuda_array_interface__ producer's) is done. Does not block the
+ * host. RAI_ERROR_UNSUPPORTED on a CPU context; NULL means the legacy default stream. */
+RAI_API rai_status rai_context_wait_stream(rai_context *ctx, void *stream);
 
 /* ---------------------------------------------------------------- tensors */
 

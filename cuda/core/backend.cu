@@ -62,6 +62,17 @@ int stream_synchronize(int32_t ordinal, void *stream, raicuda_err *err) {
     return 0;
 }
 
+int stream_wait(int32_t ordinal, void *waiter, void *producer, raicuda_err *err) {
+    RAICUDA_TRY(cudaSetDevice(ordinal), err, "cudaSetDevice");
+    cudaEvent_t ev = nullptr;
+    RAICUDA_TRY(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming), err, "cudaEventCreateWithFlags");
+    cudaError_t st = cudaEventRecord(ev, static_cast<cudaStream_t>(producer));
+    if (st == cudaSuccess) st = cudaStreamWaitEvent(static_cast<cudaStream_t>(waiter), ev, 0);
+    cudaEventDestroy(ev);  // safe: destruction is deferred until the wait is satisfied
+    RAICUDA_TRY(st, err, "cudaEventRecord/cudaStreamWaitEvent");
+    return 0;
+}
+
 int malloc_device(int32_t ordinal, size_t bytes, void **ptr, raicuda_err *err) {
     RAICUDA_TRY(cudaSetDevice(ordinal), err, "cudaSetDevice");
     const cudaError_t st = cudaMalloc(ptr, bytes);
@@ -143,7 +154,7 @@ const char *build_info() {
 const raicuda_backend kBackend = {
     RAICUDA_BACKEND_ABI, sizeof(raicuda_backend), build_info,  device_count, device_info,  stream_create,
     stream_destroy,      stream_synchronize,      malloc_device, free_device, memcpy_sync, copy_strided,
-    find_capability,
+    find_capability,     stream_wait,
 };
 
 }  // namespace

@@ -67,6 +67,14 @@ rai_status rai_context_synchronize(rai_context *ctx) {
     });
 }
 
+rai_status rai_context_wait_stream(rai_context *ctx, void *stream) {
+    return guarded([&] {
+        rai_context &c = deref(ctx, "ctx");
+        std::lock_guard<std::mutex> lock(c.mutex);
+        rai::wait_stream(c, stream);
+    });
+}
+
 rai_status rai_dtype_size(const rai_dtype *dtype, size_t *out_bytes) {
     return guarded([&] {
         rai::require_not_null(dtype, "dtype");

@@ -101,6 +101,12 @@ void synchronize(const rai_context &ctx) {
     cuda::check([&](raicuda_err *e) { return be.stream_synchronize(ctx.device.device_id, ctx.stream, e); });
 }
 
+void wait_stream(const rai_context &ctx, void *producer) {
+    require(is_cuda(ctx), RAI_ERROR_UNSUPPORTED, "ctx is a CPU context: it has no stream that could wait");
+    const raicuda_backend &be = cuda::require_plugin();
+    cuda::check([&](raicuda_err *e) { return be.stream_wait(ctx.device.device_id, ctx.stream, producer, e); });
+}
+
 void set_stream(rai_context &ctx, void *stream) {
     require(is_cuda(ctx), RAI_ERROR_UNSUPPORTED, "ctx is a CPU context: it has no stream to set");
     const raicuda_backend &be = cuda::require_plugin();

@@ -17,6 +17,7 @@ rai_context *create_context(const rai_context_params &params);
 void destroy_context(rai_context *ctx) noexcept;
 void set_stream(rai_context &ctx, void *stream);
 void synchronize(const rai_context &ctx);
+void wait_stream(const rai_context &ctx, void *producer);
 
 inline bool is_cuda(const rai_context &ctx) { return ctx.device.device_type == RAI_DEVICE_CUDA; }
 

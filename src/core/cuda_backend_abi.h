@@ -62,6 +62,9 @@ typedef struct raicuda_backend {
      * "ternary/1". Each capability defines its table's struct in its own header under src/<cap>/
      * and registers it in cuda/core/capabilities.cu. NULL when this plugin lacks it. */
     const void *(*capability)(const char *name);
+
+    /* `waiter` waits (on the device) for the work queued so far on `producer`. */
+    int (*stream_wait)(int32_t ordinal, void *waiter, void *producer, raicuda_err *err);
 } raicuda_backend;
 
 typedef const raicuda_backend *(*raicuda_backend_entry_fn)(void);

@@ -64,6 +64,9 @@ TEST_F(Gpu, AdoptedStreamIsUsedAndReleased) {
     ASSERT_RAI_OK(rai_context_set_stream(borrower, nullptr));
     ASSERT_RAI_OK(rai_context_stream(borrower, &seen));
     EXPECT_NE(seen, stream);
+    // The borrower's own stream waits for the first context's stream (device-side, no host block).
+    ASSERT_RAI_OK(rai_context_wait_stream(borrower, stream));
+    ASSERT_RAI_OK(rai_context_wait_stream(borrower, nullptr));  // the legacy default stream
     ASSERT_RAI_OK(rai_context_set_stream(borrower, stream));
     rai_context_destroy(borrower);  // must not destroy the borrowed stream
     ASSERT_RAI_OK(rai_context_synchronize(ctx));

@@ -59,6 +59,8 @@ TEST(Context, CpuContextHasNoStream) {
     EXPECT_EQ(stream, nullptr);
     ASSERT_RAI_OK(rai_context_synchronize(ctx));
     EXPECT_RAI_ERROR(rai_context_set_stream(ctx, nullptr), RAI_ERROR_UNSUPPORTED, "CPU context");
+    EXPECT_RAI_ERROR(rai_context_wait_stream(ctx, nullptr), RAI_ERROR_UNSUPPORTED, "CPU context");
+    EXPECT_RAI_ERROR(rai_context_wait_stream(nullptr, nullptr), RAI_ERROR_INVALID_ARGUMENT, "ctx");
     rai_context_destroy(ctx);
 }
 
