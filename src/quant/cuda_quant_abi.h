@@ -61,6 +61,8 @@ typedef struct raicuda_quant_table {
     /* dx[M,K] = dy[M,N] . W[N,K]. */
     int (*linear_backward_input)(int32_t ordinal, void *stream, const raicuda_q4_weight *w, int64_t N, int64_t K,
                                  const void *dy, int64_t M, void *dx, int32_t elem, raicuda_err *err);
+    /* Waits for all work on the device (before a state is copied through another context). */
+    int (*device_synchronize)(int32_t ordinal, raicuda_err *err);
 } raicuda_quant_table;
 
 #ifdef __cplusplus

@@ -139,6 +139,12 @@ std::unique_ptr<rai_q4_state> allocate_state(const rai_context &ctx, const State
 HostArrays to_host(const rai_context &ctx, const rai_q4_state &s) {
     HostArrays a;
     void *stream = stream_for(ctx, s);
+    if (s.on_cuda() && stream == nullptr) {
+        // Copying through another context: the work that filled the state may still be queued on
+        // the stream of the context that made it.
+        const raicuda_quant_table &t = cuda_table();
+        rai::cuda::check([&](raicuda_err *e) { return t.device_synchronize(s.device.device_id, e); });
+    }
     if (s.nested) {
         a.absmax8.resize(static_cast<std::size_t>(s.nblocks));
         a.absmax2.resize(static_cast<std::size_t>(s.nested_nblocks));
