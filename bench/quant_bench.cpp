@@ -3,6 +3,9 @@
 // GEMV over the dequantised weights (same dot micro-kernel), in the same run. Medians of repeats.
 //
 //   build/bench/quant_bench [--quick]
+#include <time.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -11,6 +14,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include <chrono>
 #include "cpu_features.h"
 #include "../src/quant/q4_kernels.h"
 #include "rai.h"
@@ -42,6 +46,31 @@ void check(rai_status st) {
     }
 }
 
+// Median wall time and median thread CPU time of `reps` runs after one warm-up. On a shared
+// machine the CPU time is the steadier measure of the work itself; both are printed.
+struct Timing {
+    double wall = 0, cpu = 0;
+};
+
+template <class F>
+Timing timed(F &&fn, int reps) {
+    fn();
+    std::vector<double> w, c;
+    for (int i = 0; i < reps; ++i) {
+        timespec c0{}, c1{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+        const auto a = std::chrono::steady_clock::now();
+        fn();
+        const auto b = std::chrono::steady_clock::now();
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+        w.push_back(std::chrono::duration<double>(b - a).count());
+        c.push_back(double(c1.tv_sec - c0.tv_sec) + 1e-9 * double(c1.tv_nsec - c0.tv_nsec));
+    }
+    std::sort(w.begin(), w.end());
+    std::sort(c.begin(), c.end());
+    return {w[w.size() / 2], c[c.size() / 2]};
+}
+
 constexpr rai_dtype kF32{RAI_DTYPE_FLOAT, 32, 1};
 constexpr rai_dtype kU8{RAI_DTYPE_UINT, 8, 1};
 
@@ -66,8 +95,9 @@ int main(int argc, char **argv) {
     for (float &v : x) v = nd(rng);
     std::vector<uint8_t> codes(static_cast<size_t>((n + 1) / 2));
     const double gb = double(n) * 4 / 1e9;
-    const double t_copy = bench::median_seconds([&] { std::memcpy(copy.data(), x.data(), x.size() * 4); }, 7);
-    std::printf("memcpy %.0f MB: %.2f GB/s (read)\n", gb * 1e3, gb / t_copy);
+    const Timing t_copy = timed([&] { std::memcpy(copy.data(), x.data(), x.size() * 4); }, 7);
+    std::printf("GB/s of fp32 values; wall clock / thread CPU time\n");
+    std::printf("memcpy %.0f MB         %7.2f / %7.2f GB/s\n", gb * 1e3, gb / t_copy.wall, gb / t_copy.cpu);
     const uint64_t all = ~uint64_t{0};
     double q_by[2] = {0, 0}, d_by[2] = {0, 0};
     const char *levels[2] = {"", ""};
@@ -84,26 +114,30 @@ int main(int argc, char **argv) {
         p.type = RAI_Q4_NF4;
         p.blocksize = 64;
         rai_q4_state *st = nullptr;
-        const double tq = bench::median_seconds([&] {
+        const Timing tq = timed([&] {
             rai_q4_state_destroy(st);
             st = nullptr;
             check(rai_q4_quantize(ctx, &p, &src, &ct, &st));
         }, 5);
-        const double td = bench::median_seconds([&] { check(rai_q4_dequantize(ctx, st, &ct, &dst)); }, 7);
-        q_by[nl] = gb / tq;
-        d_by[nl] = gb / td;
-        std::printf("%-7s NF4 quantise   %7.2f GB/s  (%.2fx memcpy)\n", levels[nl], q_by[nl], t_copy / tq);
-        std::printf("%-7s NF4 dequantise %7.2f GB/s  (%.2fx memcpy)\n", levels[nl], d_by[nl], t_copy / td);
+        const Timing td = timed([&] { check(rai_q4_dequantize(ctx, st, &ct, &dst)); }, 7);
+        q_by[nl] = gb / tq.cpu;
+        d_by[nl] = gb / td.cpu;
+        std::printf("%-7s NF4 quantise   %7.2f / %7.2f GB/s  (%.2fx memcpy by CPU time)\n", levels[nl], gb / tq.wall,
+                    gb / tq.cpu, t_copy.cpu / tq.cpu);
+        std::printf("%-7s NF4 dequantise %7.2f / %7.2f GB/s  (%.2fx memcpy by CPU time)\n", levels[nl], gb / td.wall,
+                    gb / td.cpu, t_copy.cpu / td.cpu);
         rai_q4_state_destroy(st);
         ++nl;
     }
     rai_cpu_set_feature_mask(all);
     if (nl == 2)
-        std::printf("%s vs scalar: quantise %.2fx, dequantise %.2fx\n", levels[0], q_by[0] / q_by[1], d_by[0] / d_by[1]);
+        std::printf("%s vs scalar (CPU time): quantise %.2fx, dequantise %.2fx\n", levels[0], q_by[0] / q_by[1],
+                    d_by[0] / d_by[1]);
 
     // ---- GEMV, M = 1: 4-bit weight (fused decode) vs fp32 GEMV on the dequantised weight
     std::printf("\nGEMV y = W x, M=1 (fp32 activations; weights NF4 block 64 vs the same weights in fp32)\n");
-    std::printf("%-12s %12s %12s %10s %12s %10s\n", "N x K", "NF4 ms", "fp32 ms", "NF4/fp32", "NF4+DQ ms", "DQ cost");
+    std::printf("times are median thread CPU time (wall clock in brackets)\n");
+    std::printf("%-12s %20s %20s %10s %12s %10s\n", "N x K", "NF4 ms", "fp32 ms", "fp32/NF4", "NF4+DQ ms", "DQ cost");
     const int64_t shapes[][2] = {{4096, 4096}, {1024, 4096}, {14336, 4096}, {4096, 14336}};
     const rai::q4::DotRowsFn dot = (rai::cpu::usable() & (rai::cpu::kAvx2Level | RAI_CPU_F16C)) ==
                                            (rai::cpu::kAvx2Level | RAI_CPU_F16C)
@@ -120,7 +154,7 @@ int main(int argc, char **argv) {
         int64_t wshape[2] = {N, K}, cshape[1] = {N * K / 2}, xshape[2] = {1, K}, yshape[2] = {1, N};
         rai_tensor wt = tensor(w.data(), kF32, wshape, 2), ct = tensor(c.data(), kU8, cshape, 1),
                    xt = tensor(xv.data(), kF32, xshape, 2), yt = tensor(yq.data(), kF32, yshape, 2);
-        double tq[2] = {0, 0};
+        Timing tq[2];
         std::vector<float> wd(static_cast<size_t>(N * K));
         for (int dq = 0; dq < 2; ++dq) {
             rai_q4_params p;
@@ -133,19 +167,20 @@ int main(int argc, char **argv) {
                 rai_tensor wdt = tensor(wd.data(), kF32, wshape, 2);
                 check(rai_q4_dequantize(ctx, st, &ct, &wdt));
             }
-            tq[dq] = bench::median_seconds([&] { check(rai_q4_linear_forward(ctx, st, &ct, &xt, nullptr, &yt)); }, 11);
+            tq[dq] = timed([&] { check(rai_q4_linear_forward(ctx, st, &ct, &xt, nullptr, &yt)); }, 11);
             rai_q4_state_destroy(st);
         }
-        const double tf = bench::median_seconds([&] {
+        const Timing tf = timed([&] {
             for (int64_t r = 0; r < N; ++r) dot(wd.data() + r * K, xv.data(), 1, K, &yf[static_cast<size_t>(r)]);
             bench::keep(yf);
         }, 11);
         char name[32];
         std::snprintf(name, sizeof name, "%lldx%lld", static_cast<long long>(N), static_cast<long long>(K));
-        std::printf("%-12s %12.3f %12.3f %9.2fx %12.3f %+9.1f%%\n", name, tq[0] * 1e3, tf * 1e3, tf / tq[0],
-                    tq[1] * 1e3, (tq[1] / tq[0] - 1) * 100);
+        std::printf("%-12s %9.3f (%8.3f) %9.3f (%8.3f) %9.2fx %12.3f %+9.1f%%\n", name, tq[0].cpu * 1e3,
+                    tq[0].wall * 1e3, tf.cpu * 1e3, tf.wall * 1e3, tf.cpu / tq[0].cpu, tq[1].cpu * 1e3,
+                    (tq[1].cpu / tq[0].cpu - 1) * 100);
     }
-    std::printf("\n(NF4/fp32 > 1 means the 4-bit GEMV is faster; DQ cost = double quant vs plain NF4)\n");
+    std::printf("\n(fp32/NF4 > 1 means the 4-bit GEMV is faster; DQ cost = double quant vs plain NF4)\n");
     rai_context_destroy(ctx);
     return 0;
 }
