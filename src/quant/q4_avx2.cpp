@@ -68,10 +68,14 @@ inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
 }
 
+// Two levels: x > t7 picks the half, then 7 thresholds of that half (count of strict '>').
 inline __m256i nf4_codes8(__m256 x) {
-    __m256i c = _mm256_setzero_si256();
-    for (int t = 0; t < 15; ++t)
-        c = _mm256_sub_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(x, _mm256_set1_ps(kNF4Thresholds[t]), _CMP_GT_OQ)));
+    const __m256 upper = _mm256_cmp_ps(x, _mm256_set1_ps(kNF4Thresholds[7]), _CMP_GT_OQ);
+    __m256i c = _mm256_and_si256(_mm256_castps_si256(upper), _mm256_set1_epi32(8));
+    for (int t = 0; t < 7; ++t) {
+        const __m256 thr = _mm256_blendv_ps(_mm256_set1_ps(kNF4Thresholds[t]), _mm256_set1_ps(kNF4Thresholds[8 + t]), upper);
+        c = _mm256_sub_epi32(c, _mm256_castps_si256(_mm256_cmp_ps(x, thr, _CMP_GT_OQ)));
+    }
     return c;
 }
 
@@ -94,6 +98,18 @@ inline uint32_t pack8(__m256i c) {
     const uint32_t lo = static_cast<uint32_t>(_mm256_extract_epi16(r, 0)) & 0xffffu;
     const uint32_t hi = static_cast<uint32_t>(_mm256_extract_epi16(r, 8)) & 0xffffu;
     return lo | hi << 16;
+}
+
+// Four vectors of eight codes (elements 0..31 in order) -> 16 bytes, high nibble first.
+inline void pack32(__m256i a, __m256i b, __m256i c, __m256i d, uint8_t *out) {
+    const __m256i ab = _mm256_packus_epi32(a, b);  // 16-bit: a0-3 b0-3 | a4-7 b4-7
+    const __m256i cd = _mm256_packus_epi32(c, d);
+    const __m256i bytes = _mm256_packus_epi16(ab, cd);  // a0-3 b0-3 c0-3 d0-3 | a4-7 b4-7 c4-7 d4-7
+    const __m256i ordered = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    const __m256i pairs = _mm256_maddubs_epi16(ordered, _mm256_set1_epi16(0x0110));  // e0 * 16 + e1
+    const __m256i packed = _mm256_packus_epi16(pairs, pairs);
+    const __m256i lo = _mm256_permute4x64_epi64(packed, 0x08);
+    _mm_storeu_si128(reinterpret_cast<__m128i *>(out), _mm256_castsi256_si128(lo));
 }
 
 // Eight values from four code bytes (the element at an index multiple of 8, high nibble first).
@@ -189,9 +205,13 @@ void quantize_impl(const void *src, int64_t n, int64_t bs, uint8_t *codes, float
         const float inv = 1.0f / m;
         const __m256 vinv = _mm256_set1_ps(inv);
         i = start;
+        auto codes8 = [&](int64_t at) {
+            const __m256 x = _mm256_mul_ps(load8<E>(src, at), vinv);
+            return FP4 ? fp4_codes8(x) : nf4_codes8(x);
+        };
+        for (; i + 32 <= end; i += 32) pack32(codes8(i), codes8(i + 8), codes8(i + 16), codes8(i + 24), codes + (i >> 1));
         for (; i + 8 <= end; i += 8) {
-            const __m256 x = _mm256_mul_ps(load8<E>(src, i), vinv);
-            const uint32_t packed = pack8(FP4 ? fp4_codes8(x) : nf4_codes8(x));
+            const uint32_t packed = pack8(codes8(i));
             std::memcpy(codes + (i >> 1), &packed, 4);
         }
         for (; i < end; i += 2) {
