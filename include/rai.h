@@ -367,7 +367,8 @@ typedef enum rai_q4_field {
 } rai_q4_field;
 
 /* Copies one array of the state into dst: contiguous, the dtype and element count listed above
- * (any shape), on the context's device, which must be the state's. Synchronous. */
+ * (any shape), on the context's device, which must be the state's. Synchronous, except
+ * RAI_Q4_FIELD_ABSMAX_DECODED on CUDA, which is queued on the context's stream. */
 RAI_API rai_status rai_q4_state_read(rai_context *ctx, const rai_q4_state *state, int32_t field, rai_tensor *dst);
 
 typedef struct rai_q4_state_params {
