@@ -6,9 +6,11 @@
 
 namespace raicuda {
 
+// Getters defined in cuda/<cap>/.
 namespace ternary {
 const void *ternary_capability_v1();  // cuda/ternary/table.cu
 }
+const void *quant_capability();  // cuda/quant/
 
 namespace {
 struct Entry {
@@ -18,6 +20,7 @@ struct Entry {
 // One entry per capability; each getter is defined in cuda/<cap>/. Ends with a null entry.
 const Entry kEntries[] = {
     {"ternary/1", ternary::ternary_capability_v1},
+    {"quant/1", quant_capability},
     {nullptr, nullptr},
 };
 }  // namespace
