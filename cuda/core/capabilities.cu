@@ -6,6 +6,8 @@
 
 namespace raicuda {
 
+const void *compress_capability();  // cuda/compress/compress_kernels.cu
+
 namespace {
 struct Entry {
     const char *name;
@@ -13,6 +15,7 @@ struct Entry {
 };
 // One entry per capability; each getter is defined in cuda/<cap>/. Ends with a null entry.
 const Entry kEntries[] = {
+    {"compress/1", compress_capability},
     {nullptr, nullptr},
 };
 }  // namespace
