@@ -460,27 +460,48 @@ void decode_cpu(const rai_gc &gc, const TensorState &ts, const Parsed &p, float 
         for (uint32_t j = 0; j < k; ++j) out[get<uint32_t>(pl + 4 + 4 * j)] = get<float>(pl + 4 + 4 * std::size_t{k} + 4 * j);
         break;
     }
-    case kSign: {
+    case kSign: {  // a table of the 8 values of each byte
         const float s = get<float>(pl);
-        for (std::size_t i = 0; i < n; ++i) out[i] = ((pl[4 + i / 8] >> (i % 8)) & 1) ? -s : s;
+        std::vector<float> lut(256 * 8);
+        for (uint32_t b = 0; b < 256; ++b)
+            for (uint32_t j = 0; j < 8; ++j) lut[b * 8 + j] = ((b >> j) & 1) ? -s : s;
+        const uint8_t *bits = pl + 4;
+        const std::size_t full = n / 8;
+        for (std::size_t b = 0; b < full; ++b) std::memcpy(out + 8 * b, &lut[std::size_t{bits[b]} * 8], 32);
+        for (std::size_t i = 8 * full; i < n; ++i) out[i] = ((bits[i / 8] >> (i % 8)) & 1) ? -s : s;
         break;
     }
-    case kTernary: {
+    case kTernary: {  // a table of the 4 values of each byte
         const float s = get<float>(pl);
-        for (std::size_t i = 0; i < n; ++i) out[i] = s * trit_value((pl[4 + i / 4] >> (2 * (i % 4))) & 3);
+        std::vector<float> lut(256 * 4);
+        for (uint32_t b = 0; b < 256; ++b)
+            for (uint32_t j = 0; j < 4; ++j) lut[b * 4 + j] = s * trit_value((b >> (2 * j)) & 3);
+        const uint8_t *codes = pl + 4;
+        const std::size_t full = n / 4;
+        for (std::size_t b = 0; b < full; ++b) std::memcpy(out + 4 * b, &lut[std::size_t{codes[b]} * 4], 16);
+        for (std::size_t i = 4 * full; i < n; ++i) out[i] = s * trit_value((codes[i / 4] >> (2 * (i % 4))) & 3);
         break;
     }
     case kQsgd: {
         const uint32_t lv = get<uint32_t>(pl), w = get<uint32_t>(pl + 4);
         const std::size_t nb = ceil_div(n, kQsgdBucket);
         const uint8_t *codes = pl + 12 + 4 * nb;
-        const uint32_t mask = (w == 32) ? 0xffffffffu : ((1u << w) - 1);
-        for (std::size_t i = 0; i < n; ++i) {
-            const std::size_t bit = i * w;
-            uint32_t word = 0;
-            std::memcpy(&word, codes + bit / 8, w == 16 ? 2 : 1);
-            const uint32_t code = (word >> (bit % 8)) & mask;
-            out[i] = qsgd_value(code, get<float>(pl + 12 + 4 * (i / kQsgdBucket)), lv, w);
+        if (w == 16) {
+            for (std::size_t i = 0; i < n; ++i)
+                out[i] = qsgd_value(get<uint16_t>(codes + 2 * i), get<float>(pl + 12 + 4 * (i / kQsgdBucket)), lv, w);
+            break;
+        }
+        // w in {2, 4, 8}: per bucket, a table of every code's value (the same qsgd_value).
+        const uint32_t mask = (1u << w) - 1;
+        std::vector<float> lut(std::size_t{1} << w);
+        for (std::size_t b = 0; b < nb; ++b) {
+            const float scale = get<float>(pl + 12 + 4 * b);
+            for (uint32_t c = 0; c <= mask; ++c) lut[c] = qsgd_value(c, scale, lv, w);
+            const std::size_t lo = b * kQsgdBucket, hi = std::min(n, lo + kQsgdBucket);
+            for (std::size_t i = lo; i < hi; ++i) {
+                const std::size_t bit = i * w;
+                out[i] = lut[(codes[bit / 8] >> (bit % 8)) & mask];
+            }
         }
         break;
     }
@@ -543,12 +564,25 @@ void encode_cpu(const rai_gc &gc, const TensorState &ts, const float *m, uint8_t
         const uint64_t k = topk_k(gc, ts);
         put<uint32_t>(pl, static_cast<uint32_t>(k));
         if (n == 0) break;
-        std::vector<uint32_t> keys(n);
-        for (std::size_t i = 0; i < n; ++i) keys[i] = magnitude_key(m[i]);
-        std::vector<uint32_t> sel(keys);
-        std::nth_element(sel.begin(), sel.begin() + static_cast<std::ptrdiff_t>(k - 1), sel.end(),
+        // Exact selection of the k-th largest magnitude key: a histogram of the top 12 key bits
+        // finds its bucket, nth_element runs on that bucket only.
+        std::vector<uint32_t> &keys = gc.scratch_keys, &sel = gc.scratch_sel;
+        keys.resize(n);
+        std::vector<uint64_t> hist(4096, 0);
+        for (std::size_t i = 0; i < n; ++i) {
+            keys[i] = magnitude_key(m[i]);
+            ++hist[keys[i] >> 20];
+        }
+        uint32_t bucket = 4095;
+        uint64_t above_bucket = 0;
+        while (above_bucket + hist[bucket] < k) above_bucket += hist[bucket--];
+        sel.clear();
+        for (std::size_t i = 0; i < n; ++i)
+            if ((keys[i] >> 20) == bucket) sel.push_back(keys[i]);
+        const std::size_t rank = static_cast<std::size_t>(k - above_bucket - 1);
+        std::nth_element(sel.begin(), sel.begin() + static_cast<std::ptrdiff_t>(rank), sel.end(),
                          std::greater<uint32_t>());
-        const uint32_t thr = sel[k - 1];
+        const uint32_t thr = sel[rank];
         uint64_t above = 0;
         for (std::size_t i = 0; i < n; ++i) above += keys[i] > thr;
         uint64_t ties = k - above, j = 0;
@@ -579,14 +613,7 @@ void encode_cpu(const rai_gc &gc, const TensorState &ts, const float *m, uint8_t
             const float thr = n ? static_cast<float>(0.7 * sa / static_cast<double>(n)) : 0.0f;
             double kept = 0;
             uint64_t cnt = 0;
-            for (std::size_t i = 0; i < n; ++i) {
-                const float a = std::fabs(m[i]);
-                if (a > thr) {
-                    kept += a;
-                    ++cnt;
-                    codes[i / 4] |= static_cast<uint8_t>((m[i] < 0 ? kTritMinus : kTritPlus) << (2 * (i % 4)));
-                }
-            }
+            K.pack_ternary(m, n, thr, codes, &kept, &cnt);
             put<float>(pl, cnt ? static_cast<float>(kept / static_cast<double>(cnt)) : 0.0f);
         } else {  // TERNARY_STOCH
             float mx = 0.0f;
@@ -1123,10 +1150,68 @@ void copy_out(const std::vector<uint8_t> &msg, void *out, std::size_t capacity, 
 
 }  // namespace
 
+namespace {
+
+// The CPU path of a compression step, without temporaries beyond the handle's scratch: writes
+// the message (current_message_size bytes) to dst and, when EF, quality measurement or the
+// caller (want_dec) needs it, decodes the local reconstruction into gc.scratch_dec. State is
+// committed only after everything that can fail.
+void compress_cpu(rai_gc &gc, TensorState &ts, const rai_tensor *grad, uint8_t *dst, bool want_dec) {
+    const std::size_t n = ts.numel;
+    if (gc.scratch_m.size() < n) gc.scratch_m.resize(n);
+    float *m = gc.scratch_m.data();
+    const TensorCheck g("grad", grad);
+    if (!is_bf16(ts.dtype)) {
+        kern::kernels().ef_add(static_cast<const float *>(g.data()), ts.residual.size() ? ts.residual.host() : nullptr,
+                               m, n);
+    } else {
+        load_f32(g, m);
+        if (ts.residual.size()) kern::kernels().ef_add(m, ts.residual.host(), m, n);
+    }
+    const uint8_t enc = method_encoding(gc, ts);
+    Header h;
+    h.method = static_cast<uint8_t>(gc.cfg.method);
+    h.encoding = enc;
+    h.id = ts.id;
+    h.tag = gc.tag;
+    h.numel = ts.numel;
+    h.step = ts.step;
+    const std::size_t size = current_message_size(gc, ts);
+    h.payload_bytes = static_cast<uint32_t>(size - kHeaderBytes);
+    write_header(dst, h);
+    std::vector<float> q;
+    encode_cpu(gc, ts, m, enc, dst + kHeaderBytes, enc == kPsgdPQ ? &q : nullptr);
+    const bool measure = (gc.cfg.flags & RAI_GC_MEASURE_QUALITY) != 0;
+    if (want_dec || measure || ts.residual.size()) {
+        if (gc.scratch_dec.size() < n) gc.scratch_dec.resize(n);
+        float *d = gc.scratch_dec.data();
+        Parsed p;
+        p.h = h;
+        p.payload = dst + kHeaderBytes;
+        decode_cpu(gc, ts, p, d);
+        record_quality(gc, ts.stats, m, d, n);
+        if (ts.residual.size()) {
+            float *r = ts.residual.host();
+            for (std::size_t i = 0; i < n; ++i) r[i] = m[i] - d[i];
+        }
+    }
+    if (enc == kPsgdPQ) ts.q = std::move(q);
+    record_message(ts.stats, ts, size);
+    ts.step++;
+    ts.round = 0;
+}
+
+}  // namespace
+
 std::vector<uint8_t> compress_to_vector(rai_gc &gc, uint32_t id, const rai_tensor *grad) {
     TensorState &ts = tensor(gc, id);
     check_grad(gc, ts, "grad", grad);
     check_input_dtype(ts, "grad", grad);
+    if (!gc.cuda) {
+        std::vector<uint8_t> msg(current_message_size(gc, ts));
+        compress_cpu(gc, ts, grad, msg.data(), false);
+        return msg;
+    }
     FloatBuf m = make_m(gc, ts, grad);
     Built b = build(gc, ts, m);
     std::vector<uint8_t> msg = b.msg;
@@ -1139,8 +1224,14 @@ void compress(rai_gc &gc, uint32_t id, const rai_tensor *grad, void *out, std::s
     check_grad(gc, ts, "grad", grad);
     check_input_dtype(ts, "grad", grad);
     bool query = false;
-    check_capacity(out, capacity, current_message_size(gc, ts), written, &query);
+    const std::size_t size = current_message_size(gc, ts);
+    check_capacity(out, capacity, size, written, &query);
     if (query) return;
+    if (!gc.cuda) {
+        compress_cpu(gc, ts, grad, static_cast<uint8_t *>(out), false);
+        *written = size;
+        return;
+    }
     const std::vector<uint8_t> msg = compress_to_vector(gc, id, grad);
     std::memcpy(out, msg.data(), msg.size());
     *written = msg.size();
@@ -1150,8 +1241,19 @@ void decompress(rai_gc &gc, uint32_t id, const void *msg, std::size_t len, rai_t
     TensorState &ts = tensor(gc, id);
     check_grad(gc, ts, "grad_out", grad_out);
     const Parsed p = parse(gc, ts, msg, len, "message");
-    FloatBuf d = decode_any(gc, ts, p);
-    store_any(gc, grad_out, d);
+    if (!gc.cuda) {
+        TensorCheck out("grad_out", grad_out);
+        if (is_bf16(grad_out->dtype)) {
+            if (gc.scratch_dec.size() < ts.numel) gc.scratch_dec.resize(ts.numel);
+            decode_cpu(gc, ts, p, gc.scratch_dec.data());
+            store_f32(out, gc.scratch_dec.data());
+        } else {
+            decode_cpu(gc, ts, p, static_cast<float *>(out.data()));  // throws before writing
+        }
+    } else {
+        FloatBuf d = decode_any(gc, ts, p);
+        store_any(gc, grad_out, d);
+    }
     if (p.h.encoding == kPsgdQ) {  // completes the two-round exchange: Q_sum is the next warm start
         ts.q.assign(ts.cols * std::size_t{ts.rank}, 0.0f);
         std::memcpy(ts.q.data(), p.payload + 12, 4 * ts.q.size());
@@ -1164,6 +1266,12 @@ void apply(rai_gc &gc, uint32_t id, rai_tensor *grad_inout) {
     TensorState &ts = tensor(gc, id);
     check_grad(gc, ts, "grad_inout", grad_inout);
     check_input_dtype(ts, "grad_inout", grad_inout);
+    if (!gc.cuda) {
+        gc.scratch_msg.resize(current_message_size(gc, ts));
+        compress_cpu(gc, ts, grad_inout, gc.scratch_msg.data(), true);
+        store_f32(TensorCheck("grad_inout", grad_inout), gc.scratch_dec.data());
+        return;
+    }
     FloatBuf m = make_m(gc, ts, grad_inout);
     Built b = build(gc, ts, m);
     // The output is what a receiver decodes from the message: store it, then commit the state.

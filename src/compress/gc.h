@@ -126,6 +126,11 @@ struct rai_gc {
     std::vector<rai::gc::TensorState> tensors;
     const raicuda_compress_api *cuda = nullptr;  // set on a CUDA context
     mutable std::mutex mutex;
+    // Host scratch reused across calls (the handle is serialised): M, the local reconstruction,
+    // top-k keys, and a message for rai_gc_apply.
+    mutable std::vector<float> scratch_m, scratch_dec;
+    mutable std::vector<uint32_t> scratch_keys, scratch_sel;
+    std::vector<uint8_t> scratch_msg;
 };
 
 namespace rai::gc {

@@ -38,7 +38,27 @@ void pack_sign_scalar(const float *x, std::size_t n, uint8_t *bits) {
     }
 }
 
-const Kernels kScalar{"scalar", ef_add_scalar, abs_stats_scalar, pack_sign_scalar};
+void pack_ternary_scalar(const float *x, std::size_t n, float thr, uint8_t *codes, double *kept_sum,
+                         uint64_t *kept_count) {
+    double kept = 0;
+    uint64_t cnt = 0;
+    for (std::size_t b = 0; b < (n + 3) / 4; ++b) {
+        uint32_t v = 0;
+        for (std::size_t j = 0; j < 4 && 4 * b + j < n; ++j) {
+            const float xi = x[4 * b + j], a = std::fabs(xi);
+            if (a > thr) {
+                kept += a;
+                ++cnt;
+                v |= (xi < 0.0f ? 2u : 1u) << (2 * j);
+            }
+        }
+        codes[b] = static_cast<uint8_t>(v);
+    }
+    *kept_sum = kept;
+    *kept_count = cnt;
+}
+
+const Kernels kScalar{"scalar", ef_add_scalar, abs_stats_scalar, pack_sign_scalar, pack_ternary_scalar};
 
 }  // namespace
 

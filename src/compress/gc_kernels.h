@@ -15,6 +15,10 @@ struct Kernels {
     void (*abs_stats)(const float *x, std::size_t n, double *sum_abs, double *sum_sq);
     // bit i (byte i/8, bit i%8) = x[i] < 0; writes ceil(n/8) bytes
     void (*pack_sign)(const float *x, std::size_t n, uint8_t *bits);
+    // 2-bit trits (1 = +1, 2 = -1) of |x| > thr, 4 per byte (ceil(n/4) bytes written); the count
+    // and the double sum of the kept |x|
+    void (*pack_ternary)(const float *x, std::size_t n, float thr, uint8_t *codes, double *kept_sum,
+                         uint64_t *kept_count);
 };
 
 const Kernels &scalar_kernels();
