@@ -430,6 +430,15 @@ RAI_API rai_status rai_gc_powersgd_q(rai_gc *gc, uint32_t id, const void *p_sum,
  * MPI library must be the one librai was built with. */
 RAI_API rai_status rai_gc_allreduce_mpi(rai_gc *gc, uint32_t id, rai_tensor *grad_inout, void *mpi_comm,
                                         uint32_t flags);
+/* The same over NCCL for GPU gradients: `gc` must be on a CUDA context, grad_inout on its
+ * device, and `nccl_comm` is the caller's ncclComm_t (itself a pointer) for that device.
+ * Collectives are queued on the context's stream (adopt the stream your NCCL work uses);
+ * the call synchronises. PowerSGD: two ncclAllReduce (P, Q) on the device; raw steps: one
+ * ncclAllReduce; the others: ncclAllGather of the compact messages, reduced on the host. NCCL is
+ * taken from the process if already loaded (e.g. PyTorch's), else libnccl.so.2 is loaded;
+ * RAI_ERROR_UNSUPPORTED for a CPU context or when NCCL cannot be loaded. */
+RAI_API rai_status rai_gc_allreduce_nccl(rai_gc *gc, uint32_t id, rai_tensor *grad_inout, void *nccl_comm,
+                                         uint32_t flags);
 /* 1 when librai was built with MPI support, else 0. */
 RAI_API int32_t rai_gc_has_mpi(void);
 

@@ -5,6 +5,7 @@
 #include <cublasLt.h>
 #include <cub/device/device_radix_sort.cuh>
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 
 #include <cmath>
 #include <cstdio>
@@ -14,6 +15,11 @@
 #include "compress/cuda_compress_abi.h"
 #include "compress/gc_common.h"
 #include "error_util.cuh"
+
+#if __has_include(<nccl.h>)
+#include <nccl.h>
+#define RAICUDA_HAVE_NCCL_H 1
+#endif
 
 namespace raicuda {
 
@@ -442,6 +448,91 @@ done:
     return status;
 }
 
+// ---------------------------------------------------------------- NCCL (dlopen)
+#ifdef RAICUDA_HAVE_NCCL_H
+struct Nccl {
+    void *lib = nullptr;
+    const char *(*error_string)(ncclResult_t) = nullptr;
+    ncclResult_t (*comm_count)(const ncclComm_t, int *) = nullptr;
+    ncclResult_t (*all_reduce)(const void *, void *, size_t, ncclDataType_t, ncclRedOp_t, ncclComm_t,
+                               cudaStream_t) = nullptr;
+    ncclResult_t (*all_gather)(const void *, void *, size_t, ncclDataType_t, ncclComm_t, cudaStream_t) = nullptr;
+    char why[256] = {0};
+};
+
+const Nccl &nccl() {
+    static const Nccl n = [] {
+        Nccl x;
+        // The NCCL the caller already loaded (its communicator belongs to that copy, e.g.
+        // PyTorch's), else libnccl.so.2 from the library path.
+        x.lib = dlopen("libnccl.so.2", RTLD_NOW | RTLD_NOLOAD);
+        if (x.lib == nullptr) x.lib = dlopen("libnccl.so.2", RTLD_NOW | RTLD_LOCAL);
+        if (x.lib == nullptr) x.lib = dlopen("libnccl.so", RTLD_NOW | RTLD_LOCAL);
+        if (x.lib == nullptr) {
+            const char *e = dlerror();
+            std::snprintf(x.why, sizeof x.why, "NCCL could not be loaded: %s", e ? e : "libnccl.so.2 not found");
+            return x;
+        }
+        x.error_string = reinterpret_cast<decltype(x.error_string)>(dlsym(x.lib, "ncclGetErrorString"));
+        x.comm_count = reinterpret_cast<decltype(x.comm_count)>(dlsym(x.lib, "ncclCommCount"));
+        x.all_reduce = reinterpret_cast<decltype(x.all_reduce)>(dlsym(x.lib, "ncclAllReduce"));
+        x.all_gather = reinterpret_cast<decltype(x.all_gather)>(dlsym(x.lib, "ncclAllGather"));
+        if (!x.error_string || !x.comm_count || !x.all_reduce || !x.all_gather) {
+            std::snprintf(x.why, sizeof x.why, "libnccl lacks the functions rai needs");
+            x.all_reduce = nullptr;
+        }
+        return x;
+    }();
+    return n;
+}
+
+#define NCCL_READY(err)                                                  \
+    const Nccl &nc = nccl();                                             \
+    if (nc.all_reduce == nullptr) {                                      \
+        std::snprintf((err)->message, sizeof((err)->message), "%s", nc.why); \
+        return RAI_ERROR_UNSUPPORTED;                                    \
+    }
+#define NCCL_TRY(expr, err, what)                                                                          \
+    do {                                                                                                   \
+        const ncclResult_t nccl_st_ = (expr);                                                              \
+        if (nccl_st_ != ncclSuccess) {                                                                     \
+            std::snprintf((err)->message, sizeof((err)->message), "%s failed: %s", what, nc.error_string(nccl_st_)); \
+            return RAI_ERROR_BACKEND;                                                                      \
+        }                                                                                                  \
+    } while (0)
+
+int nccl_comm_size(void *comm, int32_t *size, raicuda_err *err) {
+    NCCL_READY(err);
+    int n = 0;
+    NCCL_TRY(nc.comm_count(static_cast<ncclComm_t>(comm), &n), err, "ncclCommCount");
+    *size = n;
+    return 0;
+}
+int nccl_allreduce_f32(int32_t dev, void *stream, void *comm, float *buf, size_t count, raicuda_err *err) {
+    NCCL_READY(err);
+    RAICUDA_TRY(cudaSetDevice(dev), err, "cudaSetDevice");
+    NCCL_TRY(nc.all_reduce(buf, buf, count, ncclFloat32, ncclSum, static_cast<ncclComm_t>(comm), S(stream)), err,
+             "ncclAllReduce");
+    return 0;
+}
+int nccl_allgather(int32_t dev, void *stream, void *comm, const void *send, void *recv, size_t bytes,
+                   raicuda_err *err) {
+    NCCL_READY(err);
+    RAICUDA_TRY(cudaSetDevice(dev), err, "cudaSetDevice");
+    NCCL_TRY(nc.all_gather(send, recv, bytes, ncclUint8, static_cast<ncclComm_t>(comm), S(stream)), err,
+             "ncclAllGather");
+    return 0;
+}
+#else
+int nccl_missing(raicuda_err *err) {
+    std::snprintf(err->message, sizeof err->message, "this CUDA plugin was built without nccl.h");
+    return RAI_ERROR_UNSUPPORTED;
+}
+int nccl_comm_size(void *, int32_t *, raicuda_err *err) { return nccl_missing(err); }
+int nccl_allreduce_f32(int32_t, void *, void *, float *, size_t, raicuda_err *err) { return nccl_missing(err); }
+int nccl_allgather(int32_t, void *, void *, const void *, void *, size_t, raicuda_err *err) { return nccl_missing(err); }
+#endif
+
 const raicuda_compress_api kTable = {
     1,
     sizeof(raicuda_compress_api),
@@ -459,6 +550,9 @@ const raicuda_compress_api kTable = {
     qsgd_pack,
     qsgd_unpack,
     gemm,
+    nccl_comm_size,
+    nccl_allreduce_f32,
+    nccl_allgather,
 };
 
 }  // namespace

@@ -132,6 +132,16 @@ rai_status rai_gc_allreduce_mpi(rai_gc *gc, uint32_t id, rai_tensor *grad_inout,
     });
 }
 
+rai_status rai_gc_allreduce_nccl(rai_gc *gc, uint32_t id, rai_tensor *grad_inout, void *nccl_comm, uint32_t flags) {
+    return guarded([&] {
+        rai_gc &g = deref(gc, "gc");
+        rai::require_not_null(nccl_comm, "nccl_comm");
+        rai::require((flags & ~RAI_GC_ALLREDUCE_AVERAGE) == 0, RAI_ERROR_INVALID_ARGUMENT, "flags has unknown bits");
+        Locked lock(g);
+        rai::gc::allreduce_nccl(g, id, grad_inout, nccl_comm, flags);
+    });
+}
+
 int32_t rai_gc_has_mpi(void) { return rai::gc::have_mpi() ? 1 : 0; }
 
 rai_status rai_gc_stats_init_sized(rai_gc_stats *stats, size_t struct_size) {

@@ -71,6 +71,16 @@ typedef struct raicuda_compress_api {
     /* C (m x n) = op(A) op(B), op = transpose when trans_* != 0, f32 via cuBLASLt (TF32 off). */
     int (*gemm)(int32_t dev, void *stream, int32_t trans_a, int32_t trans_b, int64_t m, int64_t n, int64_t k,
                 const float *a, const float *b, float *c, raicuda_err *err);
+
+    /* NCCL collectives on the caller's communicator `comm` (an ncclComm_t). The plugin loads
+     * libnccl.so.2 with dlopen on first use and never links it; RAI_ERROR_UNSUPPORTED when it
+     * was built without nccl.h or the library cannot be loaded. Queued on `stream`. */
+    int (*nccl_comm_size)(void *comm, int32_t *size, raicuda_err *err);
+    /* buf[i] = sum over ranks of buf[i], in place */
+    int (*nccl_allreduce_f32)(int32_t dev, void *stream, void *comm, float *buf, size_t count, raicuda_err *err);
+    /* recv (size x bytes) = every rank's `bytes` bytes of send, in rank order */
+    int (*nccl_allgather)(int32_t dev, void *stream, void *comm, const void *send, void *recv, size_t bytes,
+                          raicuda_err *err);
 } raicuda_compress_api;
 
 #ifdef __cplusplus

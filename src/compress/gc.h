@@ -171,6 +171,12 @@ void check_grad(const rai_gc &gc, const TensorState &ts, const char *name, const
 // grad_out <- scale * grad_out, element-wise (used for averaging).
 void scale_tensor(rai_gc &gc, const rai_tensor *t, float scale);
 
+// Orthonormalises the columns of P (rows x r, row-major) deterministically (gc.cpp).
+void orthogonalize(float *P, uint32_t rows, uint32_t r);
+
+// NCCL through the CUDA plugin (gc_nccl.cpp).
+void allreduce_nccl(rai_gc &gc, uint32_t id, rai_tensor *grad_inout, void *comm, uint32_t flags);
+
 // MPI (gc_mpi.cpp when built with MPI, else gc_mpi_none.cpp).
 bool have_mpi();
 void allreduce_mpi(rai_gc &gc, uint32_t id, rai_tensor *grad_inout, void *comm, uint32_t flags);

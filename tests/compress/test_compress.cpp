@@ -910,3 +910,17 @@ TEST_F(Gc, MpiEntryPointChecksArguments) {
     }
     rai_gc_destroy(gc);
 }
+
+TEST_F(Gc, NcclEntryPointNeedsACudaContext) {
+    rai_gc *gc = make_gc(ctx, params(RAI_GC_SIGN));
+    Grad g = random_grad({8}, 1);
+    rai_tensor t = g.t();
+    uint32_t id;
+    ASSERT_RAI_OK(rai_gc_add_tensor(gc, "g", &t, &id));
+    int dummy = 0;
+    EXPECT_RAI_ERROR(rai_gc_allreduce_nccl(gc, 0, &t, nullptr, 0), RAI_ERROR_INVALID_ARGUMENT, "nccl_comm");
+    EXPECT_RAI_ERROR(rai_gc_allreduce_nccl(gc, 0, &t, &dummy, 4), RAI_ERROR_INVALID_ARGUMENT, "flags");
+    EXPECT_RAI_ERROR(rai_gc_allreduce_nccl(gc, 0, &t, &dummy, 0), RAI_ERROR_UNSUPPORTED, "CUDA context");
+    EXPECT_EQ(gc->tensors[0].step, 0u);
+    rai_gc_destroy(gc);
+}
