@@ -524,6 +524,191 @@ static inline rai_status rai_safetensors_tensor_info_init(rai_safetensors_tensor
 /* (section end: adapters: LoRA family) */
 
 /* ======================================================= gradient compression */
+
+/* Error-feedback gradient compressors for data-parallel training (docs/compress.md).
+ *
+ * A rai_gc handle owns, per registered tensor, the error-feedback (EF) residual, the PowerSGD
+ * warm-start factor Q, the step counter that keys its random numbers, and statistics. Tensors
+ * are registered once, in a fixed order, and named by the id rai_gc_add_tensor returns (0, 1,
+ * ...). A step of one tensor is:
+ *   rai_gc_compress  (EF add, compress, EF update; writes a message into a caller buffer)
+ *   ... the caller moves the bytes (MPI, NCCL, sockets) and may rai_gc_message_reduce them ...
+ *   rai_gc_decompress (message -> dense gradient)
+ * or, in one process, rai_gc_apply (the same round trip in place). Messages use a versioned,
+ * little-endian wire format (docs/compress.md) and are always host memory.
+ *
+ * The handle borrows its context (which must outlive it): on a CUDA context the state lives on
+ * the device, gradients must be on that device, the compression kernels run on the context's
+ * stream, and every call that produces or consumes a message synchronises. A handle serialises
+ * calls made on it; different handles run in parallel.
+ *
+ * Bad input (ratio outside (0, 1], rank 0, an unknown id, a message of another method, seed,
+ * tensor or format version, a truncated message) fails with a specific status and leaves the
+ * gradient and all state unchanged. */
+
+typedef struct rai_gc rai_gc;
+
+/* Append-only. */
+typedef enum rai_gc_method {
+    RAI_GC_NONE = 0,          /* pass-through: raw values */
+    RAI_GC_TOPK = 1,          /* keep the ratio*n largest magnitudes: u32 index + f32 value each */
+    RAI_GC_SIGN = 2,          /* 1 bit per element, scaled by mean |g| */
+    RAI_GC_TERNARY = 3,       /* 2 bits: sign where |g| > 0.7 mean |g|, scaled by the mean kept |g| */
+    RAI_GC_TERNARY_STOCH = 4, /* 2 bits, unbiased: P(+-1) = |g| / max |g| */
+    RAI_GC_QSGD = 5,          /* unbiased stochastic rounding to qsgd_levels per 512-element bucket */
+    RAI_GC_POWERSGD = 6,      /* rank-r factors P Q^T, Q warm-started; 1-D tensors sent raw */
+    RAI_GC_VSA_COMPAT = 7     /* vsa-optim's projection + ternary + bind: COMPATIBILITY ONLY, poor
+                                 quality (docs/compress.md); never use it to train */
+} rai_gc_method;
+
+/* rai_gc_params.error_feedback */
+#define RAI_GC_EF_DEFAULT 0 /* on for biased methods (TOPK, SIGN, TERNARY, POWERSGD, VSA_COMPAT) */
+#define RAI_GC_EF_ON 1
+#define RAI_GC_EF_OFF 2
+
+/* rai_gc_params.flags */
+#define RAI_GC_MEASURE_QUALITY 0x1u /* record cosine and relative error of every compression */
+
+typedef struct rai_gc_params {
+    uint32_t struct_size;
+    int32_t method;          /* rai_gc_method; 0 = NONE */
+    float ratio;             /* TOPK: fraction kept, in (0, 1]; 0 = 0.01 */
+    uint32_t rank;           /* POWERSGD: rank r >= 1; 0 = 2 */
+    uint32_t power_iters;    /* POWERSGD: power iterations per step >= 1; 0 = 1 */
+    uint32_t qsgd_levels;    /* QSGD: levels s in [1, 32767]; 0 = 7 (4-bit codes) */
+    uint32_t vsa_dimension;  /* VSA_COMPAT: minimum dimension D; 0 = 8192 */
+    float vsa_ratio;         /* VSA_COMPAT: D = max(vsa_dimension, floor(n * vsa_ratio), 256); 0 = 0.1 */
+    int32_t error_feedback;  /* RAI_GC_EF_* */
+    uint32_t warmup_steps;   /* the first steps of each tensor are sent uncompressed; 0 = none */
+    uint32_t flags;          /* RAI_GC_* flags */
+    uint32_t reserved0;      /* must be 0 */
+    uint64_t seed;           /* keys every random stream; part of the message's identity */
+} rai_gc_params;
+
+RAI_API rai_status rai_gc_params_init_sized(rai_gc_params *params, size_t struct_size);
+
+/* Creates a compressor on `ctx` (borrowed). RAI_ERROR_INVALID_ARGUMENT for a ratio outside
+ * (0, 1], an unknown method, levels out of range; RAI_ERROR_UNSUPPORTED for VSA_COMPAT on a
+ * CUDA context (it is CPU-only, as in vsa-optim). */
+RAI_API rai_status rai_gc_create(rai_context *ctx, const rai_gc_params *params, rai_gc **out);
+RAI_API void rai_gc_destroy(rai_gc *gc);
+
+/* Registers a tensor: its dtype (f32 or bf16) and shape are taken from `like`, whose data is
+ * not read. `name` (may be NULL) is for messages only. Ids are 0, 1, 2, ... in call order. */
+RAI_API rai_status rai_gc_add_tensor(rai_gc *gc, const char *name, const rai_tensor *like, uint32_t *out_id);
+RAI_API rai_status rai_gc_tensor_count(const rai_gc *gc, uint32_t *out_count);
+
+/* Largest message rai_gc_compress can write for tensor `id` (warm-up included). */
+RAI_API rai_status rai_gc_max_message_size(const rai_gc *gc, uint32_t id, size_t *out_bytes);
+
+/* Compresses `grad` (contiguous, the registered dtype and shape) into `out`: adds the EF
+ * residual, encodes, and stores the new residual. *written = the message size. With out == NULL
+ * and capacity == 0 it only reports the size (RAI_OK, nothing changes); a smaller capacity
+ * gives RAI_ERROR_BUFFER_TOO_SMALL with the needed size in *written, nothing changed. */
+RAI_API rai_status rai_gc_compress(rai_gc *gc, uint32_t id, const rai_tensor *grad, void *out, size_t capacity,
+                                   size_t *written);
+
+/* Decodes a message (from this handle or a peer's with the same parameters, or a reduced one)
+ * into `grad_out` (contiguous, f32 or bf16, the registered shape). A PowerSGD Q-round message
+ * completes the round begun with rai_gc_powersgd_p. RAI_ERROR_FORMAT for a truncated or
+ * malformed message or another format version; RAI_ERROR_INVALID_ARGUMENT for a message of
+ * another method, configuration/seed or tensor id; RAI_ERROR_SHAPE_MISMATCH for another size. */
+RAI_API rai_status rai_gc_decompress(rai_gc *gc, uint32_t id, const void *message, size_t length,
+                                     rai_tensor *grad_out);
+
+/* grad_inout <- decompress(compress(grad_inout)), with the same EF update: for one process,
+ * simulation and tests. */
+RAI_API rai_status rai_gc_apply(rai_gc *gc, uint32_t id, rai_tensor *grad_inout);
+
+/* Reduces `count` peers' messages for tensor `id` (all of the same step) into one message that
+ * decodes to their sum: exact union-sum for TOPK, rank concatenation for POWERSGD messages,
+ * element-wise sum for PowerSGD P and Q rounds, majority vote for SIGN (each element gets
+ * sign(sum of the peers' signs), ties 0, times the sum of the peers' scales), and a dense f32
+ * sum of the decoded values for the other methods. Size query and BUFFER_TOO_SMALL as for
+ * rai_gc_compress. Does not change the handle's state. */
+RAI_API rai_status rai_gc_message_reduce(rai_gc *gc, uint32_t id, const void *const *messages,
+                                         const size_t *lengths, size_t count, void *out, size_t capacity,
+                                         size_t *written);
+
+/* PowerSGD with two all-reduces, for callers that run their own collective:
+ *   rai_gc_powersgd_p(grad) -> P message (P_i = M_i Q, M_i = grad + residual); sum P over peers
+ *   rai_gc_powersgd_q(sum of P) -> Q message (orthogonalise P, Q_i = M_i^T P; the EF residual
+ *                                  becomes M_i - P Q_i^T); sum Q over peers
+ *   rai_gc_decompress(sum of Q) -> P Q^T = the compressed sum; Q is kept as the next warm start.
+ * Sums are rai_gc_message_reduce, or an all-reduce of the f32 payload (docs/compress.md). When
+ * the tensor is sent raw (warm-up, 1-D, too small to gain), the P message is a raw message:
+ * rai_gc_powersgd_q then writes nothing (*written = 0) and the summed P message is decompressed
+ * directly. A new rai_gc_powersgd_p or rai_gc_compress abandons an unfinished round.
+ * RAI_ERROR_INVALID_ARGUMENT when the method is not POWERSGD. Size query and BUFFER_TOO_SMALL as
+ * for rai_gc_compress. */
+RAI_API rai_status rai_gc_powersgd_p(rai_gc *gc, uint32_t id, const rai_tensor *grad, void *out, size_t capacity,
+                                     size_t *written);
+RAI_API rai_status rai_gc_powersgd_q(rai_gc *gc, uint32_t id, const void *p_sum, size_t length, void *out,
+                                     size_t capacity, size_t *written);
+
+/* rai_gc_allreduce_mpi flags */
+#define RAI_GC_ALLREDUCE_AVERAGE 0x1u /* divide the sum by the communicator size */
+
+/* Compressed all-reduce over MPI: every rank calls it with its gradient and the same tensor id;
+ * afterwards grad_inout holds the (compressed) sum over ranks on every rank. `mpi_comm` points
+ * to the caller's MPI_Comm (e.g. &comm; so rai.h needs no mpi.h). PowerSGD uses two
+ * MPI_Allreduce calls (P, then Q), TOPK an all-gather of the sparse messages, raw steps one
+ * MPI_Allreduce; the others all-gather their messages and reduce them as rai_gc_message_reduce.
+ * RAI_ERROR_UNSUPPORTED when librai was built without MPI. MPI must be initialised, and the
+ * MPI library must be the one librai was built with. */
+RAI_API rai_status rai_gc_allreduce_mpi(rai_gc *gc, uint32_t id, rai_tensor *grad_inout, void *mpi_comm,
+                                        uint32_t flags);
+/* The same over NCCL for GPU gradients: `gc` must be on a CUDA context, grad_inout on its
+ * device, and `nccl_comm` is the caller's ncclComm_t (itself a pointer) for that device.
+ * Collectives are queued on the context's stream (adopt the stream your NCCL work uses);
+ * the call synchronises. PowerSGD: two ncclAllReduce (P, Q) on the device; raw steps: one
+ * ncclAllReduce; the others: ncclAllGather of the compact messages, reduced on the host. NCCL is
+ * taken from the process if already loaded (e.g. PyTorch's), else libnccl.so.2 is loaded;
+ * RAI_ERROR_UNSUPPORTED for a CPU context or when NCCL cannot be loaded. */
+RAI_API rai_status rai_gc_allreduce_nccl(rai_gc *gc, uint32_t id, rai_tensor *grad_inout, void *nccl_comm,
+                                         uint32_t flags);
+/* 1 when librai was built with MPI support, else 0. */
+RAI_API int32_t rai_gc_has_mpi(void);
+
+/* Statistics of one tensor, or of all with id == RAI_GC_ALL_TENSORS. */
+#define RAI_GC_ALL_TENSORS 0xFFFFFFFFu
+
+typedef struct rai_gc_stats {
+    uint32_t struct_size;
+    uint32_t reserved0;
+    uint64_t steps;              /* compressions (compress, apply, powersgd rounds) */
+    uint64_t params;             /* elements compressed, summed over steps */
+    uint64_t bits_in;            /* gradient bits in (elements x dtype bits) */
+    uint64_t bits_out;           /* message bits out, headers, indices and scales included */
+    double bits_per_param;       /* bits_out / params: the effective bits per parameter */
+    double last_cosine;          /* cosine(compressor input, its reconstruction), last step with
+                                    RAI_GC_MEASURE_QUALITY; over all tensors for ALL_TENSORS */
+    double last_rel_error;       /* ||input - reconstruction|| / ||input|| likewise */
+    double ef_norm;              /* L2 norm of the EF residual(s) now */
+    uint64_t quality_samples;    /* steps that measured cosine and error */
+} rai_gc_stats;
+
+RAI_API rai_status rai_gc_stats_init_sized(rai_gc_stats *stats, size_t struct_size);
+RAI_API rai_status rai_gc_get_stats(const rai_gc *gc, uint32_t id, rai_gc_stats *out);
+RAI_API rai_status rai_gc_reset_stats(rai_gc *gc);
+
+/* State checkpoint (EF residuals, PowerSGD Q, step counters) in a versioned little-endian
+ * blob. Load checks that the parameters and the registered tensors match (RAI_ERROR_FORMAT /
+ * RAI_ERROR_SHAPE_MISMATCH otherwise) and changes nothing on failure. Save: size query and
+ * BUFFER_TOO_SMALL as for rai_gc_compress. Synchronises on a CUDA context. */
+RAI_API rai_status rai_gc_state_size(const rai_gc *gc, size_t *out_bytes);
+RAI_API rai_status rai_gc_state_save(const rai_gc *gc, void *out, size_t capacity, size_t *written);
+RAI_API rai_status rai_gc_state_load(rai_gc *gc, const void *data, size_t length);
+
+#if !defined(SWIG) && !defined(RAI_CFFI_CDEF)
+static inline rai_status rai_gc_params_init(rai_gc_params *params) {
+    return rai_gc_params_init_sized(params, sizeof *params);
+}
+static inline rai_status rai_gc_stats_init(rai_gc_stats *stats) {
+    return rai_gc_stats_init_sized(stats, sizeof *stats);
+}
+#endif
+
 /* (section end: gradient compression) */
 
 /* ======================================================= hybrid predictive training */

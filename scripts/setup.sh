@@ -13,7 +13,7 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev
   swig golang-go mono-mcs mono-runtime
   python3 python3-dev python3-venv
-  abigail-tools
+  abigail-tools libopenmpi-dev openmpi-bin
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

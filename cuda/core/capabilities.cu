@@ -11,6 +11,7 @@ namespace ternary {
 const void *ternary_capability_v1();  // cuda/ternary/table.cu
 }
 const void *quant_capability();  // cuda/quant/
+const void *compress_capability();  // cuda/compress/compress_kernels.cu
 
 namespace {
 struct Entry {
@@ -21,6 +22,7 @@ struct Entry {
 const Entry kEntries[] = {
     {"ternary/1", ternary::ternary_capability_v1},
     {"quant/1", quant_capability},
+    {"compress/1", compress_capability},
     {nullptr, nullptr},
 };
 }  // namespace
