@@ -6,6 +6,8 @@
 
 namespace raicuda {
 
+const void *train_capability();  // cuda/train/train_kernels.cu
+
 namespace {
 struct Entry {
     const char *name;
@@ -13,6 +15,7 @@ struct Entry {
 };
 // One entry per capability; each getter is defined in cuda/<cap>/. Ends with a null entry.
 const Entry kEntries[] = {
+    {"train/1", train_capability},
     {nullptr, nullptr},
 };
 }  // namespace

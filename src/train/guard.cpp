@@ -10,7 +10,6 @@ constexpr double kEmaAlpha = 0.1;     // EMA loss model
 constexpr double kHoltAlpha = 0.3;    // LINEAR loss model: level
 constexpr double kHoltBeta = 0.1;     //                    trend
 constexpr double kErrAlpha = 0.1;     // EMA of the relative forecast error
-constexpr uint64_t kMinScored = 5;    // forecasts scored before confidence is non-zero
 
 void raise(Verdict &v, int32_t level, uint32_t signal) {
     v.level = std::max(v.level, level);
@@ -137,7 +136,7 @@ void LossModel::observe(uint64_t step, double loss, bool had_forecast, double fo
 }
 
 float LossModel::confidence() const {
-    if (st.n_err < kMinScored) return 0.0f;
+    if (st.n_err < kMinScoredForecasts) return 0.0f;
     return static_cast<float>(1.0 / (1.0 + st.err_ema));
 }
 

@@ -6,8 +6,8 @@
 //    sigma_floor*|EMA|), after 20 losses: > 0.7s Caution, > s Warning, > 2s Critical;
 //  - gradient norm against a baseline (mean of the first `baseline_steps` real norms):
 //    > explode x baseline Warning, > 10 x that Critical; < vanish x baseline Warning;
-//  - on PREDICT steps, the loss model's relative forecast error |L - f| / max(|L|, 0.1):
-//    > 0.2 Caution, > 0.5 Warning;
+//  - on PREDICT steps, once the loss model has scored 5 forecasts, its relative forecast error
+//    |L - f| / max(|L|, 0.1): > 0.2 Caution, > 0.5 Warning;
 //  - the third Warning-or-worse step in a row is raised to Critical.
 // The loss model (EMA level, or Holt level + trend) forecasts the next loss; confidence =
 // 1 / (1 + EMA of its relative error), 0 until 5 forecasts were scored. It only gates PREDICT
@@ -33,6 +33,9 @@ struct GuardConfig {
 constexpr double kLossEmaDecay = 0.99;
 constexpr uint64_t kMinLossObservations = 20;
 constexpr uint32_t kEscalateAfter = 3;
+// Forecasts scored before the loss model's confidence is non-zero and before its forecast error
+// counts as a divergence signal.
+constexpr uint64_t kMinScoredForecasts = 5;
 
 struct Observation {
     int32_t phase = RAI_HYBRID_PHASE_FULL;

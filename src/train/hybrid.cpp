@@ -251,6 +251,7 @@ void rai_hybrid::begin_step(rai_hybrid_step_info *out) {
     double f = 0;
     c.has_forecast = loss_model_.forecast(step_, &f);
     c.forecast = c.has_forecast ? f : NAN;
+    c.forecast_trusted = c.has_forecast && loss_model_.st.n_err >= kMinScoredForecasts;
     c.confidence = loss_model_.confidence();
     const Transition tr = schedule_.begin(predictor_->needs_correction(step_), c.confidence, losses_);
     c.phase = tr.phase;
@@ -460,7 +461,7 @@ void rai_hybrid::end_step_locked(rai_hybrid_step_result *out) {
     o.has_update = cur_.has_update;
     o.update_norm = cur_.update_norm;
     o.nonfinite = cur_.nonfinite;
-    o.has_forecast = cur_.has_forecast;
+    o.has_forecast = cur_.forecast_trusted;
     o.forecast = cur_.forecast;
     const Verdict v = guard_.check(o);
 

@@ -98,6 +98,7 @@ private:
         double update_norm = NAN;
         bool nonfinite = false;
         bool has_forecast = false;
+        bool forecast_trusted = false;  // the loss model has scored enough forecasts for the guard
         double forecast = NAN;
         float confidence = 0;
         bool phase_changed = false, gate_blocked = false;
