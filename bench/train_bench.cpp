@@ -1,7 +1,8 @@
 // Hybrid predictive training, measured honestly (reference: compression-and-hybrid-training.md
 // section 5, task T1). A 32-128-128-10 ReLU MLP trained with SGD + momentum on a streamed
 // 10-class generator (fresh samples every step; a fixed held-out set of 2048 samples), CPU,
-// float32. Arms, every one with its learning rate tuned on {0.5, 1, 2, 4} x the default 0.02:
+// float32. Arms, every one with its learning rate tuned on {0.25, 0.5, 1, 2, 4} x the default 0.02
+// (the reference grid plus 0.25, since the optimum sat at its lower edge):
 //   full           full training, N steps
 //   hybrid/<pred>  rai_hybrid (FIXED 10/5/20/5 schedule unless noted), N steps, rai's momentum
 //                  optimizer attached (predictions in update space), or the caller's optimizer
@@ -216,12 +217,15 @@ struct Config {
     int steps = 2000;
     int seeds = 3;
     int batch = 64;
-    std::vector<float> lr_mults = {0.5f, 1.0f, 2.0f, 4.0f};
+    // The reference grid is {0.5, 1, 2, 4}; 0.25 extends it downward because on this task the
+    // best learning rate of most arms sat at the 0.5 edge.
+    std::vector<float> lr_mults = {0.25f, 0.5f, 1.0f, 2.0f, 4.0f};
 };
 
 struct Run {
     double heldout = 0;
     uint64_t steps = 0, forward = 0, backward = 0, rollbacks = 0;
+    uint64_t caution = 0, warning = 0, critical = 0;
     double seconds = 0;
 };
 
@@ -234,6 +238,7 @@ struct Arm {
     // full-training baselines matched to a hybrid arm: 0 = none, 1 = backward, 2 = compute
     int matched = 0;
     std::string matched_to;
+    float forecast_threshold = 0;  // > 0: guard_forecast_caution and _warning
 };
 
 double heldout_loss(Mlp &m, const Task &task) {
@@ -293,6 +298,8 @@ Run run_hybrid(rai_context *ctx, const Task &task, const Config &cfg, const Arm 
     check(rai_hybrid_params_init(&hp), "params_init");
     hp.predictor = arm.predictor;
     hp.schedule = arm.schedule;
+    hp.guard_forecast_caution = arm.forecast_threshold;
+    hp.guard_forecast_warning = arm.forecast_threshold;
     rai_hybrid *h = nullptr;
     check(rai_hybrid_create(ctx, &hp, &h), "rai_hybrid_create");
     m.each_tensor([&](const char *name, rai_tensor p, rai_tensor g) {
@@ -333,6 +340,9 @@ Run run_hybrid(rai_context *ctx, const Task &task, const Config &cfg, const Arm 
     r.forward = st.forward_passes;
     r.backward = st.backward_passes;
     r.rollbacks = st.rollbacks;
+    r.caution = st.caution_events;
+    r.warning = st.warning_events;
+    r.critical = st.critical_events;
     r.heldout = heldout_loss(m, task);
     rai_hybrid_destroy(h);
     rai_optimizer_destroy(opt);
@@ -343,6 +353,7 @@ struct Summary {
     float lr_mult = 0;
     double mean = 0, std = 0;
     double backward_fraction = 0, compute = 0, seconds = 0, rollbacks = 0;
+    double caution = 0, warning = 0, critical = 0;
     std::vector<Run> runs;
 };
 
@@ -356,6 +367,9 @@ Summary summarise(const std::vector<Run> &runs, float lr_mult, uint64_t full_ste
         s.compute += static_cast<double>(r.forward + 2 * r.backward) / (3.0 * static_cast<double>(full_steps));
         s.seconds += r.seconds;
         s.rollbacks += static_cast<double>(r.rollbacks);
+        s.caution += static_cast<double>(r.caution);
+        s.warning += static_cast<double>(r.warning);
+        s.critical += static_cast<double>(r.critical);
     }
     const double n = static_cast<double>(runs.size());
     s.mean /= n;
@@ -363,6 +377,9 @@ Summary summarise(const std::vector<Run> &runs, float lr_mult, uint64_t full_ste
     s.compute /= n;
     s.seconds /= n;
     s.rollbacks /= n;
+    s.caution /= n;
+    s.warning /= n;
+    s.critical /= n;
     for (const Run &r : runs) s.std += (r.heldout - s.mean) * (r.heldout - s.mean);
     s.std = runs.size() > 1 ? std::sqrt(s.std / (n - 1)) : 0.0;
     return s;
@@ -424,6 +441,10 @@ int main(int argc, char **argv) {
                     false, 0, ""});
     arms.push_back({"hybrid/hold grad-space", true, RAI_HYBRID_PREDICTOR_HOLD, RAI_HYBRID_SCHEDULE_FIXED, false, 0, ""});
     arms.push_back({"hybrid/hold adaptive", true, RAI_HYBRID_PREDICTOR_HOLD, RAI_HYBRID_SCHEDULE_ADAPTIVE, true, 0, ""});
+    // The loss-forecast signal fires on minibatch noise; this arm turns it off (z-score, NaN and
+    // gradient signals stay).
+    arms.push_back({"hybrid/hold no-forecast-signal", true, RAI_HYBRID_PREDICTOR_HOLD, RAI_HYBRID_SCHEDULE_FIXED, true,
+                    0, "", 1e30f});
     if (!only.empty())
         arms.erase(std::remove_if(arms.begin(), arms.end(),
                                   [&](const Arm &a) { return a.hybrid && only.find("," + a.name + ",") == std::string::npos; }),
@@ -499,13 +520,15 @@ int main(int argc, char **argv) {
             record(mt.name + " " + std::to_string(mt.steps) + " steps", mult, runs);
         }
 
-    std::printf("\n| arm | best lr x | held-out loss (mean +- std) | at lr x1 | backward fraction b | compute vs full | wall s | rollbacks |\n");
-    std::printf("|---|---|---|---|---|---|---|---|\n");
+    std::printf("\n| arm | best lr x | held-out loss (mean +- std) | at lr x1 | backward fraction b | compute vs full | wall s | "
+                "guard caution / warning / critical | rollbacks |\n");
+    std::printf("|---|---|---|---|---|---|---|---|---|\n");
     for (const std::string &name : order) {
         const Summary &s = best[name];
         const Summary &one = all[name].count(1.0f) ? all[name][1.0f] : s;
-        std::printf("| %s | %g | %.4f +- %.4f | %.4f | %.3f | %.3f | %.2f | %.1f |\n", name.c_str(), s.lr_mult, s.mean,
-                    s.std, one.mean, s.backward_fraction, s.compute, s.seconds, s.rollbacks);
+        std::printf("| %s | %g | %.4f +- %.4f | %.4f | %.3f | %.3f | %.2f | %.1f / %.1f / %.1f | %.1f |\n", name.c_str(),
+                    s.lr_mult, s.mean, s.std, one.mean, s.backward_fraction, s.compute, s.seconds, s.caution, s.warning,
+                    s.critical, s.rollbacks);
     }
 
     // Acceptance (reference section 5).

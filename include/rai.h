@@ -453,6 +453,9 @@ typedef struct rai_hybrid_params {
     float guard_sigma_floor;          /* floor of the loss sigma, relative to the loss EMA; 0 = 0.01 */
     float rollback_lr_scale;          /* multiplies the attached optimizer's lr on each rollback, in
                                          (0, 1]; 0 = 1 */
+    float guard_forecast_caution;     /* PREDICT steps: relative loss-forecast error for Caution;
+                                         0 = 0.2 */
+    float guard_forecast_warning;     /* ... and for Warning; 0 = 0.5 */
     uint32_t reserved0;               /* must be 0 */
 } rai_hybrid_params;
 
@@ -488,7 +491,8 @@ typedef struct rai_hybrid_step_info {
 #define RAI_HYBRID_SIGNAL_NONFINITE 0x2u        /* NaN or Inf in the loss, gradients or the update */
 #define RAI_HYBRID_SIGNAL_GRAD_EXPLODE 0x4u
 #define RAI_HYBRID_SIGNAL_GRAD_VANISH 0x8u
-#define RAI_HYBRID_SIGNAL_PREDICTION_ERROR 0x10u /* |loss - forecast| / max(|loss|, 0.1) > 0.2 or 0.5 */
+#define RAI_HYBRID_SIGNAL_PREDICTION_ERROR 0x10u /* |loss - forecast| / max(|loss|, 0.1) above the
+                                                    guard_forecast_* thresholds */
 #define RAI_HYBRID_SIGNAL_ESCALATED 0x20u        /* third Warning in a row, raised to Critical */
 
 typedef struct rai_hybrid_step_result {

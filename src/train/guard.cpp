@@ -44,8 +44,8 @@ Verdict Guard::check(const Observation &o) {
         }
         if (o.phase == RAI_HYBRID_PHASE_PREDICT && o.has_loss && o.has_forecast) {
             const double rel = rel_error(o.loss, o.forecast);
-            if (rel > 0.5) raise(v, RAI_HYBRID_DIVERGENCE_WARNING, RAI_HYBRID_SIGNAL_PREDICTION_ERROR);
-            else if (rel > 0.2) raise(v, RAI_HYBRID_DIVERGENCE_CAUTION, RAI_HYBRID_SIGNAL_PREDICTION_ERROR);
+            if (rel > cfg.forecast_warning) raise(v, RAI_HYBRID_DIVERGENCE_WARNING, RAI_HYBRID_SIGNAL_PREDICTION_ERROR);
+            else if (rel > cfg.forecast_caution) raise(v, RAI_HYBRID_DIVERGENCE_CAUTION, RAI_HYBRID_SIGNAL_PREDICTION_ERROR);
         }
     }
     if (v.level >= RAI_HYBRID_DIVERGENCE_WARNING) {

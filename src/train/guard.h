@@ -7,7 +7,7 @@
 //  - gradient norm against a baseline (mean of the first `baseline_steps` real norms):
 //    > explode x baseline Warning, > 10 x that Critical; < vanish x baseline Warning;
 //  - on PREDICT steps, once the loss model has scored 5 forecasts, its relative forecast error
-//    |L - f| / max(|L|, 0.1): > 0.2 Caution, > 0.5 Warning;
+//    |L - f| / max(|L|, 0.1): > forecast_caution (0.2) Caution, > forecast_warning (0.5) Warning;
 //  - the third Warning-or-worse step in a row is raised to Critical.
 // The loss model (EMA level, or Holt level + trend) forecasts the next loss; confidence =
 // 1 / (1 + EMA of its relative error), 0 until 5 forecasts were scored. It only gates PREDICT
@@ -28,6 +28,8 @@ struct GuardConfig {
     float vanish = 0.01f;
     uint32_t baseline_steps = 50;
     float sigma_floor = 0.01f;
+    float forecast_caution = 0.2f;
+    float forecast_warning = 0.5f;
 };
 
 constexpr double kLossEmaDecay = 0.99;

@@ -134,6 +134,12 @@ HybridConfig resolve_hybrid_params(const rai_hybrid_params &p) {
     g.sigma_floor = or_default(p.guard_sigma_floor, 0.01f);
     in_range(std::isfinite(g.sigma_floor) && g.sigma_floor > 0.0f, "guard_sigma_floor", p.guard_sigma_floor,
              "a finite value > 0");
+    g.forecast_caution = or_default(p.guard_forecast_caution, 0.2f);
+    g.forecast_warning = or_default(p.guard_forecast_warning, 0.5f);
+    in_range(std::isfinite(g.forecast_caution) && g.forecast_caution > 0.0f, "guard_forecast_caution",
+             p.guard_forecast_caution, "a finite value > 0");
+    in_range(std::isfinite(g.forecast_warning) && g.forecast_warning >= g.forecast_caution, "guard_forecast_warning",
+             p.guard_forecast_warning, "a finite value >= guard_forecast_caution");
     c.rollback_lr_scale = or_default(p.rollback_lr_scale, 1.0f);
     in_range(c.rollback_lr_scale > 0.0f && c.rollback_lr_scale <= 1.0f, "rollback_lr_scale", p.rollback_lr_scale,
              "a value in (0, 1]");

@@ -373,6 +373,34 @@ TEST_F(Hybrid, CautionHalvesAndWarningEndsThePredictPhase) {
     EXPECT_EQ(s.rollbacks, 0u);
 }
 
+TEST_F(Hybrid, ForecastErrorSignalOnPredictSteps) {
+    // Constant losses make the loss model forecast exactly 1; a wide sigma keeps the z-score quiet.
+    Regression r;
+    hp.warmup_steps = 1;
+    hp.full_steps = 25;
+    hp.correct_every = 100;
+    hp.guard_sigma = 1000.0f;
+    build(r, RAI_OPTIMIZER_SGD, 0.02f);
+    float next = 1.0f;
+    StepHooks hooks;
+    hooks.loss_override = [&](const rai_hybrid_step_info &, float *loss) {
+        *loss = next;
+        return true;
+    };
+    for (int i = 0; i < 26; ++i) protocol_step(h, r, hooks);
+    next = 1.3f;  // |1.3 - 1| / 1.3 = 0.23 > 0.2
+    rai_hybrid_step_info info;
+    rai_hybrid_step_result res = protocol_step(h, r, hooks, &info);
+    ASSERT_EQ(info.phase, RAI_HYBRID_PHASE_PREDICT);
+    EXPECT_NEAR(res.predicted_loss, 1.0f, 1e-6f);
+    EXPECT_EQ(res.divergence_level, RAI_HYBRID_DIVERGENCE_CAUTION);
+    EXPECT_EQ(res.divergence_signals, RAI_HYBRID_SIGNAL_PREDICTION_ERROR);
+    next = 2.5f;  // 0.6 > 0.5 (against a forecast that has moved a little towards 1.3)
+    res = protocol_step(h, r, hooks, &info);
+    EXPECT_EQ(res.divergence_level, RAI_HYBRID_DIVERGENCE_WARNING);
+    EXPECT_TRUE(res.divergence_signals & RAI_HYBRID_SIGNAL_PREDICTION_ERROR);
+}
+
 TEST_F(Hybrid, ConfidenceGateBlocksPredictWhenTheLossModelIsUnsure) {
     Regression r;
     hp.warmup_steps = 1;
@@ -663,6 +691,8 @@ TEST_F(Hybrid, ArgumentErrors) {
         {"guard_grad_vanish", [](rai_hybrid_params &p) { p.guard_grad_vanish = 2; }},
         {"guard_sigma_floor", [](rai_hybrid_params &p) { p.guard_sigma_floor = -1; }},
         {"rollback_lr_scale", [](rai_hybrid_params &p) { p.rollback_lr_scale = 2; }},
+        {"guard_forecast_caution", [](rai_hybrid_params &p) { p.guard_forecast_caution = -1; }},
+        {"guard_forecast_warning", [](rai_hybrid_params &p) { p.guard_forecast_warning = 0.1f; }},
         {"reserved0", [](rai_hybrid_params &p) { p.reserved0 = 1; }},
     };
     for (const Bad &b : bad) {

@@ -3,6 +3,7 @@
 // rollback is bitwise on the device, and state blobs move between devices. Skips without CUDA.
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <vector>
 
