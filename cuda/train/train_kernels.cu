@@ -16,8 +16,7 @@ namespace {
 namespace tm = rai::train::math;
 
 constexpr int kThreads = 256;
-constexpr int kReduceBlocks = 256;  // fixed grid: results do not depend on the device
-static_assert(3 * kReduceBlocks <= RAICUDA_TRAIN_REDUCE_SCRATCH, "reduce scratch too small");
+constexpr int kReduceBlocks = RAICUDA_TRAIN_REDUCE_BLOCKS;  // fixed grid: results do not depend on the device
 
 int blocks_for(int64_t n) {
     const int64_t b = (n + kThreads - 1) / kThreads;
@@ -204,11 +203,11 @@ int sgd(int32_t ordinal, void *stream, size_t n, float *param, const float *grad
     RAICUDA_LAUNCHED(err, "sgd_kernel");
 }
 
-int reduce(int32_t ordinal, void *stream, int32_t op, size_t n, const float *a, const float *b, double *scratch,
-           double out[3], raicuda_err *err) {
-    out[0] = out[1] = out[2] = 0.0;
+int reduce_partials(int32_t ordinal, void *stream, int32_t op, size_t n, const float *a, const float *b,
+                    double *partials, int32_t *out_blocks, raicuda_err *err) {
+    *out_blocks = 0;
     if (op < RAICUDA_REDUCE_SUMSQ || op > RAICUDA_REDUCE_MAXABS) {
-        std::snprintf(err->message, sizeof err->message, "reduce: unknown op %d", op);
+        std::snprintf(err->message, sizeof err->message, "reduce_partials: unknown op %d", op);
         return RAI_ERROR_INTERNAL;
     }
     if (n == 0) return 0;
@@ -216,23 +215,9 @@ int reduce(int32_t ordinal, void *stream, int32_t op, size_t n, const float *a, 
     const int64_t nn = static_cast<int64_t>(n);
     const int64_t want = (nn + kThreads - 1) / kThreads;
     const int blocks = static_cast<int>(want < kReduceBlocks ? want : kReduceBlocks);
-    auto s = as_stream(stream);
-    reduce_kernel<<<blocks, kThreads, 0, s>>>(op, nn, a, b, scratch);
+    reduce_kernel<<<blocks, kThreads, 0, as_stream(stream)>>>(op, nn, a, b, partials);
     RAICUDA_TRY(cudaGetLastError(), err, "reduce_kernel launch");
-    double host[3 * kReduceBlocks];
-    RAICUDA_TRY(cudaMemcpyAsync(host, scratch, sizeof(double) * 3 * blocks, cudaMemcpyDeviceToHost, s), err,
-                "cudaMemcpyAsync");
-    RAICUDA_TRY(cudaStreamSynchronize(s), err, "cudaStreamSynchronize");
-    for (int i = 0; i < blocks; ++i) {  // fixed order
-        if (op == RAICUDA_REDUCE_MAXABS) {
-            const double v = host[3 * i];
-            out[0] = (std::isnan(v) || std::isnan(out[0])) ? NAN : (v > out[0] ? v : out[0]);
-        } else {
-            out[0] += host[3 * i];
-            out[1] += host[3 * i + 1];
-            out[2] += host[3 * i + 2];
-        }
-    }
+    *out_blocks = blocks;
     return 0;
 }
 
@@ -343,7 +328,7 @@ const raicuda_train_table kTrainTable = {
     sizeof(raicuda_train_table),
     adamw,
     sgd,
-    reduce,
+    reduce_partials,
     axpy,
     scale,
     ema,

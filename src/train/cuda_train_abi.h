@@ -5,8 +5,9 @@
  *
  * All pointers named param/grad/m/v/buf/upd/x/y/out/... are device pointers on CUDA device
  * `ordinal`; `stream` is a cudaStream_t. Every function returns 0 or a rai_status and writes a
- * message into `err` on failure. Element kernels are queued on the stream; `reduce` waits for
- * its result (it returns host values). Float arithmetic follows the CPU reference in
+ * message into `err` on failure. Every function only queues work on the stream; reductions leave
+ * per-block partial sums in device memory that librai copies back once per batch of reductions
+ * and adds up on the host in a fixed order. Float arithmetic follows the CPU reference in
  * src/train/ops_cpu.cpp operation for operation (nvcc may contract a*b+c into an FMA, so results
  * agree within a few ulp, not bitwise). */
 #ifndef RAI_CUDA_TRAIN_ABI_H
@@ -23,8 +24,9 @@ extern "C" {
 
 #define RAICUDA_TRAIN_CAPABILITY "train/1"
 #define RAICUDA_TRAIN_MAX_HISTORY 16
-/* Doubles of scratch space `reduce` needs (partial sums of its fixed grid). */
-#define RAICUDA_TRAIN_REDUCE_SCRATCH 1024
+/* Blocks of the fixed reduction grid; a reduction writes 3 doubles per block. */
+#define RAICUDA_TRAIN_REDUCE_BLOCKS 256
+#define RAICUDA_TRAIN_REDUCE_PARTIALS (3 * RAICUDA_TRAIN_REDUCE_BLOCKS)
 
 /* AdamW (PyTorch semantics): g' = grad_scale*g (g = 0 when grad is NULL);
  * m = beta1*m + (1-beta1)*g'; v = beta2*v + (1-beta2)*g'^2; p1 = p*(1 - lr*weight_decay);
@@ -79,10 +81,11 @@ typedef struct raicuda_train_table {
     /* buf NULL: plain SGD without momentum. */
     int (*sgd)(int32_t ordinal, void *stream, size_t n, float *param, const float *grad, float *buf, float *upd,
                const raicuda_sgd_args *args, raicuda_err *err);
-    /* Deterministic (fixed grid, fixed summation order in double); synchronises the stream.
-     * scratch: RAICUDA_TRAIN_REDUCE_SCRATCH doubles of device memory. b only for DOT3. */
-    int (*reduce)(int32_t ordinal, void *stream, int32_t op, size_t n, const float *a, const float *b,
-                  double *scratch, double out[3], raicuda_err *err);
+    /* Queues a reduction over a fixed grid of *out_blocks = min(ceil(n / 256), 256) blocks; block
+     * i writes its partial results (double, fixed summation order) to partials[3 i + 0..2]
+     * (RAICUDA_TRAIN_REDUCE_PARTIALS doubles of device memory). b only for DOT3. */
+    int (*reduce_partials)(int32_t ordinal, void *stream, int32_t op, size_t n, const float *a, const float *b,
+                           double *partials, int32_t *out_blocks, raicuda_err *err);
     /* x += alpha*y */
     int (*axpy)(int32_t ordinal, void *stream, size_t n, float *x, float alpha, const float *y, raicuda_err *err);
     /* out = alpha*x (out may equal x) */

@@ -293,9 +293,9 @@ void rai_hybrid::record_gradients(float loss) {
         protocol("record_gradients on a PREDICT step (needs_backward = 0): apply or get the prediction instead");
     if (cur_.recorded) protocol("record_gradients twice in step " + std::to_string(cur_.step));
 
-    double ss = 0.0;
-    for (const Slot &s : slots_) ss += ops->sumsq(s.n, s.grad);
-    const double gn = std::sqrt(ss);
+    ops->sumsq_begin(slots_.size());
+    for (std::size_t i = 0; i < slots_.size(); ++i) ops->sumsq_add(i, slots_[i].n, slots_[i].grad);
+    const double gn = std::sqrt(ops->sumsq_end());
     cur_.recorded = true;
     cur_.loss_given = true;
     cur_.loss = loss;
@@ -373,20 +373,21 @@ void rai_hybrid::apply_predicted() {
     if (cur_.loss_given) protocol("apply_predicted after report_loss; apply first, then run the forward pass");
     cur_.applied = true;
     if (coasting() && opt_ != nullptr) opt_->begin_update();
-    double ss = 0;
     bool made = false;
+    ops->sumsq_begin(slots_.size());
     for (std::size_t i = 0; i < slots_.size(); ++i) {
         const Slot &s = slots_[i];
         if (opt_ != nullptr) {
             if (!predict_into(i, scratch_a_.data(), true)) continue;
-            ss += ops->sumsq(s.n, scratch_a_.data());
+            ops->sumsq_add(i, s.n, scratch_a_.data());  // queued before scratch_a_ is reused
             if (!coasting()) ops->axpy(s.n, s.param, 1.0f, scratch_a_.data());
         } else {
             if (!predict_into(i, s.grad, false)) continue;
-            ss += ops->sumsq(s.n, s.grad);
+            ops->sumsq_add(i, s.n, s.grad);
         }
         made = true;
     }
+    const double ss = ops->sumsq_end();
     cur_.prediction_made = made;
     if (made) {
         cur_.has_update = true;
@@ -412,16 +413,17 @@ void rai_hybrid::get_predicted(const rai_tensor *const *out, std::size_t n) {
     }
     cur_.applied = true;
     if (coasting() && opt_ != nullptr) opt_->begin_update();
-    double ss = 0;
     bool made = false;
+    ops->sumsq_begin(n);
     for (std::size_t i = 0; i < n; ++i) {
         if (predict_into(i, dst[i], false)) {
-            ss += ops->sumsq(slots_[i].n, dst[i]);
+            ops->sumsq_add(i, slots_[i].n, dst[i]);
             made = true;
         } else {
             ops->fill(slots_[i].n, dst[i], 0.0f);
         }
     }
+    const double ss = ops->sumsq_end();
     cur_.prediction_made = made;
     if (made) {
         cur_.has_update = true;

@@ -35,6 +35,12 @@ public:
                        const AdamWArgs &a) = 0;
     virtual void sgd(std::size_t n, float *param, const float *grad, float *buf, float *upd, const SgdArgs &a) = 0;
     virtual double sumsq(std::size_t n, const float *a) = 0;
+    // Sum of squares over several arrays with one synchronisation: begin(count), add(slot, ...)
+    // for slots 0..count-1 (queued; the array may be overwritten by later queued work), end()
+    // returns the total, added in slot order. Equal to adding sumsq() of each slot in order.
+    virtual void sumsq_begin(std::size_t count) = 0;
+    virtual void sumsq_add(std::size_t slot, std::size_t n, const float *a) = 0;
+    virtual double sumsq_end() = 0;
     // out = {a.b, a.a, b.b}
     virtual void dot3(std::size_t n, const float *a, const float *b, double out[3]) = 0;
     virtual double maxabs(std::size_t n, const float *a) = 0;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include "../core/error.h"
 #include "kernel_math.h"
@@ -50,6 +51,14 @@ public:
     double sumsq(std::size_t n, const float *a) override {
         double s = 0.0;
         for (std::size_t i = 0; i < n; ++i) s += static_cast<double>(a[i]) * static_cast<double>(a[i]);
+        return s;
+    }
+
+    void sumsq_begin(std::size_t count) override { partial_.assign(count, 0.0); }
+    void sumsq_add(std::size_t slot, std::size_t n, const float *a) override { partial_.at(slot) = sumsq(n, a); }
+    double sumsq_end() override {
+        double s = 0.0;
+        for (double p : partial_) s += p;
         return s;
     }
 
@@ -162,6 +171,9 @@ public:
     void fill(std::size_t n, float *x, float value) override { std::fill(x, x + n, value); }
     void to_host(std::size_t n, float *host_dst, const float *src) override { copy(n, host_dst, src); }
     void from_host(std::size_t n, float *dst, const float *host_src) override { copy(n, dst, host_src); }
+
+private:
+    std::vector<double> partial_;
 };
 
 }  // namespace

@@ -1,6 +1,8 @@
 // CUDA training ops: thin calls into the plugin's "train/1" table on the context's device and
 // stream. Memory comes from the plugin's allocator and is zero-filled on the stream.
+#include <cmath>
 #include <mutex>
+#include <vector>
 #include <string>
 
 #include "../core/cuda_plugin.h"
@@ -19,13 +21,9 @@ public:
           dev_(ctx.device.device_id) {
         require(t_.version == 1 && t_.struct_size >= sizeof(raicuda_train_table), RAI_ERROR_UNSUPPORTED,
                 "the CUDA plugin's train/1 table has an unexpected layout (plugin and librai built apart?)");
-        void *p = nullptr;
-        cuda::check([&](raicuda_err *e) {
-            return be_.malloc_device(dev_, RAICUDA_TRAIN_REDUCE_SCRATCH * sizeof(double), &p, e);
-        });
-        scratch_ = static_cast<double *>(p);
+        reserve_partials(1);
     }
-    ~CudaOps() override { be_.free_device(dev_, scratch_); }
+    ~CudaOps() override { be_.free_device(dev_, partials_); }
 
     bool on_device() const override { return true; }
 
@@ -51,21 +49,48 @@ public:
         call([&](void *s, raicuda_err *e) { return t_.sgd(dev_, s, n, param, grad, buf, upd, &a, e); });
     }
     double sumsq(std::size_t n, const float *a) override {
-        double out[3] = {0, 0, 0};
-        call([&](void *s, raicuda_err *e) {
-            return t_.reduce(dev_, s, RAICUDA_REDUCE_SUMSQ, n, a, nullptr, scratch_, out, e);
-        });
-        return out[0];
+        sumsq_begin(1);
+        sumsq_add(0, n, a);
+        return sumsq_end();
+    }
+    void sumsq_begin(std::size_t count) override {
+        reserve_partials(count);
+        blocks_.assign(count, 0);
+    }
+    void sumsq_add(std::size_t slot, std::size_t n, const float *a) override {
+        queue_reduce(RAICUDA_REDUCE_SUMSQ, slot, n, a, nullptr);
+    }
+    double sumsq_end() override {
+        const std::vector<double> h = read_partials();
+        double total = 0.0;
+        for (std::size_t slot = 0; slot < blocks_.size(); ++slot) {
+            double s = 0.0;  // per slot, then across slots: the order of the CPU reference
+            for (int32_t b = 0; b < blocks_[slot]; ++b) s += h[slot * kPartials + 3 * b];
+            total += s;
+        }
+        return total;
     }
     void dot3(std::size_t n, const float *a, const float *b, double out[3]) override {
-        call([&](void *s, raicuda_err *e) { return t_.reduce(dev_, s, RAICUDA_REDUCE_DOT3, n, a, b, scratch_, out, e); });
+        reserve_partials(1);
+        blocks_.assign(1, 0);
+        queue_reduce(RAICUDA_REDUCE_DOT3, 0, n, a, b);
+        const std::vector<double> h = read_partials();
+        out[0] = out[1] = out[2] = 0.0;
+        for (int32_t i = 0; i < blocks_[0]; ++i)
+            for (int c = 0; c < 3; ++c) out[c] += h[3 * i + c];
     }
     double maxabs(std::size_t n, const float *a) override {
-        double out[3] = {0, 0, 0};
-        call([&](void *s, raicuda_err *e) {
-            return t_.reduce(dev_, s, RAICUDA_REDUCE_MAXABS, n, a, nullptr, scratch_, out, e);
-        });
-        return out[0];
+        reserve_partials(1);
+        blocks_.assign(1, 0);
+        queue_reduce(RAICUDA_REDUCE_MAXABS, 0, n, a, nullptr);
+        const std::vector<double> h = read_partials();
+        double m = 0.0;
+        for (int32_t i = 0; i < blocks_[0]; ++i) {
+            const double v = h[3 * i];
+            if (std::isnan(v) || std::isnan(m)) m = NAN;
+            else if (v > m) m = v;
+        }
+        return m;
     }
     void axpy(std::size_t n, float *x, float alpha, const float *y) override {
         call([&](void *s, raicuda_err *e) { return t_.axpy(dev_, s, n, x, alpha, y, e); });
@@ -130,11 +155,40 @@ private:
         cuda::check([&](raicuda_err *e) { return f(stream, e); });
     }
 
+    static constexpr std::size_t kPartials = RAICUDA_TRAIN_REDUCE_PARTIALS;
+
+    // Device room for the partials of `slots` reductions.
+    void reserve_partials(std::size_t slots) {
+        if (slots <= partial_slots_) return;
+        void *p = nullptr;
+        cuda::check([&](raicuda_err *e) { return be_.malloc_device(dev_, slots * kPartials * sizeof(double), &p, e); });
+        be_.free_device(dev_, partials_);
+        partials_ = static_cast<double *>(p);
+        partial_slots_ = slots;
+    }
+    void queue_reduce(int32_t op, std::size_t slot, std::size_t n, const float *a, const float *b) {
+        int32_t blocks = 0;
+        double *dst = partials_ + slot * kPartials;
+        call([&](void *s, raicuda_err *e) { return t_.reduce_partials(dev_, s, op, n, a, b, dst, &blocks, e); });
+        blocks_.at(slot) = blocks;
+    }
+    // One copy of every slot's partials to the host (synchronises the stream).
+    std::vector<double> read_partials() {
+        std::vector<double> h(blocks_.size() * kPartials, 0.0);
+        if (!h.empty())
+            call([&](void *s, raicuda_err *e) {
+                return be_.memcpy_sync(dev_, h.data(), partials_, h.size() * sizeof(double), RAICUDA_DEVICE_TO_HOST, s, e);
+            });
+        return h;
+    }
+
     rai_context &ctx_;
     const raicuda_backend &be_;
     const raicuda_train_table &t_;
     int32_t dev_;
-    double *scratch_ = nullptr;
+    double *partials_ = nullptr;
+    std::size_t partial_slots_ = 0;
+    std::vector<int32_t> blocks_;
 };
 
 }  // namespace

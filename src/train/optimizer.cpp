@@ -81,9 +81,9 @@ uint32_t rai_optimizer::add_param(const char *name, const rai_tensor *param, con
 }
 
 double rai_optimizer::grad_norm() {
-    double s = 0.0;
-    for (const Slot &sl : slots) s += ops->sumsq(sl.n, sl.grad);
-    return std::sqrt(s);
+    ops->sumsq_begin(slots.size());
+    for (std::size_t i = 0; i < slots.size(); ++i) ops->sumsq_add(i, slots[i].n, slots[i].grad);
+    return std::sqrt(ops->sumsq_end());
 }
 
 double rai_optimizer::step() {
