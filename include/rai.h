@@ -309,8 +309,10 @@ RAI_API rai_status rai_buffer_read(rai_context *ctx, const rai_buffer *buffer, s
  * descriptors) and reads or writes that memory during later calls, so the memory must stay
  * valid, at the same address, until the object is destroyed. The context is borrowed too.
  * Thread safety: each rai_optimizer and rai_hybrid serialises the calls made on it; use one per
- * training loop. On a CUDA context work is queued on the context's stream; calls that return
- * host values (norms, losses, events, state) synchronise.
+ * training loop. On a CUDA context, parameter updates (optimizer steps, predicted updates,
+ * rollbacks) are queued on the context's stream and may still run when the call returns: adopt
+ * your framework's stream (rai_context_set_stream) or call rai_context_synchronize before
+ * reading the parameters on another stream. The reductions rai needs (norms) synchronise.
  */
 
 /* ---- optimizers: usable on their own, or attached to a rai_hybrid */
