@@ -133,6 +133,27 @@ TEST_F(Hybrid, MomentumCoastStepsTheOptimizerWithZeroGradient) {
     EXPECT_EQ(t, 3u);
 }
 
+TEST_F(Hybrid, MomentumCoastWithAdamWDecaysTheMoments) {
+    Regression r;
+    hp.warmup_steps = 1;
+    hp.full_steps = 1;
+    hp.predictor = RAI_HYBRID_PREDICTOR_MOMENTUM_COAST;
+    build(r, RAI_OPTIMIZER_ADAMW, 0.01f);
+    protocol_step(h, r);  // t = 1 with g0
+    const std::vector<float> g0 = r.gw;
+    protocol_step(h, r);  // t = 2 with g1
+    const std::vector<float> g1 = r.gw, w = r.w;
+    protocol_step(h, r);  // t = 3 with g = 0: m = b1 m, v = b2 v, bias corrections of t = 3
+    for (size_t i = 0; i < w.size(); ++i) {
+        const double b1 = 0.9, b2 = 0.999;
+        const double m = b1 * (b1 * (1 - b1) * g0[i] + (1 - b1) * g1[i]);
+        const double v = b2 * (b2 * (1 - b2) * g0[i] * g0[i] + (1 - b2) * g1[i] * g1[i]);
+        const double step = 0.01 / (1 - b1 * b1 * b1);
+        const double denom = std::sqrt(v) / std::sqrt(1 - b2 * b2 * b2) + 1e-8;
+        EXPECT_NEAR(r.w[i], w[i] - step * m / denom, 2e-6) << i;
+    }
+}
+
 TEST_F(Hybrid, SkipLeavesParametersAlone) {
     Regression r;
     hp.warmup_steps = 1;
