@@ -12,6 +12,7 @@ const void *ternary_capability_v1();  // cuda/ternary/table.cu
 }
 const void *quant_capability();  // cuda/quant/
 const void *compress_capability();  // cuda/compress/compress_kernels.cu
+const void *train_capability();  // cuda/train/train_kernels.cu
 
 namespace {
 struct Entry {
@@ -23,6 +24,7 @@ const Entry kEntries[] = {
     {"ternary/1", ternary::ternary_capability_v1},
     {"quant/1", quant_capability},
     {"compress/1", compress_capability},
+    {"train/1", train_capability},
     {nullptr, nullptr},
 };
 }  // namespace
