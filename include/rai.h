@@ -521,6 +521,160 @@ static inline rai_status rai_ternary_weight_info_init(rai_ternary_weight_info *i
 /* (section end: quantization: NF4 / FP4 4-bit) */
 
 /* ======================================================= files: safetensors, GGUF */
+/* ---- GGUF (llama.cpp's model file format, version 3; docs/bitnet.md) */
+
+/* Metadata value types, with GGUF's numbers. */
+typedef enum rai_gguf_type {
+    RAI_GGUF_TYPE_UINT8 = 0,
+    RAI_GGUF_TYPE_INT8 = 1,
+    RAI_GGUF_TYPE_UINT16 = 2,
+    RAI_GGUF_TYPE_INT16 = 3,
+    RAI_GGUF_TYPE_UINT32 = 4,
+    RAI_GGUF_TYPE_INT32 = 5,
+    RAI_GGUF_TYPE_FLOAT32 = 6,
+    RAI_GGUF_TYPE_BOOL = 7, /* one byte, 0 or 1 */
+    RAI_GGUF_TYPE_STRING = 8,
+    RAI_GGUF_TYPE_ARRAY = 9,
+    RAI_GGUF_TYPE_UINT64 = 10,
+    RAI_GGUF_TYPE_INT64 = 11,
+    RAI_GGUF_TYPE_FLOAT64 = 12
+} rai_gguf_type;
+
+/* Tensor types rai writes and decodes, with ggml's numbers. The reader lists tensors of every
+ * ggml type it knows (their raw bytes can be read); these are the ones it converts. */
+typedef enum rai_ggml_type {
+    RAI_GGML_TYPE_F32 = 0,
+    RAI_GGML_TYPE_F16 = 1,
+    RAI_GGML_TYPE_I8 = 24,
+    RAI_GGML_TYPE_I16 = 25,
+    RAI_GGML_TYPE_I32 = 26,
+    RAI_GGML_TYPE_I64 = 27,
+    RAI_GGML_TYPE_F64 = 28,
+    RAI_GGML_TYPE_BF16 = 30,
+    RAI_GGML_TYPE_TQ1_0 = 34,
+    RAI_GGML_TYPE_TQ2_0 = 35
+} rai_ggml_type;
+
+/* Writer: collects metadata and tensors in memory (copies), then writes the file in one go as
+ * llama.cpp's gguf reader expects it: little-endian GGUF v3, tensors in the order added, each at
+ * the running offset padded to the alignment. */
+typedef struct rai_gguf_writer rai_gguf_writer;
+
+RAI_API rai_status rai_gguf_writer_create(rai_gguf_writer **out);
+RAI_API void rai_gguf_writer_destroy(rai_gguf_writer *writer);
+/* One scalar metadata value: `value` points to one value of `type` (a numeric type, or BOOL as
+ * one uint8_t 0 or 1). Keys are non-empty and unique (a repeat: RAI_ERROR_INVALID_ARGUMENT).
+ * "general.alignment" (UINT32, a power of two) sets the data alignment (default 32). */
+RAI_API rai_status rai_gguf_writer_add_kv(rai_gguf_writer *writer, const char *key, int32_t type, const void *value);
+RAI_API rai_status rai_gguf_writer_add_kv_string(rai_gguf_writer *writer, const char *key, const char *value);
+/* An array of `count` numeric (or BOOL) values of elem_type. */
+RAI_API rai_status rai_gguf_writer_add_kv_array(rai_gguf_writer *writer, const char *key, int32_t elem_type,
+                                                const void *values, size_t count);
+RAI_API rai_status rai_gguf_writer_add_kv_string_array(rai_gguf_writer *writer, const char *key,
+                                                       const char *const *values, size_t count);
+/* A host tensor (1 to 4 dimensions; GGUF stores them innermost first) stored as ggml_type:
+ * f32 as F32, F16, BF16 (round to nearest even) or TQ1_0 / TQ2_0 (llama.cpp's reference
+ * quantizer: lossy absmax ternarization, last dimension % 256 == 0); f16 as F16 or F32; bf16 as
+ * BF16 or F32; i8, i32, i64, f64 as I8, I32, I64, F64. Names are 1..63 bytes and unique. */
+RAI_API rai_status rai_gguf_writer_add_tensor(rai_gguf_writer *writer, const char *name, const rai_tensor *tensor,
+                                              int32_t ggml_type);
+
+/* Fail (RAI_ERROR_OUT_OF_RANGE) instead of rounding a scale that is not exactly an f16. */
+#define RAI_GGUF_EXACT_SCALES 0x1u
+
+/* A ternary weight, losslessly: trits i8 [rows, cols] (host) and scales in a BitNet scale shape
+ * (see rai_ternary_pack) stored as TQ1_0 or TQ2_0 (cols % 256 == 0). A scale layout that is
+ * not constant within each 256-column block (e.g. groups of 64 with different values) is
+ * RAI_ERROR_UNSUPPORTED naming the tensor; scales are stored as f16 (rounded to nearest even,
+ * or refused with RAI_GGUF_EXACT_SCALES). */
+RAI_API rai_status rai_gguf_writer_add_ternary(rai_gguf_writer *writer, const char *name, int32_t ggml_type,
+                                               const rai_tensor *trits, const rai_tensor *scales, uint32_t flags);
+/* Writes the file atomically (a temporary file in the same directory, then rename): on error no
+ * file is left at `path` and an existing one is untouched. RAI_ERROR_IO names path and reason. */
+RAI_API rai_status rai_gguf_writer_write(const rai_gguf_writer *writer, const char *path);
+
+/* Reader: parses and validates the whole header on open (bounds, overflow, duplicate keys and
+ * names, known types, alignment, tensor ranges inside the file and not overlapping); tensor
+ * data is read on demand. A malformed or truncated file: RAI_ERROR_FORMAT naming what and where;
+ * big-endian files and versions other than 2 and 3: RAI_ERROR_UNSUPPORTED. Strings and pointers
+ * it returns stay valid until rai_gguf_reader_destroy. Concurrent reads are safe. */
+typedef struct rai_gguf_reader rai_gguf_reader;
+
+typedef struct rai_gguf_file_info {
+    uint32_t struct_size;
+    uint32_t version;
+    uint64_t kv_count;
+    uint64_t tensor_count;
+    uint64_t alignment;
+    uint64_t data_offset; /* file offset of the tensor data section */
+    uint64_t file_size;
+} rai_gguf_file_info;
+
+typedef struct rai_gguf_kv_info {
+    uint32_t struct_size;
+    int32_t type;        /* rai_gguf_type */
+    int32_t array_type;  /* element type when type is ARRAY, else -1 */
+    int32_t reserved0;
+    const char *key;     /* NUL-terminated copy of the key */
+    uint64_t count;      /* elements of an array, else 1 */
+    const void *data;    /* the value(s), little-endian, for numeric and BOOL types; NULL for strings
+                            (use rai_gguf_reader_kv_string) */
+} rai_gguf_kv_info;
+
+typedef struct rai_gguf_tensor_info {
+    uint32_t struct_size;
+    int32_t ggml_type;
+    const char *name;
+    int32_t ndim;
+    int32_t reserved0;
+    int64_t shape[4];    /* row-major order, outermost first (GGUF ne reversed); ndim entries */
+    uint64_t offset;     /* file offset of the data */
+    uint64_t nbytes;
+} rai_gguf_tensor_info;
+
+RAI_API rai_status rai_gguf_file_info_init_sized(rai_gguf_file_info *info, size_t struct_size);
+RAI_API rai_status rai_gguf_kv_info_init_sized(rai_gguf_kv_info *info, size_t struct_size);
+RAI_API rai_status rai_gguf_tensor_info_init_sized(rai_gguf_tensor_info *info, size_t struct_size);
+
+RAI_API rai_status rai_gguf_reader_open(const char *path, rai_gguf_reader **out);
+RAI_API void rai_gguf_reader_destroy(rai_gguf_reader *reader);
+RAI_API rai_status rai_gguf_reader_get_info(const rai_gguf_reader *reader, rai_gguf_file_info *info);
+/* Metadata entry `index` (< kv_count, else RAI_ERROR_OUT_OF_RANGE). */
+RAI_API rai_status rai_gguf_reader_kv(const rai_gguf_reader *reader, size_t index, rai_gguf_kv_info *info);
+/* *index = the entry with this key, or -1. */
+RAI_API rai_status rai_gguf_reader_find_kv(const rai_gguf_reader *reader, const char *key, int64_t *index);
+/* A STRING value (element 0) or element `element` of a string array: bytes (not necessarily
+ * NUL-free; a NUL is appended) and length. */
+RAI_API rai_status rai_gguf_reader_kv_string(const rai_gguf_reader *reader, size_t index, size_t element,
+                                             const char **value, size_t *length);
+RAI_API rai_status rai_gguf_reader_tensor(const rai_gguf_reader *reader, size_t index, rai_gguf_tensor_info *info);
+/* *index = the tensor with this name, or -1. */
+RAI_API rai_status rai_gguf_reader_find_tensor(const rai_gguf_reader *reader, const char *name, int64_t *index);
+/* The stored bytes of a tensor. *needed = nbytes always; a smaller capacity:
+ * RAI_ERROR_BUFFER_TOO_SMALL and nothing read. */
+RAI_API rai_status rai_gguf_reader_read_raw(const rai_gguf_reader *reader, size_t index, void *dst, size_t capacity,
+                                            size_t *needed);
+/* Decodes a tensor into a host tensor of its shape: f32 from F32, F16, BF16, TQ1_0, TQ2_0 (as
+ * llama.cpp dequantizes); or the same values for a matching dtype (F16 -> f16, BF16 -> bf16,
+ * I8 -> i8, I32 -> i32, I64 -> i64, F64 -> f64). */
+RAI_API rai_status rai_gguf_reader_read_tensor(const rai_gguf_reader *reader, size_t index, rai_tensor *dst);
+/* A TQ1_0 / TQ2_0 tensor as lossless trits i8 [rows, cols] (cols = the innermost dimension) and
+ * its f16 block scales as f32 [rows, cols / 256] (NULL to skip). A TQ2_0 code 3 (not a trit):
+ * RAI_ERROR_FORMAT. */
+RAI_API rai_status rai_gguf_reader_read_ternary(const rai_gguf_reader *reader, size_t index, rai_tensor *trits,
+                                                rai_tensor *scales);
+
+#if !defined(SWIG) && !defined(RAI_CFFI_CDEF)
+static inline rai_status rai_gguf_file_info_init(rai_gguf_file_info *info) {
+    return rai_gguf_file_info_init_sized(info, sizeof *info);
+}
+static inline rai_status rai_gguf_kv_info_init(rai_gguf_kv_info *info) {
+    return rai_gguf_kv_info_init_sized(info, sizeof *info);
+}
+static inline rai_status rai_gguf_tensor_info_init(rai_gguf_tensor_info *info) {
+    return rai_gguf_tensor_info_init_sized(info, sizeof *info);
+}
+#endif
 /* (section end: files: safetensors, GGUF) */
 
 /* ======================================================= adapters: LoRA family */
