@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "capabilities.h"
+#include "quant/bitnet/cuda_bitnet_abi.h"
 
 namespace raicuda {
 
@@ -13,6 +14,7 @@ struct Entry {
 };
 // One entry per capability; each getter is defined in cuda/<cap>/. Ends with a null entry.
 const Entry kEntries[] = {
+    {RAICUDA_BITNET_CAPABILITY, raicuda_bitnet_table},
     {nullptr, nullptr},
 };
 }  // namespace
