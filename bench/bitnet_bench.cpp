@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -84,8 +85,13 @@ __attribute__((target("avx2,fma"))) int32_t dot_i8(const int8_t *w, const int8_t
 }
 
 struct Stat {
-    double med, p10, p90;
+    double med, p10, p90, min;
 };
+
+Stat stat_of(std::vector<double> t) {
+    std::sort(t.begin(), t.end());
+    return {t[t.size() / 2], t[t.size() / 10], t[t.size() * 9 / 10], t.front()};
+}
 
 template <class F>
 Stat measure(F &&fn, int reps) {
@@ -97,8 +103,24 @@ Stat measure(F &&fn, int reps) {
         const auto b = std::chrono::steady_clock::now();
         t.push_back(std::chrono::duration<double>(b - a).count());
     }
-    std::sort(t.begin(), t.end());
-    return {t[t.size() / 2], t[t.size() / 10], t[t.size() * 9 / 10]};
+    return stat_of(std::move(t));
+}
+
+// Runs the functions round-robin (one call of each per round, after a warm-up round), so that
+// load from other processes hits all of them alike.
+std::vector<Stat> measure_interleaved(const std::vector<std::function<void()>> &fns, int reps) {
+    for (const auto &f : fns) f();
+    std::vector<std::vector<double>> t(fns.size());
+    for (int i = 0; i < reps; ++i)
+        for (size_t k = 0; k < fns.size(); ++k) {
+            const auto a = std::chrono::steady_clock::now();
+            fns[k]();
+            const auto b = std::chrono::steady_clock::now();
+            t[k].push_back(std::chrono::duration<double>(b - a).count());
+        }
+    std::vector<Stat> out;
+    for (auto &v : t) out.push_back(stat_of(std::move(v)));
+    return out;
 }
 
 std::string cpu_name() {
@@ -110,9 +132,9 @@ std::string cpu_name() {
 }
 
 void report(const char *what, const Stat &s, double weight_bytes, double base_med) {
-    std::printf("  %-34s %9.3f ms (p10 %8.3f, p90 %8.3f)  %7.2f GB/s", what, s.med * 1e3, s.p10 * 1e3, s.p90 * 1e3,
-                weight_bytes / s.med / 1e9);
-    if (base_med > 0) std::printf("   x%.2f vs fp32", base_med / s.med);
+    std::printf("  %-28s %8.3f ms (min %7.3f, p10 %7.3f, p90 %7.3f) %6.2f GB/s", what, s.med * 1e3, s.min * 1e3,
+                s.p10 * 1e3, s.p90 * 1e3, weight_bytes / s.med / 1e9);
+    if (base_med > 0) std::printf("  x%.2f vs fp32", base_med / s.med);
     std::printf("\n");
 }
 
@@ -154,7 +176,7 @@ void gemv_case(int64_t n, int64_t k, bool quick, rai_context *ctx) {
     CHECK(rai_bitnet_quantize_activations(ctx, nullptr, &xt, &xqt, &xst));
     std::vector<float> y(static_cast<size_t>(n));
     std::vector<int32_t> yi(static_cast<size_t>(n));
-    rai_tensor yt = tensor(y.data(), kF32, yshape, 2), yit = tensor(yi.data(), kI32, yshape, 2);
+    rai_tensor yt = tensor(y.data(), kF32, yshape, 2);
     const int reps = quick ? 11 : 41;
 
     std::printf("\nGEMV %lld x %lld (out x in), M = 1: weights fp32 %.1f MB, int8 %.1f MB, ternary 2-bit %.2f MB\n",
@@ -167,34 +189,22 @@ void gemv_case(int64_t n, int64_t k, bool quick, rai_context *ctx) {
         for (int cold = 1; cold >= 0; --cold) {
             std::printf(" %s thread%s, %s weights:\n", single ? "1" : "all", single ? "" : "s",
                         cold ? "cold (rotated, from DRAM)" : "hot (one copy)");
-            size_t it = 0;
-            const Stat f32s = measure(
-                [&] {
-                    const float *w = wf[cold ? it++ % wf.size() : 0].data();
-                    for (int64_t o = 0; o < n; ++o) y[static_cast<size_t>(o)] = dot_f32(w + o * k, x.data(), k);
-                    bench::keep(y);
-                },
+            size_t i_f = 0, i_i = 0, i_w = 0, i_x = 0;
+            const std::vector<Stat> st = measure_interleaved(
+                {[&] {
+                     const float *w = wf[cold ? i_f++ % wf.size() : 0].data();
+                     for (int64_t o = 0; o < n; ++o) y[static_cast<size_t>(o)] = dot_f32(w + o * k, x.data(), k);
+                     bench::keep(y);
+                 },
+                 [&] {
+                     const int8_t *w = wi[cold ? i_i++ % wi.size() : 0].data();
+                     for (int64_t o = 0; o < n; ++o) yi[static_cast<size_t>(o)] = dot_i8(w + o * k, xq.data(), k);
+                     bench::keep(yi);
+                 },
+                 [&] { CHECK(rai_ternary_gemm(ctx, tw[cold ? i_w++ % tw.size() : 0], &xqt, &xst, nullptr, nullptr, &yt)); },
+                 [&] { CHECK(rai_ternary_gemm(ctx, tw[cold ? i_x++ % tw.size() : 0], &xt, nullptr, nullptr, nullptr, &yt)); }},
                 reps);
-            it = 0;
-            const Stat i8s = measure(
-                [&] {
-                    const int8_t *w = wi[cold ? it++ % wi.size() : 0].data();
-                    for (int64_t o = 0; o < n; ++o) yi[static_cast<size_t>(o)] = dot_i8(w + o * k, xq.data(), k);
-                    bench::keep(yi);
-                },
-                reps);
-            it = 0;
-            const Stat w2a8 = measure(
-                [&] {
-                    CHECK(rai_ternary_gemm(ctx, tw[cold ? it++ % tw.size() : 0], &xqt, &xst, nullptr, nullptr, &yt));
-                },
-                reps);
-            it = 0;
-            const Stat wf32 = measure(
-                [&] {
-                    CHECK(rai_ternary_gemm(ctx, tw[cold ? it++ % tw.size() : 0], &xt, nullptr, nullptr, nullptr, &yt));
-                },
-                reps);
+            const Stat &f32s = st[0], &i8s = st[1], &w2a8 = st[2], &wf32 = st[3];
             const char *base_note = single ? "" : " (baselines single-threaded)";
             std::printf("  baselines%s:\n", base_note);
             report("fp32 GEMV (AVX2 FMA)", f32s, f32_bytes, f32s.med);
@@ -226,8 +236,9 @@ void throughput(rai_context *ctx, bool quick) {
     const Stat wq = measure([&] { CHECK(rai_bitnet_quantize_weights(ctx, nullptr, &wt, &tt, &st)); }, reps);
     std::printf("  absmean weights, group 64, 1024x4096 f32: %8.2f ms = %7.0f MB/s\n", wq.med * 1e3, mb / wq.med);
     std::vector<float> as(static_cast<size_t>(rows));
-    rai_tensor ast = tensor(as.data(), kF32, tok, 1);
-    const Stat aq = measure([&] { CHECK(rai_bitnet_quantize_activations(ctx, nullptr, &wt, &tt, &ast)); }, reps);
+    std::vector<int8_t> q(w.size());
+    rai_tensor ast = tensor(as.data(), kF32, tok, 1), qt = tensor(q.data(), kI8, shape, 2);
+    const Stat aq = measure([&] { CHECK(rai_bitnet_quantize_activations(ctx, nullptr, &wt, &qt, &ast)); }, reps);
     std::printf("  absmax activations, 1024 tokens x 4096:   %8.2f ms = %7.0f MB/s\n", aq.med * 1e3, mb / aq.med);
     const int64_t sq[2] = {1024, 1024};
     rai_tensor t2 = tensor(t.data(), kI8, sq, 2);
@@ -245,7 +256,7 @@ void throughput(rai_context *ctx, bool quick) {
         const Stat pk = measure([&] { CHECK(rai_ternary_pack(layout, &t2, scaled ? &sc : nullptr, &pt)); }, reps);
         const Stat up = measure([&] { CHECK(rai_ternary_unpack(layout, &pt, &t2, nullptr)); }, reps);
         const char *names[] = {"", "PLANES", "BYTE2", "U32_16", "I2_S", "TQ1_0", "TQ2_0"};
-        std::printf("  pack / unpack 1024x1024 %-6s:            %8.3f / %.3f ms\n", names[layout], pk.med * 1e3,
+        std::printf("  pack / unpack 1024x1024 %-6s:             %8.3f / %.3f ms\n", names[layout], pk.med * 1e3,
                     up.med * 1e3);
     }
     unsetenv("RAI_NUM_THREADS");

@@ -60,7 +60,7 @@ void check_new_key(const rai_gguf_writer &w, const char *key) {
     require_not_null(key, "key");
     require(*key != '\0', RAI_ERROR_INVALID_ARGUMENT, "key must not be empty");
     for (const auto &kv : w.kvs)
-        require(kv.key != key, RAI_ERROR_INVALID_ARGUMENT, "key " + quoted(key) + " was already added");
+        if (!(kv.key != key)) throw Error(RAI_ERROR_INVALID_ARGUMENT, "key " + quoted(key) + " was already added");
 }
 
 void check_scalar_type(int32_t type, const char *what) {
@@ -73,8 +73,9 @@ void check_bools(int32_t type, const void *values, std::size_t count) {
     if (type != RAI_GGUF_TYPE_BOOL) return;
     const auto *b = static_cast<const uint8_t *>(values);
     for (std::size_t i = 0; i < count; ++i)
-        require(b[i] <= 1, RAI_ERROR_INVALID_ARGUMENT,
-                "BOOL value " + std::to_string(i) + " is " + std::to_string(b[i]) + ", expected 0 or 1");
+        if (!(b[i] <= 1))
+            throw Error(RAI_ERROR_INVALID_ARGUMENT,
+                        "BOOL value " + std::to_string(i) + " is " + std::to_string(b[i]) + ", expected 0 or 1");
 }
 
 void check_new_tensor(const rai_gguf_writer &w, const char *name) {
@@ -84,7 +85,7 @@ void check_new_tensor(const rai_gguf_writer &w, const char *name) {
             "name " + quoted(name) + " has " + std::to_string(n) + " bytes, expected 1.." +
                 std::to_string(kMaxNameBytes) + " (llama.cpp's limit)");
     for (const auto &t : w.tensors)
-        require(t.name != name, RAI_ERROR_INVALID_ARGUMENT, "tensor " + quoted(name) + " was already added");
+        if (!(t.name != name)) throw Error(RAI_ERROR_INVALID_ARGUMENT, "tensor " + quoted(name) + " was already added");
 }
 
 std::string type_name(int32_t ggml) {

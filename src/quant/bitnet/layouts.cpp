@@ -192,8 +192,9 @@ void tq_quantize_raw(int32_t layout, const float *x, int64_t n, uint8_t *out) {
         float amax = 0.0f;
         for (int64_t j = 0; j < kTqBlock; ++j) {
             const float a = std::fabs(xb[j]);
-            require(a <= FLT_MAX, RAI_ERROR_INVALID_ARGUMENT,
-                    "x: element " + std::to_string(b * kTqBlock + j) + " is not finite");
+            if (!(a <= FLT_MAX))
+                throw Error(RAI_ERROR_INVALID_ARGUMENT,
+                            "x: element " + std::to_string(b * kTqBlock + j) + " is not finite");
             amax = a > amax ? a : amax;
         }
         const float id = amax != 0.0f ? 1.0f / amax : 0.0f;
@@ -248,14 +249,17 @@ std::vector<uint16_t> tq_block_scales(const ScaleMap &map, const float *scales, 
                                         std::to_string(map.group) +
                                         "), but TQ1_0 / TQ2_0 hold one scale per 256-column block: this scale "
                                         "layout cannot be stored losslessly");
-            require(std::fabs(s) <= FLT_MAX, RAI_ERROR_INVALID_ARGUMENT,
-                    what + ": the scale of row " + std::to_string(r) + " columns " + std::to_string(c0) + ".." +
-                        std::to_string(c1) + " is not finite");
+            if (!(std::fabs(s) <= FLT_MAX))
+                throw Error(RAI_ERROR_INVALID_ARGUMENT, what + ": the scale of row " + std::to_string(r) + " columns " +
+                                                            std::to_string(c0) + ".." + std::to_string(c1) +
+                                                            " is not finite");
             const uint16_t h = half::f32_to_f16(s);
-            require((h & 0x7fffu) != 0x7c00u, RAI_ERROR_OUT_OF_RANGE,
-                    what + ": scale " + fmtf(s) + " of row " + std::to_string(r) + " does not fit f16 (max 65504)");
-            require(s == 0.0f || (h & 0x7fffu) != 0, RAI_ERROR_OUT_OF_RANGE,
-                    what + ": scale " + fmtf(s) + " of row " + std::to_string(r) + " rounds to 0 in f16");
+            if ((h & 0x7fffu) == 0x7c00u)
+                throw Error(RAI_ERROR_OUT_OF_RANGE, what + ": scale " + fmtf(s) + " of row " + std::to_string(r) +
+                                                        " does not fit f16 (max 65504)");
+            if (!(s == 0.0f || (h & 0x7fffu) != 0))
+                throw Error(RAI_ERROR_OUT_OF_RANGE,
+                            what + ": scale " + fmtf(s) + " of row " + std::to_string(r) + " rounds to 0 in f16");
             d[static_cast<std::size_t>(r * per_row + b)] = h;
         }
     return d;
@@ -285,9 +289,10 @@ void pack(int32_t layout, const rai_tensor *trits_, const rai_tensor *scales_, c
         if (layout == RAI_TERNARY_LAYOUT_I2_S) {
             const int64_t n = map.count();
             for (int64_t i = 1; i < n; ++i)
-                require(s[i] == s[0], RAI_ERROR_UNSUPPORTED,
-                        "scales: I2_S holds one scale per tensor, but scales[" + std::to_string(i) + "] = " +
-                            fmtf(s[i]) + " differs from scales[0] = " + fmtf(s[0]));
+                if (s[i] != s[0])
+                    throw Error(RAI_ERROR_UNSUPPORTED, "scales: I2_S holds one scale per tensor, but scales[" +
+                                                           std::to_string(i) + "] = " + fmtf(s[i]) +
+                                                           " differs from scales[0] = " + fmtf(s[0]));
             i2s_scale = s[0];
         } else {
             tq_d = tq_block_scales(map, s, "scales");
@@ -375,15 +380,16 @@ void unpack(int32_t layout, const rai_tensor *packed_, const rai_tensor *trits_,
             const uint8_t *plus = in + r * 2 * plane, *minus = plus + plane;
             for (int64_t c = 0; c < cols; ++c) {
                 const bool p = get_bit(plus, c), m = get_bit(minus, c);
-                require(!(p && m), RAI_ERROR_FORMAT,
-                        "packed: row " + std::to_string(r) + " column " + std::to_string(c) +
-                            " has both the plus and the minus bit set");
+                if (p && m)
+                    throw Error(RAI_ERROR_FORMAT, "packed: row " + std::to_string(r) + " column " + std::to_string(c) +
+                                                      " has both the plus and the minus bit set");
                 t[static_cast<std::size_t>(r * cols + c)] = p ? 1 : (m ? -1 : 0);
             }
             for (int64_t c = cols; c < plane * 8; ++c)
-                require(!get_bit(plus, c) && !get_bit(minus, c), RAI_ERROR_FORMAT,
-                        "packed: row " + std::to_string(r) + " has non-zero padding bits after column " +
-                            std::to_string(cols - 1));
+                if (get_bit(plus, c) || get_bit(minus, c))
+                    throw Error(RAI_ERROR_FORMAT, "packed: row " + std::to_string(r) +
+                                                      " has non-zero padding bits after column " +
+                                                      std::to_string(cols - 1));
         }
         break;
     }
@@ -399,8 +405,9 @@ void unpack(int32_t layout, const rai_tensor *packed_, const rai_tensor *trits_,
         const int64_t n = rows * cols;
         for (int64_t f = 0; f < n; ++f) {
             const int code = (in[i2s_byte(f)] >> i2s_shift(f)) & 3;
-            require(code != 3, RAI_ERROR_FORMAT,
-                    "packed: I2_S element " + std::to_string(f) + " has code 3, which is not a trit");
+            if (!(code != 3))
+                throw Error(RAI_ERROR_FORMAT,
+                            "packed: I2_S element " + std::to_string(f) + " has code 3, which is not a trit");
             t[static_cast<std::size_t>(f)] = static_cast<int8_t>(code - 1);
         }
         s.resize(1);

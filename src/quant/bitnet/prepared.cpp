@@ -190,8 +190,8 @@ void require_same_device(const rai_context &ctx, const rai_device &d, const char
 
 void check_scales_finite(const float *s, int64_t n) {
     for (int64_t i = 0; i < n; ++i)
-        require(std::fabs(s[i]) <= FLT_MAX, RAI_ERROR_INVALID_ARGUMENT,
-                "scales[" + std::to_string(i) + "] is not finite");
+        if (!(std::fabs(s[i]) <= FLT_MAX))
+            throw Error(RAI_ERROR_INVALID_ARGUMENT, "scales[" + std::to_string(i) + "] is not finite");
 }
 
 }  // namespace

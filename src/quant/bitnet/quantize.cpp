@@ -166,11 +166,11 @@ ScaleMap scale_map_from(TensorCheck &s, int64_t rows, int64_t cols, const char *
         m.gran = Gran::Group;
         m.group = cols / t.shape[1];
     } else {
-        throw Error(RAI_ERROR_SHAPE_MISMATCH,
-                    std::string(name) + ": shape " + s.shape_string() + " is not a scale layout of a [" +
-                        std::to_string(rows) + ", " + std::to_string(cols) + "] weight: expected [1] (tensor), [" +
-                        std::to_string(rows) + "] (row) or [" + std::to_string(rows) +
-                        ", G] with G dividing " + std::to_string(cols) + " (groups)");
+        throw Error(RAI_ERROR_SHAPE_MISMATCH, std::string(name) + ": shape " + s.shape_string() +
+                                                  " is not a scale layout of a [" + std::to_string(rows) + ", " +
+                                                  std::to_string(cols) + "] weight: expected [1] (tensor), [" +
+                                                  std::to_string(rows) + "] (row) or [" + std::to_string(rows) +
+                                                  ", G] with G dividing " + std::to_string(cols) + " (groups)");
     }
     return m;
 }
@@ -198,35 +198,67 @@ const raicuda_bitnet_v1 &cuda_table() {
 
 // ------------------------------------------------------------------ weights
 
+namespace {
+
+// clamp(round(t), -1, 1) for the two rounding modes, as threshold tests (exact for every t).
+inline int8_t trit_of(float t, int32_t round_mode) {
+    if (round_mode == RAI_BITNET_ROUND_HALF_EVEN) return static_cast<int8_t>((t > 0.5f) - (t < -0.5f));
+    return static_cast<int8_t>((t >= 0.5f) - (t <= -0.5f));
+}
+
+// round(v) for |v| <= 130, without a libm call: half-even by the 1.5 * 2^23 trick, half-away by
+// truncating v +- 0.49999997. Both were checked against nearbyint / round for every float in
+// [-130, 130] (only the sign of a zero result can differ, which int8 codes cannot see).
+inline float round_small(float v, int32_t round_mode) {
+    if (round_mode == RAI_BITNET_ROUND_HALF_EVEN) {
+        const float magic = 12582912.0f;
+        return (v + magic) - magic;
+    }
+    return static_cast<float>(static_cast<int32_t>(v + std::copysign(0.49999997f, v)));
+}
+
+// Sum of |w| over rows [r0, r1) x columns [c0, c1), in double, in a fixed order (eight partial
+// sums by column index, then added in order).
+double abs_sum(const float *w, int64_t cols, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+    double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t r = r0; r < r1; ++r) {
+        const float *row = w + r * cols;
+        int64_t c = c0;
+        for (; c + 8 <= c1; c += 8)
+            for (int j = 0; j < 8; ++j) part[j] += std::fabs(static_cast<double>(row[c + j]));
+        for (; c < c1; ++c) part[0] += std::fabs(static_cast<double>(row[c]));
+    }
+    double s = 0;
+    for (double v : part) s += v;
+    return s;
+}
+
+}  // namespace
+
 void quantize_weights_raw(const WeightQuant &q, const float *w, int64_t rows, int64_t cols, int8_t *trits,
                           float *scales) {
-    // Granules: (first element, row stride walk) described as runs of `run` columns in `nrun` rows.
+    // One granule: rows [r0, r1) x columns [c0, c1).
     auto quantize_run = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1, float *scale_out) {
-        double sum = 0.0;
-        for (int64_t r = r0; r < r1; ++r)
-            for (int64_t c = c0; c < c1; ++c) sum += std::fabs(static_cast<double>(w[r * cols + c]));
+        const double sum = abs_sum(w, cols, r0, r1, c0, c1);
         if (!(sum <= 1e300)) {
             for (int64_t r = r0; r < r1; ++r)
                 for (int64_t c = c0; c < c1; ++c)
-                    require(finite(w[r * cols + c]), RAI_ERROR_INVALID_ARGUMENT,
-                            "w[" + std::to_string(r) + ", " + std::to_string(c) + "] is not finite");
+                    if (!(finite(w[r * cols + c])))
+                        throw Error(RAI_ERROR_INVALID_ARGUMENT,
+                                    "w[" + std::to_string(r) + ", " + std::to_string(c) + "] is not finite");
         }
         const double count = static_cast<double>((r1 - r0) * (c1 - c0));
         const float mean = static_cast<float>(sum / count);
-        float scale;
-        if (q.eps_mode == RAI_BITNET_EPS_RUST) {
-            scale = mean == 0.0f ? 1.0f : mean;
-            for (int64_t r = r0; r < r1; ++r)
-                for (int64_t c = c0; c < c1; ++c)
-                    trits[r * cols + c] =
-                        static_cast<int8_t>(clampf(round_with(w[r * cols + c] / scale, q.round_mode), -1.0f, 1.0f));
-        } else {
-            scale = mean > q.eps ? mean : q.eps;
-            const float inv = 1.0f / scale;
-            for (int64_t r = r0; r < r1; ++r)
-                for (int64_t c = c0; c < c1; ++c)
-                    trits[r * cols + c] =
-                        static_cast<int8_t>(clampf(round_with(w[r * cols + c] * inv, q.round_mode), -1.0f, 1.0f));
+        const bool rust = q.eps_mode == RAI_BITNET_EPS_RUST;
+        const float scale = rust ? (mean == 0.0f ? 1.0f : mean) : (mean > q.eps ? mean : q.eps);
+        const float inv = 1.0f / scale;
+        for (int64_t r = r0; r < r1; ++r) {
+            const float *row = w + r * cols;
+            int8_t *out = trits + r * cols;
+            if (rust)
+                for (int64_t c = c0; c < c1; ++c) out[c] = trit_of(row[c] / scale, q.round_mode);
+            else
+                for (int64_t c = c0; c < c1; ++c) out[c] = trit_of(row[c] * inv, q.round_mode);
         }
         *scale_out = scale;
     };
@@ -297,15 +329,16 @@ void dequantize_weights(rai_context &ctx, const rai_tensor *trits_, const rai_te
 
 void quantize_act_row(const ActQuant &q, const float *x, int64_t hidden, float absmax, int8_t *out, float *scale) {
     const float qmax = static_cast<float>(q.qmax);
+    // clamp(round(v), lo, hi) == round(clamp(v, lo, hi)) for integer bounds.
     if (q.scale_mode == RAI_BITNET_ACT_RUST) {
         const float s = absmax == 0.0f ? 1.0f : absmax / qmax;
         for (int64_t i = 0; i < hidden; ++i)
-            out[i] = static_cast<int8_t>(clampf(round_with(x[i] / s, q.round_mode), -qmax, qmax));
+            out[i] = static_cast<int8_t>(round_small(clampf(x[i] / s, -qmax, qmax), q.round_mode));
         *scale = s;
     } else {
         const float s = qmax / (absmax > q.eps ? absmax : q.eps);
         for (int64_t i = 0; i < hidden; ++i)
-            out[i] = static_cast<int8_t>(clampf(round_with(x[i] * s, q.round_mode), -qmax - 1.0f, qmax));
+            out[i] = static_cast<int8_t>(round_small(clampf(x[i] * s, -qmax - 1.0f, qmax), q.round_mode));
         *scale = s;
     }
 }
@@ -316,8 +349,8 @@ float absmax_checked(const float *x, int64_t n, int64_t token) {
     for (int64_t i = 0; i < n; ++i) {
         const float a = std::fabs(x[i]);
         if (!(a <= FLT_MAX))
-            throw Error(RAI_ERROR_INVALID_ARGUMENT, "x: token " + std::to_string(token) + " element " +
-                                                        std::to_string(i) + " is not finite");
+            throw Error(RAI_ERROR_INVALID_ARGUMENT,
+                        "x: token " + std::to_string(token) + " element " + std::to_string(i) + " is not finite");
         m = a > m ? a : m;
     }
     return m;

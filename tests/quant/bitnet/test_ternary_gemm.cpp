@@ -226,39 +226,40 @@ TEST(TernaryGemm, EveryCpuBackendMatchesScalar) {
     struct Case {
         int64_t n, k;
         std::vector<int64_t> ss;
-    } cases[] = {{33, 257, {1}}, {17, 640, {17}}, {9, 1024, {9, 16}}, {5, 96, {5, 3}}, {6, 96, {6, 32}},
-                 {64, 4096, {64}}};
+    } cases[] = {{33, 257, {1}},  {17, 640, {17}},  {9, 1024, {9, 16}},
+                 {5, 96, {5, 3}}, {6, 96, {6, 32}}, {64, 4096, {64}}};
     uint32_t seed = 900;
     for (const Case &c : cases) {
         I8 t = rand_trits({c.n, c.k}, ++seed);
         F32 s = rand_scales(c.ss, ++seed);
         Weight w;
         ASSERT_RAI_OK(rai_ternary_weight_create(ctx, &t, &s, &w.w));
-        const int64_t m = 7;
-        F32 x = randn({m, c.k}, ++seed);
-        I8 q = rand_i8({m, c.k}, ++seed);
-        F32 xs = rand_scales({m}, ++seed);
-        std::vector<float> f_ref, w_ref;
-        std::vector<int32_t> i_ref;
-        for (const auto &lvl : levels) {
-            rai_cpu_set_feature_mask(lvl.second);
-            F32 yf = f32({m, c.n}), yw = f32({m, c.n});
-            I32 yi = i32({m, c.n});
-            ASSERT_RAI_OK(rai_ternary_gemm(ctx, w.w, &x, nullptr, nullptr, nullptr, &yf));
-            ASSERT_RAI_OK(rai_ternary_gemm(ctx, w.w, &q, nullptr, nullptr, nullptr, &yi));
-            ASSERT_RAI_OK(rai_ternary_gemm(ctx, w.w, &q, &xs, nullptr, nullptr, &yw));
-            if (f_ref.empty()) {
-                f_ref = yf.data;
-                i_ref = yi.data;
-                w_ref = yw.data;
-                continue;
+        for (const int64_t m : {int64_t{1}, int64_t{7}}) {  // GEMV (four rows per pass) and GEMM
+            F32 x = randn({m, c.k}, ++seed);
+            I8 q = rand_i8({m, c.k}, ++seed);
+            F32 xs = rand_scales({m}, ++seed);
+            std::vector<float> f_ref, w_ref;
+            std::vector<int32_t> i_ref;
+            for (const auto &lvl : levels) {
+                rai_cpu_set_feature_mask(lvl.second);
+                F32 yf = f32({m, c.n}), yw = f32({m, c.n});
+                I32 yi = i32({m, c.n});
+                ASSERT_RAI_OK(rai_ternary_gemm(ctx, w.w, &x, nullptr, nullptr, nullptr, &yf));
+                ASSERT_RAI_OK(rai_ternary_gemm(ctx, w.w, &q, nullptr, nullptr, nullptr, &yi));
+                ASSERT_RAI_OK(rai_ternary_gemm(ctx, w.w, &q, &xs, nullptr, nullptr, &yw));
+                if (f_ref.empty()) {
+                    f_ref = yf.data;
+                    i_ref = yi.data;
+                    w_ref = yw.data;
+                    continue;
+                }
+                EXPECT_EQ(yi.data, i_ref) << lvl.first << " int8 raw dot differs from scalar";
+                EXPECT_EQ(yw.data, w_ref) << lvl.first << " W2A8 differs from scalar";
+                std::vector<double> ref, mag;
+                reference(t, s, x.data, m, c.n, c.k, ref, mag);
+                for (size_t i = 0; i < yf.size(); ++i)
+                    ASSERT_NEAR(yf[i], f_ref[i], 4e-6 * (mag[i] + 1.0)) << lvl.first << " f32 path";
             }
-            EXPECT_EQ(yi.data, i_ref) << lvl.first << " int8 raw dot differs from scalar";
-            EXPECT_EQ(yw.data, w_ref) << lvl.first << " W2A8 differs from scalar";
-            std::vector<double> ref, mag;
-            reference(t, s, x.data, m, c.n, c.k, ref, mag);
-            for (size_t i = 0; i < yf.size(); ++i)
-                ASSERT_NEAR(yf[i], f_ref[i], 4e-6 * (mag[i] + 1.0)) << lvl.first << " f32 path";
         }
     }
 }
