@@ -7,6 +7,8 @@
 //   build/bench/bitnet_bench [--quick]       (RAI_NUM_THREADS is set by the program)
 #include <immintrin.h>
 
+#include <time.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -106,17 +108,31 @@ Stat measure(F &&fn, int reps) {
     return stat_of(std::move(t));
 }
 
+double thread_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 // Runs the functions round-robin (one call of each per round, after a warm-up round), so that
-// load from other processes hits all of them alike.
-std::vector<Stat> measure_interleaved(const std::vector<std::function<void()>> &fns, int reps) {
+// load from other processes hits all of them alike. With `cpu_time`, measures the calling
+// thread's CPU time instead of wall time (single-threaded runs on a shared machine: time spent
+// descheduled does not count).
+std::vector<Stat> measure_interleaved(const std::vector<std::function<void()>> &fns, int reps, bool cpu_time) {
     for (const auto &f : fns) f();
     std::vector<std::vector<double>> t(fns.size());
     for (int i = 0; i < reps; ++i)
         for (size_t k = 0; k < fns.size(); ++k) {
-            const auto a = std::chrono::steady_clock::now();
-            fns[k]();
-            const auto b = std::chrono::steady_clock::now();
-            t[k].push_back(std::chrono::duration<double>(b - a).count());
+            if (cpu_time) {
+                const double a = thread_cpu_seconds();
+                fns[k]();
+                t[k].push_back(thread_cpu_seconds() - a);
+            } else {
+                const auto a = std::chrono::steady_clock::now();
+                fns[k]();
+                const auto b = std::chrono::steady_clock::now();
+                t[k].push_back(std::chrono::duration<double>(b - a).count());
+            }
         }
     std::vector<Stat> out;
     for (auto &v : t) out.push_back(stat_of(std::move(v)));
@@ -187,8 +203,9 @@ void gemv_case(int64_t n, int64_t k, bool quick, rai_context *ctx) {
         if (single) setenv("RAI_NUM_THREADS", "1", 1);
         else unsetenv("RAI_NUM_THREADS");
         for (int cold = 1; cold >= 0; --cold) {
-            std::printf(" %s thread%s, %s weights:\n", single ? "1" : "all", single ? "" : "s",
-                        cold ? "cold (rotated, from DRAM)" : "hot (one copy)");
+            std::printf(" %s thread%s, %s weights, %s:\n", single ? "1" : "all", single ? "" : "s",
+                        cold ? "cold (rotated, from DRAM)" : "hot (one copy)",
+                        single ? "thread CPU time" : "wall time");
             size_t i_f = 0, i_i = 0, i_w = 0, i_x = 0;
             const std::vector<Stat> st = measure_interleaved(
                 {[&] {
@@ -203,7 +220,7 @@ void gemv_case(int64_t n, int64_t k, bool quick, rai_context *ctx) {
                  },
                  [&] { CHECK(rai_ternary_gemm(ctx, tw[cold ? i_w++ % tw.size() : 0], &xqt, &xst, nullptr, nullptr, &yt)); },
                  [&] { CHECK(rai_ternary_gemm(ctx, tw[cold ? i_x++ % tw.size() : 0], &xt, nullptr, nullptr, nullptr, &yt)); }},
-                reps);
+                reps, single);
             const Stat &f32s = st[0], &i8s = st[1], &w2a8 = st[2], &wf32 = st[3];
             const char *base_note = single ? "" : " (baselines single-threaded)";
             std::printf("  baselines%s:\n", base_note);
