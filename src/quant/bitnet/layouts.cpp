@@ -63,8 +63,15 @@ std::pair<int64_t, int64_t> matrix_shape(TensorCheck &t) {
 void set_bit(uint8_t *base, int64_t i) { base[i / 8] = static_cast<uint8_t>(base[i / 8] | (1u << (i % 8))); }
 bool get_bit(const uint8_t *base, int64_t i) { return (base[i / 8] >> (i % 8)) & 1u; }
 
-uint8_t byte2_code(int8_t t) { return t > 0 ? 1u : (t < 0 ? 2u : 0u); }
-int8_t byte2_trit(uint32_t code) { return code == 1u ? 1 : (code == 2u ? -1 : 0); }
+// Branch-free (random trits defeat branch prediction): -1 -> 10, 0 -> 00, +1 -> 01; 11 -> 0.
+uint8_t byte2_code(int8_t t) {
+    static constexpr uint8_t kCode[3] = {2u, 0u, 1u};
+    return kCode[t + 1];
+}
+int8_t byte2_trit(uint32_t code) {
+    static constexpr int8_t kTrit[4] = {0, 1, -1, 0};
+    return kTrit[code & 3u];
+}
 
 // Byte offset and bit shift of flat element f in I2_S (x86).
 inline std::size_t i2s_byte(int64_t f) { return static_cast<std::size_t>((f / kI2sBlock) * 32 + f % 32); }
