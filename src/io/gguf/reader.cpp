@@ -406,7 +406,8 @@ void reader_read_tensor(const rai_gguf_reader &r, std::size_t index, const rai_t
     const auto &t = tensor_at(r, index);
     const std::string what = "tensor " + quoted(t.name);
     TensorCheck dst("dst", dst_);
-    dst.contiguous().on(bitnet::host_context());
+    dst.contiguous();
+    bitnet::require_host(dst, "dst");
     const rai_tensor &d = dst.tensor();
     bool same_shape = d.ndim == t.ndim;
     for (int32_t i = 0; same_shape && i < t.ndim; ++i) same_shape = d.shape[i] == t.shape[i];
@@ -460,13 +461,14 @@ void reader_read_ternary(const rai_gguf_reader &r, std::size_t index, const rai_
             what + " is " + ggml_type(t.type)->name + ", not TQ1_0 or TQ2_0");
     const int64_t cols = t.ndim > 0 ? t.shape[t.ndim - 1] : 1;
     const int64_t rows = cols > 0 ? t.numel / cols : 0;
-    const rai_context &host = bitnet::host_context();
     TensorCheck trits("trits", trits_);
-    trits.dtype(dtype::i8).shape({rows, cols}).contiguous().on(host);
+    trits.dtype(dtype::i8).shape({rows, cols}).contiguous();
+    bitnet::require_host(trits, "trits");
     float *scale_out = nullptr;
     if (scales_ != nullptr) {
         TensorCheck scales("scales", scales_);
-        scales.dtype(dtype::f32).shape({rows, cols / bitnet::kTqBlock}).contiguous().on(host);
+        scales.dtype(dtype::f32).shape({rows, cols / bitnet::kTqBlock}).contiguous();
+        bitnet::require_host(scales, "scales");
         scale_out = static_cast<float *>(scales.data());
     }
     const std::vector<uint8_t> b = read_bytes(r, t);

@@ -172,7 +172,8 @@ void writer_add_tensor(rai_gguf_writer &w, const char *name, const rai_tensor *t
     check_new_tensor(w, name);
     const std::string what = "tensor " + quoted(name);
     TensorCheck t("tensor", t_);
-    t.contiguous().on(bitnet::host_context());
+    t.contiguous();
+    bitnet::require_host(t, "tensor");
     const rai_tensor &d = t.tensor();
     require(d.ndim >= 1 && d.ndim <= kMaxDims, RAI_ERROR_SHAPE_MISMATCH,
             what + ": GGUF holds 1 to 4 dimensions, got shape " + t.shape_string());
@@ -267,9 +268,9 @@ void writer_add_ternary(rai_gguf_writer &w, const char *name, int32_t ggml, cons
             what + ": ggml_type " + std::to_string(ggml) + " is not TQ1_0 (34) or TQ2_0 (35)");
     require((flags & ~RAI_GGUF_EXACT_SCALES) == 0, RAI_ERROR_INVALID_ARGUMENT,
             "flags " + std::to_string(flags) + " has unknown bits (known: RAI_GGUF_EXACT_SCALES)");
-    const rai_context &host = bitnet::host_context();
     TensorCheck trits("trits", trits_);
-    trits.dtype(dtype::i8).contiguous().on(host);
+    trits.dtype(dtype::i8).contiguous();
+    bitnet::require_host(trits, "trits");
     const rai_tensor &td = trits.tensor();
     require(td.ndim == 1 || td.ndim == 2, RAI_ERROR_SHAPE_MISMATCH,
             "trits: expected [rows, cols] (or [cols]), got shape " + trits.shape_string());
@@ -279,7 +280,7 @@ void writer_add_ternary(rai_gguf_writer &w, const char *name, int32_t ggml, cons
             what + ": " + type_name(ggml) + " needs cols to be a multiple of 256, got " + std::to_string(cols));
     require_not_null(scales_, "scales");
     TensorCheck scales("scales", scales_);
-    scales.on(host);
+    bitnet::require_host(scales, "scales");
     const bitnet::ScaleMap map = bitnet::scale_map_from(scales, rows, cols, "scales");
     const auto *t = static_cast<const int8_t *>(trits.data());
     bitnet::check_trits(t, rows, cols, "trits");

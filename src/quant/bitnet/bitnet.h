@@ -131,8 +131,9 @@ std::vector<uint16_t> tq_block_scales(const ScaleMap &map, const float *scales, 
 // Checks that every value is -1, 0 or +1; throws INVALID_ARGUMENT naming `name` and the index.
 void check_trits(const int8_t *t, int64_t rows, int64_t cols, const char *name);
 
-// Host-only checks for context-free functions: a CPU context to validate devices against.
-const rai_context &host_context();
+// Functions without a context take host memory (CPU or CUDA_HOST); a device tensor is
+// DEVICE_MISMATCH naming the argument.
+void require_host(const TensorCheck &t, const char *name);
 
 // The plugin's BitNet table (throws NO_DEVICE / UNSUPPORTED), and running one of its calls.
 const raicuda_bitnet_v1 &cuda_table();

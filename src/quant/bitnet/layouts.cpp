@@ -276,9 +276,9 @@ std::vector<uint16_t> tq_block_scales(const ScaleMap &map, const float *scales, 
 
 void pack(int32_t layout, const rai_tensor *trits_, const rai_tensor *scales_, const rai_tensor *packed_) {
     check_layout(layout);
-    const rai_context &host = host_context();
     TensorCheck trits("trits", trits_);
-    trits.dtype(dtype::i8).contiguous().on(host);
+    trits.dtype(dtype::i8).contiguous();
+    require_host(trits, "trits");
     const auto [rows, cols] = matrix_shape(trits);
     const std::size_t need = packed_size(layout, rows, cols);
     const auto *t = static_cast<const int8_t *>(trits.data());
@@ -290,7 +290,7 @@ void pack(int32_t layout, const rai_tensor *trits_, const rai_tensor *scales_, c
         require(scales_ != nullptr, RAI_ERROR_INVALID_ARGUMENT,
                 std::string("scales must not be NULL: ") + layout_name(layout) + " stores scales");
         TensorCheck scales("scales", scales_);
-        scales.on(host);
+        require_host(scales, "scales");
         const ScaleMap map = scale_map_from(scales, rows, cols, "scales");
         const auto *s = static_cast<const float *>(scales.data());
         if (layout == RAI_TERNARY_LAYOUT_I2_S) {
@@ -310,7 +310,8 @@ void pack(int32_t layout, const rai_tensor *trits_, const rai_tensor *scales_, c
     }
 
     TensorCheck packed("packed", packed_);
-    packed.dtype(dtype::u8).contiguous().on(host);
+    packed.dtype(dtype::u8).contiguous();
+    require_host(packed, "packed");
     require(static_cast<uint64_t>(packed.numel()) >= need, RAI_ERROR_BUFFER_TOO_SMALL,
             std::string("packed: ") + layout_name(layout) + " of [" + std::to_string(rows) + ", " +
                 std::to_string(cols) + "] needs " + std::to_string(need) + " bytes, got " +
@@ -352,13 +353,14 @@ void pack(int32_t layout, const rai_tensor *trits_, const rai_tensor *scales_, c
 
 void unpack(int32_t layout, const rai_tensor *packed_, const rai_tensor *trits_, const rai_tensor *scales_) {
     check_layout(layout);
-    const rai_context &host = host_context();
     TensorCheck trits("trits", trits_);
-    trits.dtype(dtype::i8).contiguous().on(host);
+    trits.dtype(dtype::i8).contiguous();
+    require_host(trits, "trits");
     const auto [rows, cols] = matrix_shape(trits);
     const std::size_t need = packed_size(layout, rows, cols);
     TensorCheck packed("packed", packed_);
-    packed.dtype(dtype::u8).contiguous().on(host);
+    packed.dtype(dtype::u8).contiguous();
+    require_host(packed, "packed");
     require(static_cast<uint64_t>(packed.numel()) == need, RAI_ERROR_SHAPE_MISMATCH,
             std::string("packed: ") + layout_name(layout) + " of [" + std::to_string(rows) + ", " +
                 std::to_string(cols) + "] is " + std::to_string(need) + " bytes, got " +
@@ -368,7 +370,8 @@ void unpack(int32_t layout, const rai_tensor *packed_, const rai_tensor *trits_,
         require(has_scales(layout), RAI_ERROR_INVALID_ARGUMENT,
                 std::string("scales must be NULL: ") + layout_name(layout) + " stores no scales");
         TensorCheck scales("scales", scales_);
-        scales.dtype(dtype::f32).contiguous().on(host);
+        scales.dtype(dtype::f32).contiguous();
+        require_host(scales, "scales");
         if (layout == RAI_TERNARY_LAYOUT_I2_S)
             require(scales.numel() == 1, RAI_ERROR_SHAPE_MISMATCH,
                     "scales: I2_S holds one scale, expected shape [1], got " + scales.shape_string());
@@ -437,16 +440,17 @@ void quantize_tq(int32_t layout, const rai_tensor *x_, const rai_tensor *packed_
     check_layout(layout);
     require(layout == RAI_TERNARY_LAYOUT_TQ1_0 || layout == RAI_TERNARY_LAYOUT_TQ2_0, RAI_ERROR_INVALID_ARGUMENT,
             std::string("layout is ") + layout_name(layout) + ", expected TQ1_0 or TQ2_0");
-    const rai_context &host = host_context();
     TensorCheck x("x", x_);
-    x.dtype(dtype::f32).contiguous().on(host);
+    x.dtype(dtype::f32).contiguous();
+    require_host(x, "x");
     require(x.tensor().ndim == 1 || x.tensor().ndim == 2, RAI_ERROR_SHAPE_MISMATCH,
             "x: expected a [rows, cols] (or [cols]) tensor, got shape " + x.shape_string());
     const int64_t cols = x.tensor().shape[x.tensor().ndim - 1];
     const int64_t rows = x.tensor().ndim == 2 ? x.dim(0) : 1;
     const std::size_t need = packed_size(layout, rows, cols);
     TensorCheck packed("packed", packed_);
-    packed.dtype(dtype::u8).contiguous().on(host);
+    packed.dtype(dtype::u8).contiguous();
+    require_host(packed, "packed");
     require(static_cast<uint64_t>(packed.numel()) >= need, RAI_ERROR_BUFFER_TOO_SMALL,
             std::string("packed: ") + layout_name(layout) + " of [" + std::to_string(rows) + ", " +
                 std::to_string(cols) + "] needs " + std::to_string(need) + " bytes, got " +

@@ -219,13 +219,13 @@ std::unique_ptr<rai_ternary_weight> weight_create_raw(const rai_context &ctx, co
 }
 
 rai_ternary_weight *weight_create(rai_context &ctx, const rai_tensor *trits_, const rai_tensor *scales_) {
-    const rai_context &host = host_context();
     TensorCheck trits("trits", trits_);
-    trits.dtype(dtype::i8).ndim(2).contiguous().on(host);
+    trits.dtype(dtype::i8).ndim(2).contiguous();
+    require_host(trits, "trits");
     const int64_t rows = trits.dim(0), cols = trits.dim(1);
     require(rows > 0 && cols > 0, RAI_ERROR_SHAPE_MISMATCH, "trits: shape " + trits.shape_string() + " has no elements");
     TensorCheck scales("scales", scales_);
-    scales.on(host);
+    require_host(scales, "scales");
     const ScaleMap smap = scale_map_from(scales, rows, cols, "scales");
     const auto *t = static_cast<const int8_t *>(trits.data());
     check_trits(t, rows, cols, "trits");
@@ -260,15 +260,16 @@ void weight_info(const rai_ternary_weight &w, rai_ternary_weight_info *info) {
 
 void weight_unpack(rai_context &ctx, const rai_ternary_weight &w, const rai_tensor *trits_, const rai_tensor *scales_) {
     require_same_device(ctx, w.device, "weight");
-    const rai_context &host = host_context();
     std::unique_ptr<TensorCheck> trits, scales;
     if (trits_ != nullptr) {
         trits = std::make_unique<TensorCheck>("trits", trits_);
-        trits->dtype(dtype::i8).shape({w.rows, w.cols}).contiguous().on(host);
+        trits->dtype(dtype::i8).shape({w.rows, w.cols}).contiguous();
+        require_host(*trits, "trits");
     }
     if (scales_ != nullptr) {
         scales = std::make_unique<TensorCheck>("scales", scales_);
-        scales->dtype(dtype::f32).contiguous().on(host);
+        scales->dtype(dtype::f32).contiguous();
+        require_host(*scales, "scales");
         const std::vector<int64_t> shape = w.smap.shape();
         if (shape.size() == 1) scales->shape({shape[0]});
         else scales->shape({shape[0], shape[1]});
@@ -503,7 +504,8 @@ std::unique_ptr<rai_bitlinear> make_layer(rai_context &ctx, std::unique_ptr<rai_
     layer->act = act_quant_from(ap);
     if (bias_ != nullptr) {
         TensorCheck b("bias", bias_);
-        b.dtype(dtype::f32).shape({w->rows}).contiguous().on(host_context());
+        b.dtype(dtype::f32).shape({w->rows}).contiguous();
+        require_host(b, "bias");
         const auto *bv = static_cast<const float *>(b.data());
         layer->bias.assign(bv, bv + w->rows);
         if (is_cuda(ctx)) upload(ctx, layer->d_bias, layer->bias.data(), layer->bias.size() * sizeof(float));
@@ -516,9 +518,9 @@ std::unique_ptr<rai_bitlinear> make_layer(rai_context &ctx, std::unique_ptr<rai_
 
 rai_bitlinear *bitlinear_create(rai_context &ctx, const rai_bitnet_weight_params *wp, const rai_bitnet_act_params *ap,
                                 const rai_tensor *weight_, const rai_tensor *bias_) {
-    const rai_context &host = host_context();
     TensorCheck w("weight", weight_);
-    w.dtype_in({dtype::f32, dtype::bf16, dtype::f16}).ndim(2).contiguous().on(host);
+    w.dtype_in({dtype::f32, dtype::bf16, dtype::f16}).ndim(2).contiguous();
+    require_host(w, "weight");
     const int64_t rows = w.dim(0), cols = w.dim(1);
     require(rows > 0 && cols > 0, RAI_ERROR_SHAPE_MISMATCH, "weight: shape " + w.shape_string() + " has no elements");
     const WeightQuant q = weight_quant_from(wp, cols);
@@ -542,7 +544,8 @@ rai_bitlinear *bitlinear_create(rai_context &ctx, const rai_bitnet_weight_params
     quantize_weights_raw(q, wf.data(), rows, cols, trits.data(), scales.data());
     if (bias_ != nullptr) {  // checked before the upload of the weight
         TensorCheck b("bias", bias_);
-        b.dtype(dtype::f32).shape({rows}).contiguous().on(host);
+        b.dtype(dtype::f32).shape({rows}).contiguous();
+        require_host(b, "bias");
     }
     return make_layer(ctx, weight_create_raw(ctx, trits.data(), rows, cols, smap, scales.data()), ap, bias_).release();
 }
@@ -554,7 +557,8 @@ rai_bitlinear *bitlinear_create_from_trits(rai_context &ctx, const rai_bitnet_ac
         TensorCheck t("trits", trits);
         t.ndim(2);
         TensorCheck b("bias", bias_);
-        b.dtype(dtype::f32).shape({t.dim(0)}).contiguous().on(host_context());
+        b.dtype(dtype::f32).shape({t.dim(0)}).contiguous();
+        require_host(b, "bias");
     }
     std::unique_ptr<rai_ternary_weight> w(weight_create(ctx, trits, scales));
     return make_layer(ctx, std::move(w), ap, bias_).release();

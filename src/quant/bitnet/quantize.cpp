@@ -184,9 +184,10 @@ void check_trits(const int8_t *t, int64_t rows, int64_t cols, const char *name) 
                                                         ", expected -1, 0 or +1");
 }
 
-const rai_context &host_context() {
-    static const rai_context ctx;  // CPU device 0
-    return ctx;
+void require_host(const TensorCheck &t, const char *name) {
+    require(t.on_host(), RAI_ERROR_DEVICE_MISMATCH,
+            std::string(name) + ": must be in host memory (CPU or CUDA_HOST): this function takes host tensors, "
+                                "got one on CUDA device " + std::to_string(t.tensor().device.device_id));
 }
 
 const raicuda_bitnet_v1 &cuda_table() {
