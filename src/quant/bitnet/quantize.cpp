@@ -328,32 +328,63 @@ void dequantize_weights(rai_context &ctx, const rai_tensor *trits_, const rai_te
 
 // ------------------------------------------------------------------ activations
 
+namespace {
+
+// out[i] = round(clamp(x[i] / s or x[i] * s, lo, hi)) with the rounding mode hoisted out of the
+// loop, so that the compiler vectorizes it.
+// (Blocks of 16 with a fixed trip count: gcc -O2 vectorizes those, not open-ended loops.)
+template <bool kDivide, bool kHalfEven>
+void quantize_loop(const float *x, int64_t n, float s, float lo, float hi, int8_t *out) {
+    constexpr int32_t mode = kHalfEven ? RAI_BITNET_ROUND_HALF_EVEN : RAI_BITNET_ROUND_HALF_AWAY;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; ++j)
+            out[i + j] = static_cast<int8_t>(round_small(clampf(kDivide ? x[i + j] / s : x[i + j] * s, lo, hi), mode));
+    for (; i < n; ++i) out[i] = static_cast<int8_t>(round_small(clampf(kDivide ? x[i] / s : x[i] * s, lo, hi), mode));
+}
+
+}  // namespace
+
 void quantize_act_row(const ActQuant &q, const float *x, int64_t hidden, float absmax, int8_t *out, float *scale) {
     const float qmax = static_cast<float>(q.qmax);
+    const bool even = q.round_mode == RAI_BITNET_ROUND_HALF_EVEN;
     // clamp(round(v), lo, hi) == round(clamp(v, lo, hi)) for integer bounds.
     if (q.scale_mode == RAI_BITNET_ACT_RUST) {
         const float s = absmax == 0.0f ? 1.0f : absmax / qmax;
-        for (int64_t i = 0; i < hidden; ++i)
-            out[i] = static_cast<int8_t>(round_small(clampf(x[i] / s, -qmax, qmax), q.round_mode));
+        if (even) quantize_loop<true, true>(x, hidden, s, -qmax, qmax, out);
+        else quantize_loop<true, false>(x, hidden, s, -qmax, qmax, out);
         *scale = s;
     } else {
         const float s = qmax / (absmax > q.eps ? absmax : q.eps);
-        for (int64_t i = 0; i < hidden; ++i)
-            out[i] = static_cast<int8_t>(round_small(clampf(x[i] * s, -qmax - 1.0f, qmax), q.round_mode));
+        if (even) quantize_loop<false, true>(x, hidden, s, -qmax - 1.0f, qmax, out);
+        else quantize_loop<false, false>(x, hidden, s, -qmax - 1.0f, qmax, out);
         *scale = s;
     }
 }
 
 namespace {
 float absmax_checked(const float *x, int64_t n, int64_t token) {
+    float mv[16] = {};
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; ++j) {
+            const float a = std::fabs(x[i + j]);  // NaN never wins a > comparison: checked below
+            mv[j] = a > mv[j] ? a : mv[j];
+        }
     float m = 0.0f;
-    for (int64_t i = 0; i < n; ++i) {
+    for (float v : mv) m = v > m ? v : m;
+    for (; i < n; ++i) {
         const float a = std::fabs(x[i]);
-        if (!(a <= FLT_MAX))
-            throw Error(RAI_ERROR_INVALID_ARGUMENT,
-                        "x: token " + std::to_string(token) + " element " + std::to_string(i) + " is not finite");
         m = a > m ? a : m;
     }
+    bool bad = !(m <= FLT_MAX);  // an infinity
+    if (!bad)
+        for (int64_t k = 0; k < n; ++k) bad |= x[k] != x[k];  // a NaN
+    if (bad)
+        for (int64_t i = 0; i < n; ++i)
+            if (!(std::fabs(x[i]) <= FLT_MAX))
+                throw Error(RAI_ERROR_INVALID_ARGUMENT,
+                            "x: token " + std::to_string(token) + " element " + std::to_string(i) + " is not finite");
     return m;
 }
 }  // namespace
