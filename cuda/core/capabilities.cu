@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "capabilities.h"
+#include "quant/bitnet/cuda_bitnet_abi.h"
 
 namespace raicuda {
 
@@ -25,6 +26,7 @@ const Entry kEntries[] = {
     {"quant/1", quant_capability},
     {"compress/1", compress_capability},
     {"train/1", train_capability},
+    {RAICUDA_BITNET_CAPABILITY, raicuda_bitnet_table},
     {nullptr, nullptr},
 };
 }  // namespace
