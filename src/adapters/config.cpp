@@ -1,0 +1,457 @@
+#include "config.h"
+
+#include <cmath>
+#include <regex>
+
+#include "../core/error.h"
+
+namespace rai::adapters {
+
+const char *peft_type_name(PeftType t) {
+    switch (t) {
+        case PeftType::Lora: return "LORA";
+        case PeftType::Ia3: return "IA3";
+        case PeftType::Vera: return "VERA";
+        case PeftType::Loha: return "LOHA";
+        case PeftType::Lokr: return "LOKR";
+    }
+    return "?";
+}
+
+namespace {
+
+bool ends_with(const std::string &s, const std::string &suffix) {
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::regex compile(const std::string &pattern, const std::string &field) {
+    try {
+        return std::regex(pattern, std::regex::ECMAScript);
+    } catch (const std::regex_error &e) {
+        throw Error(RAI_ERROR_INVALID_ARGUMENT, field + ": invalid regular expression \"" + pattern + "\": " + e.what());
+    }
+}
+
+bool last_component_is(const std::string &module, const char *name) {
+    const auto dot = module.rfind('.');
+    return (dot == std::string::npos ? module : module.substr(dot + 1)) == name;
+}
+
+[[noreturn]] void bad_field(const std::string &what, const std::string &field, const std::string &msg) {
+    throw Error(RAI_ERROR_FORMAT, what + ": \"" + field + "\" " + msg);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- ModuleSpec
+
+bool ModuleSpec::matches(const std::string &module) const {
+    switch (kind) {
+        case Kind::Unset: return false;
+        case Kind::AllLinear: return !last_component_is(module, "lm_head");
+        case Kind::Regex: return std::regex_match(module, compile(regex, "target_modules"));
+        case Kind::List: return matching_entry(module) >= 0;
+    }
+    return false;
+}
+
+int ModuleSpec::matching_entry(const std::string &module) const {
+    if (kind != Kind::List) return -1;
+    for (std::size_t k = 0; k < names.size(); ++k)
+        if (module == names[k] || ends_with(module, "." + names[k])) return static_cast<int>(k);
+    return -1;
+}
+
+json::Value ModuleSpec::to_json() const {
+    switch (kind) {
+        case Kind::Unset: return json::Value::null();
+        case Kind::AllLinear: return json::Value::string("all-linear");
+        case Kind::Regex: return json::Value::string(regex);
+        case Kind::List: {
+            json::Value a = json::Value::array();
+            for (const std::string &n : names) a.push(json::Value::string(n));
+            return a;
+        }
+    }
+    return json::Value::null();
+}
+
+ModuleSpec ModuleSpec::from_json(const json::Value &v, const std::string &field) {
+    ModuleSpec s;
+    if (v.is_null()) return s;
+    if (v.is_string()) {
+        if (v.as_string() == "all-linear") {
+            s.kind = Kind::AllLinear;
+        } else {
+            s.kind = Kind::Regex;
+            s.regex = v.as_string();
+            compile(s.regex, field);  // fail now, not at first use
+        }
+        return s;
+    }
+    if (!v.is_array())
+        throw Error(RAI_ERROR_INVALID_ARGUMENT, field + " must be a list of names, a regex string or \"all-linear\"");
+    s.kind = Kind::List;
+    for (const json::Value &e : v.items()) {
+        if (!e.is_string() || e.as_string().empty())
+            throw Error(RAI_ERROR_INVALID_ARGUMENT, field + " entries must be non-empty strings");
+        s.names.push_back(e.as_string());
+    }
+    return s;
+}
+
+ModuleSpec ModuleSpec::from_text(const char *json_text, const std::string &field) {
+    if (json_text == nullptr || *json_text == '\0') return {};
+    json::Value v;
+    try {
+        v = json::parse(json_text, field);
+    } catch (const Error &e) {
+        throw Error(RAI_ERROR_INVALID_ARGUMENT, e.what());
+    }
+    return from_json(v, field);
+}
+
+// ---------------------------------------------------------------- patterns
+
+int64_t layer_index(const std::string &module, const std::vector<std::string> &patterns) {
+    std::smatch m;
+    if (patterns.empty()) {
+        static const std::regex any(R"(.*\.[^.]*\.(\d+)\..*)");
+        if (std::regex_match(module, m, any)) return std::stoll(m[1].str());
+        return -1;
+    }
+    for (const std::string &p : patterns) {
+        const std::regex re(".*\\." + p + "\\.(\\d+)\\..*");
+        if (std::regex_match(module, m, re)) return std::stoll(m[1].str());
+    }
+    return -1;
+}
+
+int find_pattern_key(const std::vector<std::string> &keys, const std::string &module) {
+    for (std::size_t k = 0; k < keys.size(); ++k)
+        if (keys[k] == module) return static_cast<int>(k);
+    for (std::size_t k = 0; k < keys.size(); ++k) {
+        const std::regex re("(.*\\.)?(" + keys[k] + ")", std::regex::ECMAScript);
+        if (std::regex_match(module, re)) return static_cast<int>(k);
+    }
+    return -1;
+}
+
+// ---------------------------------------------------------------- AdapterConfig
+
+void AdapterConfig::validate() const {
+    auto bad = [](const std::string &m) { throw Error(RAI_ERROR_INVALID_ARGUMENT, m); };
+    if (type != PeftType::Ia3) {
+        if (r <= 0) bad("r must be > 0, got " + std::to_string(r));
+        for (const auto &p : rank_pattern)
+            if (p.second <= 0) bad("rank_pattern[\"" + p.first + "\"] must be > 0");
+    }
+    if (type == PeftType::Lora || type == PeftType::Loha || type == PeftType::Lokr) {
+        if (!(alpha > 0) || !std::isfinite(alpha)) bad("alpha must be a finite value > 0, got " + std::to_string(alpha));
+        for (const auto &p : alpha_pattern)
+            if (!(p.second > 0) || !std::isfinite(p.second)) bad("alpha_pattern[\"" + p.first + "\"] must be > 0");
+    }
+    if (!(dropout >= 0 && dropout < 1)) bad("dropout must be in [0, 1), got " + std::to_string(dropout));
+    if (!(rank_dropout >= 0 && rank_dropout < 1)) bad("rank_dropout must be in [0, 1)");
+    if (!(module_dropout >= 0 && module_dropout < 1)) bad("module_dropout must be in [0, 1)");
+    if (type == PeftType::Vera && !(std::isfinite(vera_d_initial))) bad("d_initial must be finite");
+    if (targets.kind == ModuleSpec::Kind::Unset) bad("target_modules must be set");
+    if (type == PeftType::Ia3 && feedforward.kind == ModuleSpec::Kind::List) {
+        // PEFT: feedforward_modules must be a subset of target_modules.
+        if (targets.kind == ModuleSpec::Kind::List)
+            for (const std::string &f : feedforward.names) {
+                bool found = false;
+                for (const std::string &t : targets.names) found = found || t == f;
+                if (!found) bad("feedforward_modules entry \"" + f + "\" is not in target_modules");
+            }
+    }
+    if (use_dora && type != PeftType::Lora) bad("use_dora applies to LoRA only");
+    if (type == PeftType::Lora && use_dora && lora_bias) bad("use_dora and lora_bias cannot be combined (as in PEFT)");
+}
+
+int32_t AdapterConfig::rank_for(const std::string &module) const {
+    std::vector<std::string> keys;
+    for (const auto &p : rank_pattern) keys.push_back(p.first);
+    const int k = find_pattern_key(keys, module);
+    return k >= 0 ? rank_pattern[static_cast<std::size_t>(k)].second : r;
+}
+
+double AdapterConfig::alpha_for(const std::string &module) const {
+    std::vector<std::string> keys;
+    for (const auto &p : alpha_pattern) keys.push_back(p.first);
+    const int k = find_pattern_key(keys, module);
+    return k >= 0 ? alpha_pattern[static_cast<std::size_t>(k)].second : alpha;
+}
+
+double AdapterConfig::scaling_for(const std::string &module) const {
+    const double a = alpha_for(module);
+    const double rr = rank_for(module);
+    if (type == PeftType::Lora && use_rslora) return a / std::sqrt(rr);
+    return a / rr;
+}
+
+bool AdapterConfig::targets_module(const std::string &module) const {
+    if (excludes.matches(module)) return false;
+    if (!targets.matches(module)) return false;
+    if (targets.kind == ModuleSpec::Kind::List && !layers_to_transform.empty()) {
+        const int64_t idx = layer_index(module, layers_pattern);
+        if (idx < 0) return false;
+        bool in = false;
+        for (int64_t l : layers_to_transform) in = in || l == idx;
+        return in;
+    }
+    return true;
+}
+
+bool AdapterConfig::is_feedforward(const std::string &module) const {
+    if (type != PeftType::Ia3) return false;
+    switch (feedforward.kind) {
+        case ModuleSpec::Kind::Unset: return false;
+        case ModuleSpec::Kind::AllLinear: return feedforward.matches(module);
+        case ModuleSpec::Kind::Regex: return feedforward.matches(module);
+        case ModuleSpec::Kind::List:
+            for (const std::string &f : feedforward.names)
+                if (ends_with(module, f)) return true;  // PEFT uses a bare endswith here
+            return false;
+    }
+    return false;
+}
+
+namespace {
+
+json::Value num(double v, bool as_int) {
+    if (as_int && std::floor(v) == v && std::fabs(v) < 9e15) return json::Value::integer(static_cast<int64_t>(v));
+    return json::Value::number(v);
+}
+
+double get_number(const json::Value &o, const char *key, double dflt, const std::string &what, bool *was_int = nullptr) {
+    const json::Value *v = o.find(key);
+    if (v == nullptr || v->is_null()) return dflt;
+    if (!v->is_number()) bad_field(what, key, std::string("must be a number, got ") + json::Value::kind_name(v->kind()));
+    if (was_int) *was_int = v->is_integer();
+    return v->as_number();
+}
+
+bool get_bool(const json::Value &o, const char *key, bool dflt, const std::string &what) {
+    const json::Value *v = o.find(key);
+    if (v == nullptr || v->is_null()) return dflt;
+    if (!v->is_bool()) bad_field(what, key, std::string("must be a boolean, got ") + json::Value::kind_name(v->kind()));
+    return v->as_bool();
+}
+
+ModuleSpec get_spec(const json::Value &o, const char *key, const std::string &what) {
+    const json::Value *v = o.find(key);
+    if (v == nullptr) return {};
+    try {
+        return ModuleSpec::from_json(*v, key);
+    } catch (const Error &e) {
+        throw Error(RAI_ERROR_FORMAT, what + ": " + e.what());
+    }
+}
+
+}  // namespace
+
+AdapterConfig AdapterConfig::from_json(const json::Value &v, const std::string &what) {
+    if (!v.is_object()) throw Error(RAI_ERROR_FORMAT, what + ": the adapter config is not a JSON object");
+    AdapterConfig c;
+    c.raw = v;
+    const json::Value *pt = v.find("peft_type");
+    if (pt == nullptr)
+        throw Error(RAI_ERROR_FORMAT, what + ": \"peft_type\" is missing (HF PEFT requires it: LORA, IA3, VERA, LOHA, LOKR)");
+    if (!pt->is_string()) bad_field(what, "peft_type", "must be a string");
+    const std::string t = pt->as_string();
+    if (t == "LORA") c.type = PeftType::Lora;
+    else if (t == "IA3") c.type = PeftType::Ia3;
+    else if (t == "VERA") c.type = PeftType::Vera;
+    else if (t == "LOHA") c.type = PeftType::Loha;
+    else if (t == "LOKR") c.type = PeftType::Lokr;
+    else throw Error(RAI_ERROR_UNSUPPORTED, what + ": peft_type \"" + t + "\" is not supported (LORA, IA3, VERA, LOHA, LOKR)");
+
+    const double r_default = c.type == PeftType::Vera ? 256 : 8;
+    bool r_int = true;
+    const double r = get_number(v, "r", r_default, what, &r_int);
+    if (!r_int || r != std::floor(r) || std::fabs(r) > 1e9) bad_field(what, "r", "must be an integer");
+    c.r = static_cast<int32_t>(r);
+    c.targets = get_spec(v, "target_modules", what);
+    c.excludes = get_spec(v, "exclude_modules", what);
+    c.fan_in_fan_out = get_bool(v, "fan_in_fan_out", false, what);
+
+    auto read_patterns = [&](const char *key, bool ints) {
+        const json::Value *p = v.find(key);
+        if (p == nullptr || p->is_null()) return;
+        if (!p->is_object()) bad_field(what, key, "must be an object");
+        for (const auto &kv : p->members()) {
+            if (!kv.second.is_number()) bad_field(what, key, "values must be numbers");
+            if (ints) {
+                if (!kv.second.is_integer() && kv.second.as_number() != std::floor(kv.second.as_number()))
+                    bad_field(what, key, "values must be integers");
+                c.rank_pattern.emplace_back(kv.first, static_cast<int32_t>(kv.second.as_number()));
+            } else {
+                c.alpha_pattern.emplace_back(kv.first, kv.second.as_number());
+            }
+        }
+    };
+
+    switch (c.type) {
+        case PeftType::Lora: {
+            c.alpha = get_number(v, "lora_alpha", 8, what, &c.alpha_is_int);
+            c.dropout = get_number(v, "lora_dropout", 0, what);
+            c.use_rslora = get_bool(v, "use_rslora", false, what);
+            c.use_dora = get_bool(v, "use_dora", false, what);
+            c.lora_bias = get_bool(v, "lora_bias", false, what);
+            if (const json::Value *b = v.find("bias"); b != nullptr && !b->is_null()) {
+                if (!b->is_string()) bad_field(what, "bias", "must be \"none\", \"all\" or \"lora_only\"");
+                if (b->as_string() == "none") c.bias = BiasMode::None;
+                else if (b->as_string() == "all") c.bias = BiasMode::All;
+                else if (b->as_string() == "lora_only") c.bias = BiasMode::LoraOnly;
+                else bad_field(what, "bias", "must be \"none\", \"all\" or \"lora_only\", got \"" + b->as_string() + "\"");
+            }
+            if (const json::Value *i = v.find("init_lora_weights"); i != nullptr && !i->is_null()) {
+                if (i->is_bool()) c.init = i->as_bool() ? LoraInit::Default : LoraInit::Random;
+                else if (i->is_string() && i->as_string() == "gaussian") c.init = LoraInit::Gaussian;
+                else if (i->is_string()) c.init = LoraInit::None;  // data-dependent inits: weights come from the file
+                else bad_field(what, "init_lora_weights", "must be a boolean or a string");
+            }
+            read_patterns("rank_pattern", true);
+            read_patterns("alpha_pattern", false);
+            if (const json::Value *l = v.find("layers_to_transform"); l != nullptr && !l->is_null()) {
+                if (l->is_integer()) c.layers_to_transform.push_back(static_cast<int64_t>(l->as_number()));
+                else if (l->is_array()) {
+                    for (const json::Value &e : l->items()) {
+                        if (!e.is_integer()) bad_field(what, "layers_to_transform", "entries must be integers");
+                        c.layers_to_transform.push_back(static_cast<int64_t>(e.as_number()));
+                    }
+                } else bad_field(what, "layers_to_transform", "must be an integer or a list of integers");
+            }
+            if (const json::Value *l = v.find("layers_pattern"); l != nullptr && !l->is_null()) {
+                if (l->is_string()) c.layers_pattern.push_back(l->as_string());
+                else if (l->is_array()) {
+                    for (const json::Value &e : l->items()) {
+                        if (!e.is_string()) bad_field(what, "layers_pattern", "entries must be strings");
+                        c.layers_pattern.push_back(e.as_string());
+                    }
+                } else bad_field(what, "layers_pattern", "must be a string or a list of strings");
+            }
+            break;
+        }
+        case PeftType::Ia3:
+            c.feedforward = get_spec(v, "feedforward_modules", what);
+            c.init_ia3_ones = get_bool(v, "init_ia3_weights", true, what);
+            break;
+        case PeftType::Vera:
+            c.dropout = get_number(v, "vera_dropout", 0, what);
+            c.vera_d_initial = get_number(v, "d_initial", 0.1, what);
+            c.projection_prng_key = static_cast<int64_t>(get_number(v, "projection_prng_key", 0, what));
+            c.save_projection = get_bool(v, "save_projection", true, what);
+            if (const json::Value *b = v.find("bias"); b != nullptr && b->is_string() && b->as_string() != "none")
+                throw Error(RAI_ERROR_UNSUPPORTED, what + ": VeRA with bias \"" + b->as_string() + "\" is not supported");
+            break;
+        case PeftType::Loha:
+        case PeftType::Lokr:
+            c.alpha = get_number(v, "alpha", 8, what, &c.alpha_is_int);
+            c.rank_dropout = get_number(v, "rank_dropout", 0, what);
+            c.module_dropout = get_number(v, "module_dropout", 0, what);
+            if (const json::Value *i = v.find("init_weights"); i != nullptr && i->is_bool())
+                c.init = i->as_bool() ? LoraInit::Default : LoraInit::Random;
+            read_patterns("rank_pattern", true);
+            read_patterns("alpha_pattern", false);
+            if (c.type == PeftType::Lokr) {
+                c.decompose_both = get_bool(v, "decompose_both", false, what);
+                c.decompose_factor = static_cast<int32_t>(get_number(v, "decompose_factor", -1, what));
+                c.rank_dropout_scale = get_bool(v, "rank_dropout_scale", false, what);
+                if (get_bool(v, "use_effective_conv2d", false, what) && false) break;
+            }
+            break;
+    }
+    try {
+        c.validate();
+    } catch (const Error &e) {
+        throw Error(RAI_ERROR_FORMAT, what + ": " + e.what());
+    }
+    return c;
+}
+
+json::Value AdapterConfig::to_json() const {
+    json::Value o = raw.is_object() ? raw : json::Value::object();
+    o.set("peft_type", json::Value::string(peft_type_name(type)));
+    o.set("target_modules", targets.to_json());
+    o.set("exclude_modules", excludes.to_json());
+    o.set("fan_in_fan_out", json::Value::boolean(fan_in_fan_out));
+    if (o.find("modules_to_save") == nullptr) o.set("modules_to_save", json::Value::null());
+    if (o.find("task_type") == nullptr) o.set("task_type", json::Value::null());
+    if (o.find("base_model_name_or_path") == nullptr) o.set("base_model_name_or_path", json::Value::null());
+    if (o.find("inference_mode") == nullptr) o.set("inference_mode", json::Value::boolean(true));
+    if (o.find("revision") == nullptr) o.set("revision", json::Value::null());
+    auto patterns = [&](const char *key, bool ints) {
+        json::Value p = json::Value::object();
+        if (ints)
+            for (const auto &kv : rank_pattern) p.set(kv.first, json::Value::integer(kv.second));
+        else
+            for (const auto &kv : alpha_pattern) p.set(kv.first, json::Value::number(kv.second));
+        o.set(key, std::move(p));
+    };
+    switch (type) {
+        case PeftType::Lora: {
+            o.set("r", json::Value::integer(r));
+            o.set("lora_alpha", num(alpha, alpha_is_int));
+            o.set("lora_dropout", json::Value::number(dropout));
+            o.set("bias", json::Value::string(bias == BiasMode::None ? "none" : bias == BiasMode::All ? "all" : "lora_only"));
+            o.set("use_rslora", json::Value::boolean(use_rslora));
+            o.set("use_dora", json::Value::boolean(use_dora));
+            o.set("lora_bias", json::Value::boolean(lora_bias));
+            const json::Value *old = raw.is_object() ? raw.find("init_lora_weights") : nullptr;
+            if (init == LoraInit::Default) o.set("init_lora_weights", json::Value::boolean(true));
+            else if (init == LoraInit::Gaussian) o.set("init_lora_weights", json::Value::string("gaussian"));
+            else if (init == LoraInit::Random) o.set("init_lora_weights", json::Value::boolean(false));
+            else if (old == nullptr || !old->is_string()) o.set("init_lora_weights", json::Value::boolean(true));
+            patterns("rank_pattern", true);
+            patterns("alpha_pattern", false);
+            if (layers_to_transform.empty()) {
+                o.set("layers_to_transform", json::Value::null());
+            } else {
+                json::Value l = json::Value::array();
+                for (int64_t x : layers_to_transform) l.push(json::Value::integer(x));
+                o.set("layers_to_transform", std::move(l));
+            }
+            if (layers_pattern.empty()) {
+                o.set("layers_pattern", json::Value::null());
+            } else {
+                json::Value l = json::Value::array();
+                for (const std::string &x : layers_pattern) l.push(json::Value::string(x));
+                o.set("layers_pattern", std::move(l));
+            }
+            break;
+        }
+        case PeftType::Ia3:
+            o.set("feedforward_modules", feedforward.to_json());
+            o.set("init_ia3_weights", json::Value::boolean(init_ia3_ones));
+            break;
+        case PeftType::Vera:
+            o.set("r", json::Value::integer(r));
+            o.set("vera_dropout", json::Value::number(dropout));
+            o.set("d_initial", json::Value::number(vera_d_initial));
+            o.set("projection_prng_key", json::Value::integer(projection_prng_key));
+            o.set("save_projection", json::Value::boolean(save_projection));
+            o.set("bias", json::Value::string("none"));
+            break;
+        case PeftType::Loha:
+        case PeftType::Lokr:
+            o.set("r", json::Value::integer(r));
+            o.set("alpha", num(alpha, alpha_is_int));
+            o.set("rank_dropout", json::Value::number(rank_dropout));
+            o.set("module_dropout", json::Value::number(module_dropout));
+            o.set("init_weights", json::Value::boolean(init != LoraInit::Random));
+            o.set("use_effective_conv2d", json::Value::boolean(false));
+            patterns("rank_pattern", true);
+            patterns("alpha_pattern", false);
+            if (type == PeftType::Lokr) {
+                o.set("decompose_both", json::Value::boolean(decompose_both));
+                o.set("decompose_factor", json::Value::integer(decompose_factor));
+                o.set("rank_dropout_scale", json::Value::boolean(rank_dropout_scale));
+            }
+            break;
+    }
+    return o;
+}
+
+}  // namespace rai::adapters
