@@ -500,13 +500,16 @@ RAI_API rai_status rai_adapter_backward(rai_adapter_model *model, const char *mo
 /* merge flags */
 #define RAI_ADAPTER_MERGE_SAFE 0x1u  /* compute out of place; reject non-finite results */
 #define RAI_ADAPTER_MERGE_LOSSY 0x2u /* required to merge into a quantized (4-bit) base */
+#define RAI_ADAPTER_MERGE_KEEP_ORIGINAL 0x4u /* keep the pre-merge weights (memory: one copy of
+                                                each touched weight) so unmerge is bit-exact */
 /* W += Δ for each named adapter (NULL/0 = the active ones), in fp32, cast to W's dtype; each
  * is pushed on the model's merged stack. While merged, forward skips those adapters. On error
  * no weight changes. */
 RAI_API rai_status rai_adapter_merge(rai_adapter_model *model, const char *const *names, size_t n,
                                      uint32_t flags);
 /* Pops `count` merged adapters (LIFO; 0 = all) and restores W = W' − Δ (DoRA: W'/(m/n) − Δ,
- * IA3: W'/(l + 1e-8)) in fp32. */
+ * IA3: W'/(l + 1e-8)) in fp32, as PEFT does: within 2 ulp of max(|W|, |W'|) per element for
+ * LoRA; bit-exact once every adapter of a RAI_ADAPTER_MERGE_KEEP_ORIGINAL merge is unmerged. */
 RAI_API rai_status rai_adapter_unmerge(rai_adapter_model *model, int32_t count);
 
 /* HF PEFT directories: adapter_config.json + adapter_model.safetensors. Loading fails loudly

@@ -314,24 +314,6 @@ AdapterConfig AdapterConfig::from_json(const json::Value &v, const std::string &
             }
             read_patterns("rank_pattern", true);
             read_patterns("alpha_pattern", false);
-            if (const json::Value *l = v.find("layers_to_transform"); l != nullptr && !l->is_null()) {
-                if (l->is_integer()) c.layers_to_transform.push_back(static_cast<int64_t>(l->as_number()));
-                else if (l->is_array()) {
-                    for (const json::Value &e : l->items()) {
-                        if (!e.is_integer()) bad_field(what, "layers_to_transform", "entries must be integers");
-                        c.layers_to_transform.push_back(static_cast<int64_t>(e.as_number()));
-                    }
-                } else bad_field(what, "layers_to_transform", "must be an integer or a list of integers");
-            }
-            if (const json::Value *l = v.find("layers_pattern"); l != nullptr && !l->is_null()) {
-                if (l->is_string()) c.layers_pattern.push_back(l->as_string());
-                else if (l->is_array()) {
-                    for (const json::Value &e : l->items()) {
-                        if (!e.is_string()) bad_field(what, "layers_pattern", "entries must be strings");
-                        c.layers_pattern.push_back(e.as_string());
-                    }
-                } else bad_field(what, "layers_pattern", "must be a string or a list of strings");
-            }
             break;
         }
         case PeftType::Ia3:
@@ -363,6 +345,26 @@ AdapterConfig AdapterConfig::from_json(const json::Value &v, const std::string &
             }
             break;
     }
+    if (c.type != PeftType::Ia3) {
+        if (const json::Value *l = v.find("layers_to_transform"); l != nullptr && !l->is_null()) {
+            if (l->is_integer()) c.layers_to_transform.push_back(static_cast<int64_t>(l->as_number()));
+            else if (l->is_array()) {
+                for (const json::Value &e : l->items()) {
+                    if (!e.is_integer()) bad_field(what, "layers_to_transform", "entries must be integers");
+                    c.layers_to_transform.push_back(static_cast<int64_t>(e.as_number()));
+                }
+            } else bad_field(what, "layers_to_transform", "must be an integer or a list of integers");
+        }
+        if (const json::Value *l = v.find("layers_pattern"); l != nullptr && !l->is_null()) {
+            if (l->is_string()) c.layers_pattern.push_back(l->as_string());
+            else if (l->is_array()) {
+                for (const json::Value &e : l->items()) {
+                    if (!e.is_string()) bad_field(what, "layers_pattern", "entries must be strings");
+                    c.layers_pattern.push_back(e.as_string());
+                }
+            } else bad_field(what, "layers_pattern", "must be a string or a list of strings");
+        }
+    }
     try {
         c.validate();
     } catch (const Error &e) {
@@ -375,8 +377,26 @@ json::Value AdapterConfig::to_json() const {
     json::Value o = raw.is_object() ? raw : json::Value::object();
     o.set("peft_type", json::Value::string(peft_type_name(type)));
     o.set("target_modules", targets.to_json());
-    o.set("exclude_modules", excludes.to_json());
-    o.set("fan_in_fan_out", json::Value::boolean(fan_in_fan_out));
+    // Only the fields each PEFT config class has (peft warns about, and drops, any other).
+    if (type != PeftType::Vera) o.set("exclude_modules", excludes.to_json());
+    if (type == PeftType::Lora || type == PeftType::Ia3 || type == PeftType::Vera)
+        o.set("fan_in_fan_out", json::Value::boolean(fan_in_fan_out));
+    if (type != PeftType::Ia3) {
+        if (layers_to_transform.empty()) {
+            o.set("layers_to_transform", json::Value::null());
+        } else {
+            json::Value l = json::Value::array();
+            for (int64_t x : layers_to_transform) l.push(json::Value::integer(x));
+            o.set("layers_to_transform", std::move(l));
+        }
+        if (layers_pattern.empty()) {
+            o.set("layers_pattern", json::Value::null());
+        } else {
+            json::Value l = json::Value::array();
+            for (const std::string &x : layers_pattern) l.push(json::Value::string(x));
+            o.set("layers_pattern", std::move(l));
+        }
+    }
     if (o.find("modules_to_save") == nullptr) o.set("modules_to_save", json::Value::null());
     if (o.find("task_type") == nullptr) o.set("task_type", json::Value::null());
     if (o.find("base_model_name_or_path") == nullptr) o.set("base_model_name_or_path", json::Value::null());
@@ -406,20 +426,6 @@ json::Value AdapterConfig::to_json() const {
             else if (old == nullptr || !old->is_string()) o.set("init_lora_weights", json::Value::boolean(true));
             patterns("rank_pattern", true);
             patterns("alpha_pattern", false);
-            if (layers_to_transform.empty()) {
-                o.set("layers_to_transform", json::Value::null());
-            } else {
-                json::Value l = json::Value::array();
-                for (int64_t x : layers_to_transform) l.push(json::Value::integer(x));
-                o.set("layers_to_transform", std::move(l));
-            }
-            if (layers_pattern.empty()) {
-                o.set("layers_pattern", json::Value::null());
-            } else {
-                json::Value l = json::Value::array();
-                for (const std::string &x : layers_pattern) l.push(json::Value::string(x));
-                o.set("layers_pattern", std::move(l));
-            }
             break;
         }
         case PeftType::Ia3:
@@ -433,6 +439,7 @@ json::Value AdapterConfig::to_json() const {
             o.set("projection_prng_key", json::Value::integer(projection_prng_key));
             o.set("save_projection", json::Value::boolean(save_projection));
             o.set("bias", json::Value::string("none"));
+            if (o.find("init_weights") == nullptr) o.set("init_weights", json::Value::boolean(true));
             break;
         case PeftType::Loha:
         case PeftType::Lokr:

@@ -279,9 +279,9 @@ void lora_linear_forward_mixed(rai_context &ctx, const rai_tensor *x_t, const ra
         require(std::isfinite(scaling[i]), RAI_ERROR_INVALID_ARGUMENT, "scaling[" + std::to_string(i) + "] is not finite");
     }
     for (int64_t i = 0; i < M; ++i)
-        require(row_adapter[i] >= -1 && row_adapter[i] < static_cast<int32_t>(n), RAI_ERROR_OUT_OF_RANGE,
-                "row_adapter[" + std::to_string(i) + "] = " + std::to_string(row_adapter[i]) + " is not in [-1, " +
-                    std::to_string(n) + ")");
+        if (row_adapter[i] < -1 || row_adapter[i] >= static_cast<int32_t>(n))
+            throw Error(RAI_ERROR_OUT_OF_RANGE, "row_adapter[" + std::to_string(i) + "] = " + std::to_string(row_adapter[i]) +
+                                                    " is not in [-1, " + std::to_string(n) + ")");
     // Segments: rows grouped by adapter, stable.
     std::vector<int64_t> perm(static_cast<std::size_t>(M));
     std::iota(perm.begin(), perm.end(), 0);

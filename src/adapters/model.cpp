@@ -621,9 +621,9 @@ void Model::forward_mixed(const std::string &module, const rai_tensor *x, const 
         ads.push_back(&a);
     }
     for (int64_t i = 0; i < M; ++i)
-        require(row_adapter[i] >= -1 && row_adapter[i] < static_cast<int32_t>(names.size()), RAI_ERROR_OUT_OF_RANGE,
-                "row_adapter[" + std::to_string(i) + "] = " + std::to_string(row_adapter[i]) + " is not in [-1, " +
-                    std::to_string(names.size()) + ")");
+        if (row_adapter[i] < -1 || row_adapter[i] >= static_cast<int32_t>(names.size()))
+            throw Error(RAI_ERROR_OUT_OF_RANGE, "row_adapter[" + std::to_string(i) + "] = " + std::to_string(row_adapter[i]) +
+                                                    " is not in [-1, " + std::to_string(names.size()) + ")");
     const std::vector<float> X = read_floats(xc, "x");
     // Segments: rows grouped by adapter (stable), one group per adapter.
     std::vector<int64_t> order(static_cast<std::size_t>(M));
@@ -760,8 +760,9 @@ void Model::backward(const std::string &module, const rai_tensor *x, const rai_t
 // ---------------------------------------------------------------- merge / unmerge
 
 void Model::merge(const std::vector<std::string> &names_in, uint32_t flags) {
-    require((flags & ~(RAI_ADAPTER_MERGE_SAFE | RAI_ADAPTER_MERGE_LOSSY)) == 0, RAI_ERROR_INVALID_ARGUMENT,
-            "flags has unknown bits");
+    require((flags & ~(RAI_ADAPTER_MERGE_SAFE | RAI_ADAPTER_MERGE_LOSSY | RAI_ADAPTER_MERGE_KEEP_ORIGINAL)) == 0,
+            RAI_ERROR_INVALID_ARGUMENT, "flags has unknown bits");
+    const bool keep = (flags & RAI_ADAPTER_MERGE_KEEP_ORIGINAL) != 0;
     std::vector<std::string> names = names_in;
     if (names.empty())
         for (const auto &e : active_) names.push_back(e.first);
@@ -786,6 +787,7 @@ void Model::merge(const std::vector<std::string> &names_in, uint32_t flags) {
             const BaseModule &bm = modules_[mi];
             if (new_w.count(mi) == 0) new_w[mi] = bm.w32;
             if (new_b.count(mi) == 0) new_b[mi] = bm.b32;
+
             std::vector<float> &W = new_w[mi];
             std::vector<float> &b = new_b[mi];
             if (bit != a.biases.end()) {
@@ -827,16 +829,20 @@ void Model::merge(const std::vector<std::string> &names_in, uint32_t flags) {
     }
     if (safe) {
         for (const auto &kv : new_w) {
-            for (float v : kv.second)
-                require(std::isfinite(v), RAI_ERROR_OUT_OF_RANGE,
-                        "safe merge: the merged weight of module \"" + modules_[kv.first].name +
-                            "\" has a non-finite value; nothing was merged");
-            for (float v : new_b[kv.first])
-                require(std::isfinite(v), RAI_ERROR_OUT_OF_RANGE,
-                        "safe merge: the merged bias of module \"" + modules_[kv.first].name +
-                            "\" has a non-finite value; nothing was merged");
+            bool finite = true;
+            for (float v : kv.second) finite = finite && std::isfinite(v);
+            for (float v : new_b[kv.first]) finite = finite && std::isfinite(v);
+            if (!finite)
+                throw Error(RAI_ERROR_OUT_OF_RANGE, "safe merge: the merged weight or bias of module \"" +
+                                                        modules_[kv.first].name +
+                                                        "\" has a non-finite value; nothing was merged");
         }
     }
+    if (keep)  // the weights before this call, restored when its first adapter is unmerged
+        for (const auto &kv : new_w) {
+            records.front().original_weight[kv.first] = modules_[kv.first].weight;
+            records.front().original_bias[kv.first] = modules_[kv.first].bias;
+        }
     for (const auto &kv : new_w) modules_[kv.first].commit(kv.second, &new_b[kv.first]);
     for (MergeRecord &r : records) merged_.push_back(std::move(r));
 }
@@ -851,8 +857,14 @@ void Model::unmerge(int32_t count) {
         for (std::size_t mi = 0; mi < modules_.size(); ++mi) {
             const ModuleAdapter *ma = a.for_module(mi);
             const bool has_bias = rec.old_bias.count(mi) != 0;
-            if (ma == nullptr && !has_bias) continue;
             BaseModule &bm = modules_[mi];
+            if (auto it = rec.original_weight.find(mi); it != rec.original_weight.end()) {
+                bm.weight = it->second;  // bit-exact restore (RAI_ADAPTER_MERGE_KEEP_ORIGINAL)
+                bm.bias = rec.original_bias.at(mi);
+                bm.refresh_cache();
+                continue;
+            }
+            if (ma == nullptr && !has_bias) continue;
             std::vector<float> W = bm.w32, b = bm.b32;
             const int64_t out = bm.out, in = bm.in;
             if (ma != nullptr) {

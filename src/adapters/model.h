@@ -70,6 +70,7 @@ struct MergeRecord {
     std::string adapter;
     std::map<std::size_t, std::vector<float>> dora_norm;   // per module, per output row
     std::map<std::size_t, std::vector<float>> old_bias;    // bias modes: the base bias before
+    std::map<std::size_t, std::vector<uint8_t>> original_weight, original_bias;  // KEEP_ORIGINAL
 };
 
 struct ActiveEntry {

@@ -90,8 +90,10 @@ void Model::load_peft(const std::string &dir, const std::string &name, uint32_t)
             std::string k = normalise_key(t.name);
             if (k.compare(0, 17, "base_model.model.") != 0 && k.compare(0, 11, "base_model.") != 0)
                 k = "base_model.model." + k;  // keys saved without PEFT's prefix
-            require(by_key.emplace(k, &t).second, RAI_ERROR_FORMAT,
-                    st_path + ": tensors \"" + t.name + "\" and \"" + by_key[k]->name + "\" name the same parameter");
+            const auto ins = by_key.emplace(k, &t);
+            if (!ins.second)
+                throw Error(RAI_ERROR_FORMAT, st_path + ": tensors \"" + t.name + "\" and \"" + ins.first->second->name +
+                                                  "\" name the same parameter");
         }
         auto fill = [&](Param &p, const std::string &key, const std::string &module) {
             auto it = by_key.find(key);
