@@ -287,9 +287,232 @@ RAI_API rai_status rai_buffer_read(rai_context *ctx, const rai_buffer *buffer, s
 /* (section end: quantization: BitNet b1.58 ternary) */
 
 /* ======================================================= quantization: NF4 / FP4 4-bit */
+/* bitsandbytes-compatible 4-bit weights (docs/quant.md). A weight of n elements (row-major
+ * [out, in] for a linear layer) is cut into blocks of `blocksize` consecutive elements of the
+ * flattened weight; each block keeps its absmax (fp32, or 8 bits with double quantisation) and
+ * each element a 4-bit code. Codes take (n + 1) / 2 bytes, the first element of each pair in the
+ * HIGH nibble. Quantisation is bit-exact with bitsandbytes' CUDA kernels on every backend.
+ *
+ * Codes are caller tensors: contiguous, any dtype, exactly round_up((n + 1) / 2, element size)
+ * bytes (u8 [(n+1)/2] or bitsandbytes' u8 [(n+1)/2, 1]; f16/bf16/f32 "quant_storage" also
+ * work). The statistics live in an opaque rai_q4_state on one device (host memory for a CPU
+ * context, device memory for a CUDA one); every function takes tensors and a state on the
+ * context's device. */
+
+typedef enum rai_q4_type {
+    RAI_Q4_FP4 = 1, /* bitsandbytes "fp4": sign, 2 exponent bits, 1 mantissa bit */
+    RAI_Q4_NF4 = 2  /* bitsandbytes "nf4": 16 normal-distribution quantiles */
+} rai_q4_type;
+
+#define RAI_Q4_MAX_DIMS 8
+
+typedef struct rai_q4_params {
+    uint32_t struct_size;
+    int32_t type;         /* rai_q4_type; 0 = RAI_Q4_NF4 */
+    int32_t blocksize;    /* 32, 64, 128, ..., 4096; 0 = 64 */
+    int32_t double_quant; /* 1: absmax stored as 8 bits (offset = mean absmax, dynamic map,
+                             blocks of 256), as bitsandbytes' compress_statistics; 0: fp32 */
+} rai_q4_params;
+
+RAI_API rai_status rai_q4_params_init_sized(rai_q4_params *params, size_t struct_size);
+
+typedef struct rai_q4_state rai_q4_state;
+
+/* The 16 dequantisation values of a codebook in code order into out_values[0..15] (FP4: bit
+ * pattern order; code 8 is -0). */
+RAI_API rai_status rai_q4_codebook(int32_t type, float *out_values);
+/* Bytes of packed codes for n elements: (n + 1) / 2. */
+RAI_API rai_status rai_q4_codes_size(int64_t n, uint64_t *out_bytes);
+
+/* Quantises src (f32, f16 or bf16; contiguous; any shape with at least one element) into
+ * `codes` and a new state. All on the context's device. CPU: synchronous. CUDA: queued on the
+ * context's stream, except that double quantisation synchronises (it returns the offset). */
+RAI_API rai_status rai_q4_quantize(rai_context *ctx, const rai_q4_params *params, const rai_tensor *src,
+                                   rai_tensor *codes, rai_q4_state **out_state);
+RAI_API void rai_q4_state_destroy(rai_q4_state *state);
+
+/* dst = code[q] * absmax (fp32, then rounded to dst's dtype: f32, f16 or bf16). dst is
+ * contiguous with as many elements as the state (any shape). Queued on CUDA. */
+RAI_API rai_status rai_q4_dequantize(rai_context *ctx, const rai_q4_state *state, const rai_tensor *codes,
+                                     rai_tensor *dst);
+
+typedef struct rai_q4_state_info {
+    uint32_t struct_size;
+    int32_t type;             /* rai_q4_type */
+    int32_t blocksize;
+    int32_t double_quant;     /* 1 when the absmax is stored as 8 bits */
+    int32_t nested_blocksize; /* 256 with double quantisation, else 0 */
+    int32_t ndim;
+    int64_t shape[RAI_Q4_MAX_DIMS];
+    rai_dtype dtype;          /* dtype of the weight before quantisation */
+    float offset;             /* double quantisation: the mean absmax; else 0 */
+    int64_t numel;
+    int64_t blocks;           /* ceil(numel / blocksize) */
+    int64_t nested_blocks;    /* ceil(blocks / nested_blocksize), else 0 */
+    uint64_t codes_bytes;     /* (numel + 1) / 2 */
+    uint64_t state_bytes;     /* bytes of statistics the state holds */
+    rai_device device;        /* where the state lives */
+} rai_q4_state_info;
+
+RAI_API rai_status rai_q4_state_info_init_sized(rai_q4_state_info *info, size_t struct_size);
+RAI_API rai_status rai_q4_state_get_info(const rai_q4_state *state, rai_q4_state_info *info);
+
+/* The arrays of a state, named as in bitsandbytes checkpoints. */
+typedef enum rai_q4_field {
+    RAI_Q4_FIELD_ABSMAX = 1,           /* as stored: f32 [blocks], or u8 [blocks] with double quant */
+    RAI_Q4_FIELD_QUANT_MAP = 2,        /* f32 [16], bitsandbytes' quant_map (FP4 code 8 is +0) */
+    RAI_Q4_FIELD_NESTED_ABSMAX = 3,    /* f32 [nested_blocks] (double quantisation only) */
+    RAI_Q4_FIELD_NESTED_QUANT_MAP = 4, /* f32 [256] (double quantisation only) */
+    RAI_Q4_FIELD_ABSMAX_DECODED = 5    /* f32 [blocks]: the scales dequantisation applies */
+} rai_q4_field;
+
+/* Copies one array of the state into dst: contiguous, the dtype and element count listed above
+ * (any shape), on the context's device, which must be the state's. Synchronous. */
+RAI_API rai_status rai_q4_state_read(rai_context *ctx, const rai_q4_state *state, int32_t field, rai_tensor *dst);
+
+typedef struct rai_q4_state_params {
+    uint32_t struct_size;
+    int32_t type;             /* rai_q4_type; 0 = RAI_Q4_NF4 */
+    int32_t blocksize;        /* 0 = 64 */
+    int32_t ndim;             /* 1..RAI_Q4_MAX_DIMS */
+    int64_t shape[RAI_Q4_MAX_DIMS];
+    rai_dtype dtype;          /* dtype of the original weight; all zero = f32 */
+    float offset;             /* double quantisation only */
+    int32_t nested_blocksize; /* 0 = 256 (the only value bitsandbytes' kernels take) */
+} rai_q4_state_params;
+
+RAI_API rai_status rai_q4_state_params_init_sized(rai_q4_state_params *params, size_t struct_size);
+
+/* Builds a state from its arrays (for example a bitsandbytes QuantState): absmax f32 [blocks]
+ * for plain states; for double quantisation absmax u8 [blocks] plus nested_absmax f32
+ * [nested_blocks] and nested_quant_map f32 [256] (NULL: the standard dynamic map). Otherwise
+ * pass NULL for both. Tensors are contiguous, on the context's device, and copied. */
+RAI_API rai_status rai_q4_state_create(rai_context *ctx, const rai_q4_state_params *params,
+                                       const rai_tensor *absmax, const rai_tensor *nested_absmax,
+                                       const rai_tensor *nested_quant_map, rai_q4_state **out_state);
+/* A copy of a state on the context's device (host <-> CUDA or the same device). Synchronous. */
+RAI_API rai_status rai_q4_state_copy(rai_context *ctx, const rai_q4_state *state, rai_q4_state **out_state);
+
+/* y[M, N] = x[M, K] . W^T (+ bias[N]) with W the 4-bit weight [N, K] (a 2-D state). x is f32,
+ * f16 or bf16 [..., K] (contiguous; leading dimensions are M), y the same dtype [..., N], bias
+ * NULL or [N] of that dtype. fp32 accumulation. M <= 4: fused GEMV that decodes the codes and
+ * the (nested) absmax on the fly; larger M: dequantise to the activation dtype, then a GEMM
+ * (cuBLASLt on CUDA, blocked fp32 on the CPU). Queued on CUDA. */
+RAI_API rai_status rai_q4_linear_forward(rai_context *ctx, const rai_q4_state *state, const rai_tensor *codes,
+                                         const rai_tensor *x, const rai_tensor *bias, rai_tensor *y);
+/* dx[M, K] = dy[M, N] . W: the input gradient through a frozen 4-bit weight (the weight gets no
+ * gradient, as in QLoRA). dy and dx: same dtype (f32, f16, bf16), contiguous. Queued on CUDA. */
+RAI_API rai_status rai_q4_linear_backward_input(rai_context *ctx, const rai_q4_state *state,
+                                                const rai_tensor *codes, const rai_tensor *dy, rai_tensor *dx);
+
+#if !defined(SWIG) && !defined(RAI_CFFI_CDEF)
+static inline rai_status rai_q4_params_init(rai_q4_params *params) {
+    return rai_q4_params_init_sized(params, sizeof *params);
+}
+static inline rai_status rai_q4_state_info_init(rai_q4_state_info *info) {
+    return rai_q4_state_info_init_sized(info, sizeof *info);
+}
+static inline rai_status rai_q4_state_params_init(rai_q4_state_params *params) {
+    return rai_q4_state_params_init_sized(params, sizeof *params);
+}
+#endif
 /* (section end: quantization: NF4 / FP4 4-bit) */
 
 /* ======================================================= files: safetensors, GGUF */
+/* safetensors (https://huggingface.co/docs/safetensors): u64 LE header size, a JSON header
+ * {"name": {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {str: str}},
+ * then the data buffer. The reader checks everything (header size cap of 100 MB, JSON syntax,
+ * dtypes, shapes, sizes, offsets in bounds, no overlap and no gap) before it returns a handle:
+ * malformed input is RAI_ERROR_FORMAT with a message naming the tensor and field, an
+ * unreadable file RAI_ERROR_IO. A handle is immutable and may be read from any thread. */
+
+typedef struct rai_safetensors rai_safetensors;
+
+/* Opens a file (memory-mapped, private: tensor views may be written without touching it). */
+RAI_API rai_status rai_safetensors_open(const char *path, rai_safetensors **out);
+/* The same from bytes in memory, which are copied. */
+RAI_API rai_status rai_safetensors_open_memory(const void *data, size_t size, rai_safetensors **out);
+RAI_API void rai_safetensors_destroy(rai_safetensors *file);
+
+/* Tensors in file order (ascending data offset). */
+RAI_API rai_status rai_safetensors_count(const rai_safetensors *file, size_t *out_count);
+
+typedef struct rai_safetensors_tensor_info {
+    uint32_t struct_size;
+    int32_t ndim;
+    const char *name;       /* valid until the handle is destroyed */
+    const char *dtype_name; /* safetensors dtype: "F32", "BF16", "U8", "BOOL", "F8_E4M3", ... */
+    const int64_t *shape;   /* ndim entries, valid until the handle is destroyed */
+    const void *data;       /* host memory of the tensor's bytes */
+    uint64_t nbytes;
+    uint64_t data_offset;   /* from the start of the data buffer */
+    rai_dtype dtype;        /* the rai dtype; bits == 0 when rai has none (BOOL, F8_*, I16, ...) */
+} rai_safetensors_tensor_info;
+
+RAI_API rai_status rai_safetensors_tensor_info_init_sized(rai_safetensors_tensor_info *info, size_t struct_size);
+RAI_API rai_status rai_safetensors_get_info(const rai_safetensors *file, size_t index,
+                                            rai_safetensors_tensor_info *info);
+/* Index of the tensor called `name`, or -1 (and RAI_OK) when there is none. */
+RAI_API rai_status rai_safetensors_find(const rai_safetensors *file, const char *name, int64_t *out_index);
+/* A host tensor viewing the file's bytes (valid until the handle is destroyed).
+ * RAI_ERROR_DTYPE_MISMATCH for dtypes rai has no rai_dtype for. */
+RAI_API rai_status rai_safetensors_tensor_view(const rai_safetensors *file, size_t index, rai_tensor *out);
+
+/* "__metadata__" entries, in file order; strings valid until the handle is destroyed. */
+RAI_API rai_status rai_safetensors_metadata_count(const rai_safetensors *file, size_t *out_count);
+RAI_API rai_status rai_safetensors_metadata_get(const rai_safetensors *file, size_t index, const char **out_key,
+                                                const char **out_value);
+/* *out_value is NULL (and RAI_OK) when the key is absent. */
+RAI_API rai_status rai_safetensors_metadata_find(const rai_safetensors *file, const char *key,
+                                                 const char **out_value);
+
+typedef struct rai_safetensors_writer rai_safetensors_writer;
+
+RAI_API rai_status rai_safetensors_writer_create(rai_safetensors_writer **out);
+RAI_API void rai_safetensors_writer_destroy(rai_safetensors_writer *writer);
+/* Adds a host tensor (any strides; its bytes are copied now). Names are unique, non-empty and
+ * not "__metadata__". Tensors are written in the order added. */
+RAI_API rai_status rai_safetensors_writer_add(rai_safetensors_writer *writer, const char *name,
+                                              const rai_tensor *tensor);
+/* Adds raw little-endian bytes with a safetensors dtype name ("BOOL", "F8_E4M3", "I16", ...);
+ * nbytes must equal the element count times the dtype size. */
+RAI_API rai_status rai_safetensors_writer_add_raw(rai_safetensors_writer *writer, const char *name,
+                                                  const char *dtype_name, int32_t ndim, const int64_t *shape,
+                                                  const void *data, size_t nbytes);
+/* Sets (or replaces) a "__metadata__" entry. */
+RAI_API rai_status rai_safetensors_writer_set_metadata(rai_safetensors_writer *writer, const char *key,
+                                                       const char *value);
+/* Serialises into dst. *out_size receives the file size; RAI_ERROR_BUFFER_TOO_SMALL (dst may be
+ * NULL) when capacity is smaller. The header is padded with spaces to a multiple of 8. */
+RAI_API rai_status rai_safetensors_writer_serialize(const rai_safetensors_writer *writer, void *dst,
+                                                    size_t capacity, size_t *out_size);
+/* Writes the file through a temporary file in the same directory renamed over `path`: on any
+ * error nothing is left behind and an existing file is untouched. */
+RAI_API rai_status rai_safetensors_writer_save(const rai_safetensors_writer *writer, const char *path);
+
+/* bitsandbytes 4-bit checkpoints (Linear4bit state dicts). Keys of module `prefix`:
+ *   prefix.weight                      u8 codes [(n+1)/2, 1] (or another quant_storage dtype)
+ *   prefix.weight.absmax               f32 [blocks], u8 [blocks] with double quantisation
+ *   prefix.weight.quant_map            f32 [16]
+ *   prefix.weight.nested_absmax        f32 [nested_blocks]   (double quantisation)
+ *   prefix.weight.nested_quant_map     f32 [256]             (double quantisation)
+ *   prefix.weight.quant_state.bitsandbytes__nf4 (or __fp4)   u8 UTF-8 JSON {quant_type,
+ *       blocksize, dtype, shape, [nested_blocksize, nested_dtype, nested_offset]}
+ * Reads the state of module `prefix` into a new state on the context's device. The codes are
+ * the tensor "prefix.weight" (rai_safetensors_find + rai_safetensors_tensor_view). A missing
+ * or inconsistent key: RAI_ERROR_FORMAT naming it. Synchronous. */
+RAI_API rai_status rai_q4_state_load_bnb(rai_context *ctx, const rai_safetensors *file, const char *prefix,
+                                         rai_q4_state **out_state);
+/* Adds the keys of module `prefix` for a state and its codes (on the context's device) to a
+ * writer, byte-compatible with bitsandbytes (codes as u8 [(n+1)/2, 1]). Synchronous. */
+RAI_API rai_status rai_q4_state_save_bnb(rai_context *ctx, rai_safetensors_writer *writer, const char *prefix,
+                                         const rai_q4_state *state, const rai_tensor *codes);
+
+#if !defined(SWIG) && !defined(RAI_CFFI_CDEF)
+static inline rai_status rai_safetensors_tensor_info_init(rai_safetensors_tensor_info *info) {
+    return rai_safetensors_tensor_info_init_sized(info, sizeof *info);
+}
+#endif
 /* (section end: files: safetensors, GGUF) */
 
 /* ======================================================= adapters: LoRA family */

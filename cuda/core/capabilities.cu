@@ -6,6 +6,9 @@
 
 namespace raicuda {
 
+// Getters defined in cuda/<cap>/.
+const void *quant_capability();
+
 namespace {
 struct Entry {
     const char *name;
@@ -13,6 +16,7 @@ struct Entry {
 };
 // One entry per capability; each getter is defined in cuda/<cap>/. Ends with a null entry.
 const Entry kEntries[] = {
+    {"quant/1", quant_capability},
     {nullptr, nullptr},
 };
 }  // namespace
