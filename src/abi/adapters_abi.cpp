@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "../adapters/json.h"
+#include "../adapters/json_util.h"
 #include "../adapters/lora_linear.h"
 #include "../adapters/model.h"
 #include "../core/context.h"
@@ -18,6 +18,7 @@
 using rai::abi::deref;
 using rai::abi::guarded;
 namespace ad = rai::adapters;
+namespace jsonu = rai::jsonu;
 
 namespace {
 
@@ -51,18 +52,18 @@ char *copy_out(const std::string &s) {
 std::vector<std::pair<std::string, double>> number_map(const char *json_text, const char *field, bool integers) {
     std::vector<std::pair<std::string, double>> out;
     if (json_text == nullptr || *json_text == '\0') return out;
-    rai::json::Value v;
+    jsonu::Value v;
     try {
-        v = rai::json::parse(json_text, field);
+        v = jsonu::parse(json_text, field);
     } catch (const rai::Error &e) {
         throw rai::Error(RAI_ERROR_INVALID_ARGUMENT, e.what());
     }
-    rai::require(v.is_object(), RAI_ERROR_INVALID_ARGUMENT, std::string(field) + " must be a JSON object");
-    for (const auto &kv : v.members()) {
-        rai::require(kv.second.is_number() && (!integers || kv.second.as_number() == std::floor(kv.second.as_number())),
+    rai::require(v.kind == jsonu::Kind::Object, RAI_ERROR_INVALID_ARGUMENT, std::string(field) + " must be a JSON object");
+    for (const auto &kv : v.members) {
+        rai::require(kv.second.kind == jsonu::Kind::Number && (!integers || jsonu::as_number(kv.second) == std::floor(jsonu::as_number(kv.second))),
                      RAI_ERROR_INVALID_ARGUMENT,
                      std::string(field) + "[\"" + kv.first + "\"] must be " + (integers ? "an integer" : "a number"));
-        out.emplace_back(kv.first, kv.second.as_number());
+        out.emplace_back(kv.first, jsonu::as_number(kv.second));
     }
     return out;
 }
@@ -206,43 +207,44 @@ rai_status rai_adapter_model_info_json(rai_adapter_model *model, char **out_json
         ad::Model &m = model_of(model);
         rai::require_not_null(out_json, "out_json");
         std::lock_guard<std::mutex> lock(m.mutex);
-        using rai::json::Value;
-        Value root = Value::object();
-        Value mods = Value::array();
+        namespace J = rai::jsonu;
+        using J::Value;
+        Value root = J::object();
+        Value mods = J::array();
         for (const ad::BaseModule &b : m.modules()) {
-            Value o = Value::object();
-            o.set("name", Value::string(b.name));
-            o.set("out", Value::integer(b.out));
-            o.set("in", Value::integer(b.in));
-            o.set("dtype", Value::string(b.dtype == ad::Fp::F32 ? "f32" : b.dtype == ad::Fp::BF16 ? "bf16" : "f16"));
-            o.set("bias", Value::boolean(!b.bias.empty()));
-            o.set("fan_in_fan_out", Value::boolean(b.fan_in_fan_out));
-            mods.push(std::move(o));
+            Value o = J::object();
+            jsonu::set(o, "name", J::string(b.name));
+            jsonu::set(o, "out", J::integer(b.out));
+            jsonu::set(o, "in", J::integer(b.in));
+            jsonu::set(o, "dtype", J::string(b.dtype == ad::Fp::F32 ? "f32" : b.dtype == ad::Fp::BF16 ? "bf16" : "f16"));
+            jsonu::set(o, "bias", J::boolean(!b.bias.empty()));
+            jsonu::set(o, "fan_in_fan_out", J::boolean(b.fan_in_fan_out));
+            mods.items.push_back(std::move(o));
         }
-        root.set("modules", std::move(mods));
-        Value ads = Value::array();
+        jsonu::set(root, "modules", std::move(mods));
+        Value ads = J::array();
         for (const std::string &an : m.adapter_names()) {
             const ad::Adapter &a = m.adapter(an);
-            Value o = Value::object();
-            o.set("name", Value::string(an));
-            o.set("peft_type", Value::string(ad::peft_type_name(a.cfg.type)));
-            Value ms = Value::array();
+            Value o = J::object();
+            jsonu::set(o, "name", J::string(an));
+            jsonu::set(o, "peft_type", J::string(ad::peft_type_name(a.cfg.type)));
+            Value ms = J::array();
             int64_t params = 0;
             for (const ad::ModuleAdapter &ma : a.modules) {
-                ms.push(Value::string(m.modules()[ma.module].name));
+                ms.items.push_back(J::string(m.modules()[ma.module].name));
                 for (const ad::Param &p : ma.params) params += p.numel();
             }
             for (const auto &kv : a.biases) params += kv.second.numel();
-            o.set("modules", std::move(ms));
-            o.set("parameters", Value::integer(params));
-            ads.push(std::move(o));
+            jsonu::set(o, "modules", std::move(ms));
+            jsonu::set(o, "parameters", J::integer(params));
+            ads.items.push_back(std::move(o));
         }
-        root.set("adapters", std::move(ads));
-        Value merged = Value::array();
-        for (const std::string &n : m.merged()) merged.push(Value::string(n));
-        root.set("merged", std::move(merged));
-        root.set("training", Value::boolean(m.training()));
-        *out_json = copy_out(rai::json::dump(root, 2));
+        jsonu::set(root, "adapters", std::move(ads));
+        Value merged = J::array();
+        for (const std::string &n : m.merged()) merged.items.push_back(J::string(n));
+        jsonu::set(root, "merged", std::move(merged));
+        jsonu::set(root, "training", J::boolean(m.training()));
+        *out_json = copy_out(jsonu::dump(root, 2));
     });
 }
 
@@ -272,7 +274,7 @@ rai_status rai_adapter_add_json(rai_adapter_model *model, const char *name, cons
         ad::Model &m = model_of(model);
         const std::string n = text(name, "name");
         const std::string j = text(config_json, "config_json");
-        ad::AdapterConfig c = ad::AdapterConfig::from_json(rai::json::parse(j, "config_json"), "config_json");
+        ad::AdapterConfig c = ad::AdapterConfig::from_json(jsonu::parse(j, "config_json"), "config_json");
         std::lock_guard<std::mutex> lock(m.mutex);
         m.add_adapter(n, std::move(c), seed, true);
     });
@@ -390,18 +392,19 @@ rai_status rai_adapter_tensors_json(rai_adapter_model *model, const char *adapte
         const std::string a = text(adapter, "adapter");
         rai::require_not_null(out_json, "out_json");
         std::lock_guard<std::mutex> lock(m.mutex);
-        using rai::json::Value;
-        Value list = Value::array();
+        namespace J = rai::jsonu;
+        using J::Value;
+        Value list = J::array();
         for (const auto &kv : m.tensors(a)) {
-            Value o = Value::object();
-            o.set("key", Value::string(kv.first));
-            Value shape = Value::array();
-            for (int64_t d : kv.second->shape) shape.push(Value::integer(d));
-            o.set("shape", std::move(shape));
-            o.set("trainable", Value::boolean(kv.second->trainable));
-            list.push(std::move(o));
+            Value o = J::object();
+            jsonu::set(o, "key", J::string(kv.first));
+            Value shape = J::array();
+            for (int64_t d : kv.second->shape) shape.items.push_back(J::integer(d));
+            jsonu::set(o, "shape", std::move(shape));
+            jsonu::set(o, "trainable", J::boolean(kv.second->trainable));
+            list.items.push_back(std::move(o));
         }
-        *out_json = copy_out(rai::json::dump(list, 2));
+        *out_json = copy_out(jsonu::dump(list, 2));
     });
 }
 
@@ -412,7 +415,7 @@ rai_status rai_adapter_config_json(rai_adapter_model *model, const char *adapter
         const std::string a = text(adapter, "adapter");
         rai::require_not_null(out_json, "out_json");
         std::lock_guard<std::mutex> lock(m.mutex);
-        *out_json = copy_out(rai::json::dump(m.adapter(a).cfg.to_json(), 2));
+        *out_json = copy_out(jsonu::dump(m.adapter(a).cfg.to_json(), 2));
     });
 }
 

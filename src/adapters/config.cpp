@@ -62,49 +62,49 @@ int ModuleSpec::matching_entry(const std::string &module) const {
     return -1;
 }
 
-json::Value ModuleSpec::to_json() const {
+jsonu::Value ModuleSpec::to_json() const {
     switch (kind) {
-        case Kind::Unset: return json::Value::null();
-        case Kind::AllLinear: return json::Value::string("all-linear");
-        case Kind::Regex: return json::Value::string(regex);
+        case Kind::Unset: return jsonu::null();
+        case Kind::AllLinear: return jsonu::string("all-linear");
+        case Kind::Regex: return jsonu::string(regex);
         case Kind::List: {
-            json::Value a = json::Value::array();
-            for (const std::string &n : names) a.push(json::Value::string(n));
+            jsonu::Value a = jsonu::array();
+            for (const std::string &n : names) a.items.push_back(jsonu::string(n));
             return a;
         }
     }
-    return json::Value::null();
+    return jsonu::null();
 }
 
-ModuleSpec ModuleSpec::from_json(const json::Value &v, const std::string &field) {
+ModuleSpec ModuleSpec::from_json(const jsonu::Value &v, const std::string &field) {
     ModuleSpec s;
-    if (v.is_null()) return s;
-    if (v.is_string()) {
-        if (v.as_string() == "all-linear") {
+    if (v.kind == jsonu::Kind::Null) return s;
+    if (v.kind == jsonu::Kind::String) {
+        if (v.text == "all-linear") {
             s.kind = Kind::AllLinear;
         } else {
             s.kind = Kind::Regex;
-            s.regex = v.as_string();
+            s.regex = v.text;
             compile(s.regex, field);  // fail now, not at first use
         }
         return s;
     }
-    if (!v.is_array())
+    if (v.kind != jsonu::Kind::Array)
         throw Error(RAI_ERROR_INVALID_ARGUMENT, field + " must be a list of names, a regex string or \"all-linear\"");
     s.kind = Kind::List;
-    for (const json::Value &e : v.items()) {
-        if (!e.is_string() || e.as_string().empty())
+    for (const jsonu::Value &e : v.items) {
+        if (e.kind != jsonu::Kind::String || e.text.empty())
             throw Error(RAI_ERROR_INVALID_ARGUMENT, field + " entries must be non-empty strings");
-        s.names.push_back(e.as_string());
+        s.names.push_back(e.text);
     }
     return s;
 }
 
 ModuleSpec ModuleSpec::from_text(const char *json_text, const std::string &field) {
     if (json_text == nullptr || *json_text == '\0') return {};
-    json::Value v;
+    jsonu::Value v;
     try {
-        v = json::parse(json_text, field);
+        v = jsonu::parse(json_text, field);
     } catch (const Error &e) {
         throw Error(RAI_ERROR_INVALID_ARGUMENT, e.what());
     }
@@ -219,28 +219,28 @@ bool AdapterConfig::is_feedforward(const std::string &module) const {
 
 namespace {
 
-json::Value num(double v, bool as_int) {
-    if (as_int && std::floor(v) == v && std::fabs(v) < 9e15) return json::Value::integer(static_cast<int64_t>(v));
-    return json::Value::number(v);
+jsonu::Value num(double v, bool as_int) {
+    if (as_int && std::floor(v) == v && std::fabs(v) < 9e15) return jsonu::integer(static_cast<int64_t>(v));
+    return jsonu::number(v);
 }
 
-double get_number(const json::Value &o, const char *key, double dflt, const std::string &what, bool *was_int = nullptr) {
-    const json::Value *v = o.find(key);
-    if (v == nullptr || v->is_null()) return dflt;
-    if (!v->is_number()) bad_field(what, key, std::string("must be a number, got ") + json::Value::kind_name(v->kind()));
-    if (was_int) *was_int = v->is_integer();
-    return v->as_number();
+double get_number(const jsonu::Value &o, const char *key, double dflt, const std::string &what, bool *was_int = nullptr) {
+    const jsonu::Value *v = o.find(key);
+    if (v == nullptr || v->kind == jsonu::Kind::Null) return dflt;
+    if (v->kind != jsonu::Kind::Number) bad_field(what, key, std::string("must be a number, got ") + jsonu::kind_name(v->kind));
+    if (was_int) *was_int = jsonu::is_integer(*v);
+    return jsonu::as_number(*v);
 }
 
-bool get_bool(const json::Value &o, const char *key, bool dflt, const std::string &what) {
-    const json::Value *v = o.find(key);
-    if (v == nullptr || v->is_null()) return dflt;
-    if (!v->is_bool()) bad_field(what, key, std::string("must be a boolean, got ") + json::Value::kind_name(v->kind()));
-    return v->as_bool();
+bool get_bool(const jsonu::Value &o, const char *key, bool dflt, const std::string &what) {
+    const jsonu::Value *v = o.find(key);
+    if (v == nullptr || v->kind == jsonu::Kind::Null) return dflt;
+    if (v->kind != jsonu::Kind::Bool) bad_field(what, key, std::string("must be a boolean, got ") + jsonu::kind_name(v->kind));
+    return v->boolean;
 }
 
-ModuleSpec get_spec(const json::Value &o, const char *key, const std::string &what) {
-    const json::Value *v = o.find(key);
+ModuleSpec get_spec(const jsonu::Value &o, const char *key, const std::string &what) {
+    const jsonu::Value *v = o.find(key);
     if (v == nullptr) return {};
     try {
         return ModuleSpec::from_json(*v, key);
@@ -251,15 +251,15 @@ ModuleSpec get_spec(const json::Value &o, const char *key, const std::string &wh
 
 }  // namespace
 
-AdapterConfig AdapterConfig::from_json(const json::Value &v, const std::string &what) {
-    if (!v.is_object()) throw Error(RAI_ERROR_FORMAT, what + ": the adapter config is not a JSON object");
+AdapterConfig AdapterConfig::from_json(const jsonu::Value &v, const std::string &what) {
+    if (v.kind != jsonu::Kind::Object) throw Error(RAI_ERROR_FORMAT, what + ": the adapter config is not a JSON object");
     AdapterConfig c;
     c.raw = v;
-    const json::Value *pt = v.find("peft_type");
+    const jsonu::Value *pt = v.find("peft_type");
     if (pt == nullptr)
         throw Error(RAI_ERROR_FORMAT, what + ": \"peft_type\" is missing (HF PEFT requires it: LORA, IA3, VERA, LOHA, LOKR)");
-    if (!pt->is_string()) bad_field(what, "peft_type", "must be a string");
-    const std::string t = pt->as_string();
+    if (pt->kind != jsonu::Kind::String) bad_field(what, "peft_type", "must be a string");
+    const std::string t = pt->text;
     if (t == "LORA") c.type = PeftType::Lora;
     else if (t == "IA3") c.type = PeftType::Ia3;
     else if (t == "VERA") c.type = PeftType::Vera;
@@ -277,17 +277,17 @@ AdapterConfig AdapterConfig::from_json(const json::Value &v, const std::string &
     c.fan_in_fan_out = get_bool(v, "fan_in_fan_out", false, what);
 
     auto read_patterns = [&](const char *key, bool ints) {
-        const json::Value *p = v.find(key);
-        if (p == nullptr || p->is_null()) return;
-        if (!p->is_object()) bad_field(what, key, "must be an object");
-        for (const auto &kv : p->members()) {
-            if (!kv.second.is_number()) bad_field(what, key, "values must be numbers");
+        const jsonu::Value *p = v.find(key);
+        if (p == nullptr || p->kind == jsonu::Kind::Null) return;
+        if (p->kind != jsonu::Kind::Object) bad_field(what, key, "must be an object");
+        for (const auto &kv : p->members) {
+            if (kv.second.kind != jsonu::Kind::Number) bad_field(what, key, "values must be numbers");
             if (ints) {
-                if (!kv.second.is_integer() && kv.second.as_number() != std::floor(kv.second.as_number()))
+                if (!jsonu::is_integer(kv.second) && jsonu::as_number(kv.second) != std::floor(jsonu::as_number(kv.second)))
                     bad_field(what, key, "values must be integers");
-                c.rank_pattern.emplace_back(kv.first, static_cast<int32_t>(kv.second.as_number()));
+                c.rank_pattern.emplace_back(kv.first, static_cast<int32_t>(jsonu::as_number(kv.second)));
             } else {
-                c.alpha_pattern.emplace_back(kv.first, kv.second.as_number());
+                c.alpha_pattern.emplace_back(kv.first, jsonu::as_number(kv.second));
             }
         }
     };
@@ -299,17 +299,17 @@ AdapterConfig AdapterConfig::from_json(const json::Value &v, const std::string &
             c.use_rslora = get_bool(v, "use_rslora", false, what);
             c.use_dora = get_bool(v, "use_dora", false, what);
             c.lora_bias = get_bool(v, "lora_bias", false, what);
-            if (const json::Value *b = v.find("bias"); b != nullptr && !b->is_null()) {
-                if (!b->is_string()) bad_field(what, "bias", "must be \"none\", \"all\" or \"lora_only\"");
-                if (b->as_string() == "none") c.bias = BiasMode::None;
-                else if (b->as_string() == "all") c.bias = BiasMode::All;
-                else if (b->as_string() == "lora_only") c.bias = BiasMode::LoraOnly;
-                else bad_field(what, "bias", "must be \"none\", \"all\" or \"lora_only\", got \"" + b->as_string() + "\"");
+            if (const jsonu::Value *b = v.find("bias"); b != nullptr && b->kind != jsonu::Kind::Null) {
+                if (b->kind != jsonu::Kind::String) bad_field(what, "bias", "must be \"none\", \"all\" or \"lora_only\"");
+                if (b->text == "none") c.bias = BiasMode::None;
+                else if (b->text == "all") c.bias = BiasMode::All;
+                else if (b->text == "lora_only") c.bias = BiasMode::LoraOnly;
+                else bad_field(what, "bias", "must be \"none\", \"all\" or \"lora_only\", got \"" + b->text + "\"");
             }
-            if (const json::Value *i = v.find("init_lora_weights"); i != nullptr && !i->is_null()) {
-                if (i->is_bool()) c.init = i->as_bool() ? LoraInit::Default : LoraInit::Random;
-                else if (i->is_string() && i->as_string() == "gaussian") c.init = LoraInit::Gaussian;
-                else if (i->is_string()) c.init = LoraInit::None;  // data-dependent inits: weights come from the file
+            if (const jsonu::Value *i = v.find("init_lora_weights"); i != nullptr && i->kind != jsonu::Kind::Null) {
+                if (i->kind == jsonu::Kind::Bool) c.init = i->boolean ? LoraInit::Default : LoraInit::Random;
+                else if (i->kind == jsonu::Kind::String && i->text == "gaussian") c.init = LoraInit::Gaussian;
+                else if (i->kind == jsonu::Kind::String) c.init = LoraInit::None;  // data-dependent inits: weights come from the file
                 else bad_field(what, "init_lora_weights", "must be a boolean or a string");
             }
             read_patterns("rank_pattern", true);
@@ -325,16 +325,16 @@ AdapterConfig AdapterConfig::from_json(const json::Value &v, const std::string &
             c.vera_d_initial = get_number(v, "d_initial", 0.1, what);
             c.projection_prng_key = static_cast<int64_t>(get_number(v, "projection_prng_key", 0, what));
             c.save_projection = get_bool(v, "save_projection", true, what);
-            if (const json::Value *b = v.find("bias"); b != nullptr && b->is_string() && b->as_string() != "none")
-                throw Error(RAI_ERROR_UNSUPPORTED, what + ": VeRA with bias \"" + b->as_string() + "\" is not supported");
+            if (const jsonu::Value *b = v.find("bias"); b != nullptr && b->kind == jsonu::Kind::String && b->text != "none")
+                throw Error(RAI_ERROR_UNSUPPORTED, what + ": VeRA with bias \"" + b->text + "\" is not supported");
             break;
         case PeftType::Loha:
         case PeftType::Lokr:
             c.alpha = get_number(v, "alpha", 8, what, &c.alpha_is_int);
             c.rank_dropout = get_number(v, "rank_dropout", 0, what);
             c.module_dropout = get_number(v, "module_dropout", 0, what);
-            if (const json::Value *i = v.find("init_weights"); i != nullptr && i->is_bool())
-                c.init = i->as_bool() ? LoraInit::Default : LoraInit::Random;
+            if (const jsonu::Value *i = v.find("init_weights"); i != nullptr && i->kind == jsonu::Kind::Bool)
+                c.init = i->boolean ? LoraInit::Default : LoraInit::Random;
             read_patterns("rank_pattern", true);
             read_patterns("alpha_pattern", false);
             if (c.type == PeftType::Lokr) {
@@ -346,21 +346,21 @@ AdapterConfig AdapterConfig::from_json(const json::Value &v, const std::string &
             break;
     }
     if (c.type != PeftType::Ia3) {
-        if (const json::Value *l = v.find("layers_to_transform"); l != nullptr && !l->is_null()) {
-            if (l->is_integer()) c.layers_to_transform.push_back(static_cast<int64_t>(l->as_number()));
-            else if (l->is_array()) {
-                for (const json::Value &e : l->items()) {
-                    if (!e.is_integer()) bad_field(what, "layers_to_transform", "entries must be integers");
-                    c.layers_to_transform.push_back(static_cast<int64_t>(e.as_number()));
+        if (const jsonu::Value *l = v.find("layers_to_transform"); l != nullptr && l->kind != jsonu::Kind::Null) {
+            if (jsonu::is_integer(*l)) c.layers_to_transform.push_back(static_cast<int64_t>(jsonu::as_number(*l)));
+            else if (l->kind == jsonu::Kind::Array) {
+                for (const jsonu::Value &e : l->items) {
+                    if (!jsonu::is_integer(e)) bad_field(what, "layers_to_transform", "entries must be integers");
+                    c.layers_to_transform.push_back(static_cast<int64_t>(jsonu::as_number(e)));
                 }
             } else bad_field(what, "layers_to_transform", "must be an integer or a list of integers");
         }
-        if (const json::Value *l = v.find("layers_pattern"); l != nullptr && !l->is_null()) {
-            if (l->is_string()) c.layers_pattern.push_back(l->as_string());
-            else if (l->is_array()) {
-                for (const json::Value &e : l->items()) {
-                    if (!e.is_string()) bad_field(what, "layers_pattern", "entries must be strings");
-                    c.layers_pattern.push_back(e.as_string());
+        if (const jsonu::Value *l = v.find("layers_pattern"); l != nullptr && l->kind != jsonu::Kind::Null) {
+            if (l->kind == jsonu::Kind::String) c.layers_pattern.push_back(l->text);
+            else if (l->kind == jsonu::Kind::Array) {
+                for (const jsonu::Value &e : l->items) {
+                    if (e.kind != jsonu::Kind::String) bad_field(what, "layers_pattern", "entries must be strings");
+                    c.layers_pattern.push_back(e.text);
                 }
             } else bad_field(what, "layers_pattern", "must be a string or a list of strings");
         }
@@ -373,88 +373,88 @@ AdapterConfig AdapterConfig::from_json(const json::Value &v, const std::string &
     return c;
 }
 
-json::Value AdapterConfig::to_json() const {
-    json::Value o = raw.is_object() ? raw : json::Value::object();
-    o.set("peft_type", json::Value::string(peft_type_name(type)));
-    o.set("target_modules", targets.to_json());
+jsonu::Value AdapterConfig::to_json() const {
+    jsonu::Value o = raw.kind == jsonu::Kind::Object ? raw : jsonu::object();
+    jsonu::set(o, "peft_type", jsonu::string(peft_type_name(type)));
+    jsonu::set(o, "target_modules", targets.to_json());
     // Only the fields each PEFT config class has (peft warns about, and drops, any other).
-    if (type != PeftType::Vera) o.set("exclude_modules", excludes.to_json());
+    if (type != PeftType::Vera) jsonu::set(o, "exclude_modules", excludes.to_json());
     if (type == PeftType::Lora || type == PeftType::Ia3 || type == PeftType::Vera)
-        o.set("fan_in_fan_out", json::Value::boolean(fan_in_fan_out));
+        jsonu::set(o, "fan_in_fan_out", jsonu::boolean(fan_in_fan_out));
     if (type != PeftType::Ia3) {
         if (layers_to_transform.empty()) {
-            o.set("layers_to_transform", json::Value::null());
+            jsonu::set(o, "layers_to_transform", jsonu::null());
         } else {
-            json::Value l = json::Value::array();
-            for (int64_t x : layers_to_transform) l.push(json::Value::integer(x));
-            o.set("layers_to_transform", std::move(l));
+            jsonu::Value l = jsonu::array();
+            for (int64_t x : layers_to_transform) l.items.push_back(jsonu::integer(x));
+            jsonu::set(o, "layers_to_transform", std::move(l));
         }
         if (layers_pattern.empty()) {
-            o.set("layers_pattern", json::Value::null());
+            jsonu::set(o, "layers_pattern", jsonu::null());
         } else {
-            json::Value l = json::Value::array();
-            for (const std::string &x : layers_pattern) l.push(json::Value::string(x));
-            o.set("layers_pattern", std::move(l));
+            jsonu::Value l = jsonu::array();
+            for (const std::string &x : layers_pattern) l.items.push_back(jsonu::string(x));
+            jsonu::set(o, "layers_pattern", std::move(l));
         }
     }
-    if (o.find("modules_to_save") == nullptr) o.set("modules_to_save", json::Value::null());
-    if (o.find("task_type") == nullptr) o.set("task_type", json::Value::null());
-    if (o.find("base_model_name_or_path") == nullptr) o.set("base_model_name_or_path", json::Value::null());
-    if (o.find("inference_mode") == nullptr) o.set("inference_mode", json::Value::boolean(true));
-    if (o.find("revision") == nullptr) o.set("revision", json::Value::null());
+    if (o.find("modules_to_save") == nullptr) jsonu::set(o, "modules_to_save", jsonu::null());
+    if (o.find("task_type") == nullptr) jsonu::set(o, "task_type", jsonu::null());
+    if (o.find("base_model_name_or_path") == nullptr) jsonu::set(o, "base_model_name_or_path", jsonu::null());
+    if (o.find("inference_mode") == nullptr) jsonu::set(o, "inference_mode", jsonu::boolean(true));
+    if (o.find("revision") == nullptr) jsonu::set(o, "revision", jsonu::null());
     auto patterns = [&](const char *key, bool ints) {
-        json::Value p = json::Value::object();
+        jsonu::Value p = jsonu::object();
         if (ints)
-            for (const auto &kv : rank_pattern) p.set(kv.first, json::Value::integer(kv.second));
+            for (const auto &kv : rank_pattern) jsonu::set(p, kv.first, jsonu::integer(kv.second));
         else
-            for (const auto &kv : alpha_pattern) p.set(kv.first, json::Value::number(kv.second));
-        o.set(key, std::move(p));
+            for (const auto &kv : alpha_pattern) jsonu::set(p, kv.first, jsonu::number(kv.second));
+        jsonu::set(o, key, std::move(p));
     };
     switch (type) {
         case PeftType::Lora: {
-            o.set("r", json::Value::integer(r));
-            o.set("lora_alpha", num(alpha, alpha_is_int));
-            o.set("lora_dropout", json::Value::number(dropout));
-            o.set("bias", json::Value::string(bias == BiasMode::None ? "none" : bias == BiasMode::All ? "all" : "lora_only"));
-            o.set("use_rslora", json::Value::boolean(use_rslora));
-            o.set("use_dora", json::Value::boolean(use_dora));
-            o.set("lora_bias", json::Value::boolean(lora_bias));
-            const json::Value *old = raw.is_object() ? raw.find("init_lora_weights") : nullptr;
-            if (init == LoraInit::Default) o.set("init_lora_weights", json::Value::boolean(true));
-            else if (init == LoraInit::Gaussian) o.set("init_lora_weights", json::Value::string("gaussian"));
-            else if (init == LoraInit::Random) o.set("init_lora_weights", json::Value::boolean(false));
-            else if (old == nullptr || !old->is_string()) o.set("init_lora_weights", json::Value::boolean(true));
+            jsonu::set(o, "r", jsonu::integer(r));
+            jsonu::set(o, "lora_alpha", num(alpha, alpha_is_int));
+            jsonu::set(o, "lora_dropout", jsonu::number(dropout));
+            jsonu::set(o, "bias", jsonu::string(bias == BiasMode::None ? "none" : bias == BiasMode::All ? "all" : "lora_only"));
+            jsonu::set(o, "use_rslora", jsonu::boolean(use_rslora));
+            jsonu::set(o, "use_dora", jsonu::boolean(use_dora));
+            jsonu::set(o, "lora_bias", jsonu::boolean(lora_bias));
+            const jsonu::Value *old = raw.kind == jsonu::Kind::Object ? raw.find("init_lora_weights") : nullptr;
+            if (init == LoraInit::Default) jsonu::set(o, "init_lora_weights", jsonu::boolean(true));
+            else if (init == LoraInit::Gaussian) jsonu::set(o, "init_lora_weights", jsonu::string("gaussian"));
+            else if (init == LoraInit::Random) jsonu::set(o, "init_lora_weights", jsonu::boolean(false));
+            else if (old == nullptr || old->kind != jsonu::Kind::String) jsonu::set(o, "init_lora_weights", jsonu::boolean(true));
             patterns("rank_pattern", true);
             patterns("alpha_pattern", false);
             break;
         }
         case PeftType::Ia3:
-            o.set("feedforward_modules", feedforward.to_json());
-            o.set("init_ia3_weights", json::Value::boolean(init_ia3_ones));
+            jsonu::set(o, "feedforward_modules", feedforward.to_json());
+            jsonu::set(o, "init_ia3_weights", jsonu::boolean(init_ia3_ones));
             break;
         case PeftType::Vera:
-            o.set("r", json::Value::integer(r));
-            o.set("vera_dropout", json::Value::number(dropout));
-            o.set("d_initial", json::Value::number(vera_d_initial));
-            o.set("projection_prng_key", json::Value::integer(projection_prng_key));
-            o.set("save_projection", json::Value::boolean(save_projection));
-            o.set("bias", json::Value::string("none"));
-            if (o.find("init_weights") == nullptr) o.set("init_weights", json::Value::boolean(true));
+            jsonu::set(o, "r", jsonu::integer(r));
+            jsonu::set(o, "vera_dropout", jsonu::number(dropout));
+            jsonu::set(o, "d_initial", jsonu::number(vera_d_initial));
+            jsonu::set(o, "projection_prng_key", jsonu::integer(projection_prng_key));
+            jsonu::set(o, "save_projection", jsonu::boolean(save_projection));
+            jsonu::set(o, "bias", jsonu::string("none"));
+            if (o.find("init_weights") == nullptr) jsonu::set(o, "init_weights", jsonu::boolean(true));
             break;
         case PeftType::Loha:
         case PeftType::Lokr:
-            o.set("r", json::Value::integer(r));
-            o.set("alpha", num(alpha, alpha_is_int));
-            o.set("rank_dropout", json::Value::number(rank_dropout));
-            o.set("module_dropout", json::Value::number(module_dropout));
-            o.set("init_weights", json::Value::boolean(init != LoraInit::Random));
-            o.set("use_effective_conv2d", json::Value::boolean(false));
+            jsonu::set(o, "r", jsonu::integer(r));
+            jsonu::set(o, "alpha", num(alpha, alpha_is_int));
+            jsonu::set(o, "rank_dropout", jsonu::number(rank_dropout));
+            jsonu::set(o, "module_dropout", jsonu::number(module_dropout));
+            jsonu::set(o, "init_weights", jsonu::boolean(init != LoraInit::Random));
+            jsonu::set(o, "use_effective_conv2d", jsonu::boolean(false));
             patterns("rank_pattern", true);
             patterns("alpha_pattern", false);
             if (type == PeftType::Lokr) {
-                o.set("decompose_both", json::Value::boolean(decompose_both));
-                o.set("decompose_factor", json::Value::integer(decompose_factor));
-                o.set("rank_dropout_scale", json::Value::boolean(rank_dropout_scale));
+                jsonu::set(o, "decompose_both", jsonu::boolean(decompose_both));
+                jsonu::set(o, "decompose_factor", jsonu::integer(decompose_factor));
+                jsonu::set(o, "rank_dropout_scale", jsonu::boolean(rank_dropout_scale));
             }
             break;
     }

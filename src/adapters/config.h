@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "json.h"
+#include "json_util.h"
 #include "rai.h"
 
 namespace rai::adapters {
@@ -29,8 +29,8 @@ struct ModuleSpec {
     bool matches(const std::string &module) const;
     // Which list entry matched (for the "target absent from the base" check); -1 otherwise.
     int matching_entry(const std::string &module) const;
-    json::Value to_json() const;
-    static ModuleSpec from_json(const json::Value &v, const std::string &field);
+    jsonu::Value to_json() const;
+    static ModuleSpec from_json(const jsonu::Value &v, const std::string &field);
     static ModuleSpec from_text(const char *json_text, const std::string &field);
 };
 
@@ -59,7 +59,7 @@ struct AdapterConfig {
     int32_t decompose_factor = -1;
     bool decompose_both = false;
     bool rank_dropout_scale = false;
-    json::Value raw = json::Value::object();  // the config as read: unknown fields survive
+    jsonu::Value raw = jsonu::object();  // the config as read: unknown fields survive
 
     // Throws INVALID_ARGUMENT naming the field: r <= 0, alpha <= 0, dropout outside [0, 1), ...
     void validate() const;
@@ -72,8 +72,8 @@ struct AdapterConfig {
     bool targets_module(const std::string &module) const;
     bool is_feedforward(const std::string &module) const;
 
-    json::Value to_json() const;
-    static AdapterConfig from_json(const json::Value &v, const std::string &what);
+    jsonu::Value to_json() const;
+    static AdapterConfig from_json(const jsonu::Value &v, const std::string &what);
 };
 
 // Layer index of a module name ("model.layers.3.mlp" -> 3 with pattern "layers"), or -1.

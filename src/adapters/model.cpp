@@ -386,7 +386,7 @@ void Model::add_adapter(const std::string &name, AdapterConfig cfg, uint64_t see
                 "target_modules entry \"" + c.targets.names[e] + "\" matches no module of the base (" +
                     std::to_string(modules_.size()) + " registered)");
     require(!targeted.empty(), RAI_ERROR_INVALID_ARGUMENT,
-            "target_modules " + json::dump(c.targets.to_json()) + " matches no module of the base");
+            "target_modules " + jsonu::dump(c.targets.to_json()) + " matches no module of the base");
     for (std::size_t mi : targeted)
         if (modules_[mi].fan_in_fan_out != c.fan_in_fan_out)
             log::warn("rai: adapter \"" + name + "\": fan_in_fan_out follows module \"" + modules_[mi].name +

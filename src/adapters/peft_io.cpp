@@ -65,7 +65,7 @@ bool same_shape(const std::vector<int64_t> &want, const std::vector<int64_t> &go
 void Model::load_peft(const std::string &dir, const std::string &name, uint32_t) {
     const std::string cfg_path = dir + "/adapter_config.json";
     const std::string st_path = dir + "/adapter_model.safetensors";
-    const json::Value cfg_json = json::parse(read_text(cfg_path), cfg_path);
+    const jsonu::Value cfg_json = jsonu::parse(read_text(cfg_path), cfg_path);
     AdapterConfig cfg = AdapterConfig::from_json(cfg_json, cfg_path);
     struct stat sb {};
     if (::stat(st_path.c_str(), &sb) != 0) {
@@ -175,13 +175,13 @@ void Model::save_peft(const std::string &name, const std::string &dir, Fp dtype)
         f.tensors.push_back(std::move(t));
     }
     // PEFT writes sorted keys with an indent of 2.
-    json::Value cfg = a.cfg.to_json();
-    std::vector<std::pair<std::string, json::Value>> members(cfg.members().begin(), cfg.members().end());
+    jsonu::Value cfg = a.cfg.to_json();
+    std::vector<std::pair<std::string, jsonu::Value>> members(cfg.members.begin(), cfg.members.end());
     std::sort(members.begin(), members.end(), [](const auto &x, const auto &y) { return x.first < y.first; });
-    json::Value sorted = json::Value::object();
-    for (auto &m : members) sorted.set(m.first, std::move(m.second));
+    jsonu::Value sorted = jsonu::object();
+    for (auto &m : members) jsonu::set(sorted, m.first, std::move(m.second));
     write_tensor_file(dir + "/adapter_model.safetensors", f);
-    write_text_atomic(dir + "/adapter_config.json", json::dump(sorted, 2) + "\n");
+    write_text_atomic(dir + "/adapter_config.json", jsonu::dump(sorted, 2) + "\n");
 }
 
 }  // namespace rai::adapters

@@ -1,6 +1,6 @@
 // The adapters' minimal interface to a tensor file: named tensors with a dtype, a shape and
-// their bytes, read and written whole. Implemented over safetensors (safetensors_codec.cpp);
-// adapter code never touches the file format itself, so a shared reader can replace the codec.
+// their bytes, read and written whole. Implemented (tensor_file.cpp) over the shared
+// safetensors codec in src/io; adapter code never touches the file format itself.
 #pragma once
 #include <cstdint>
 #include <string>
