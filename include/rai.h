@@ -647,8 +647,16 @@ RAI_API void rai_adapter_model_destroy(rai_adapter_model *model);
 RAI_API rai_status rai_adapter_model_add_linear(rai_adapter_model *model, const char *name,
                                                 const rai_tensor *weight, const rai_tensor *bias,
                                                 uint32_t flags);
+/* Registers a frozen 4-bit linear module (QLoRA): `state` is a 2-D [out, in] NF4/FP4 state
+ * (see the quantization section) on the host, `codes` its packed codes; both are copied. bias:
+ * [out] f32/bf16/f16 or NULL. Products run on the 4-bit weight (rai_q4_linear_*); it is
+ * dequantized only for DoRA norms and merges, and merging into it needs RAI_ADAPTER_MERGE_LOSSY
+ * (dequantize, add in fp32, requantize with the same type, block size and double quant). */
+RAI_API rai_status rai_adapter_model_add_linear_q4(rai_adapter_model *model, const char *name,
+                                                   const rai_q4_state *state, const rai_tensor *codes,
+                                                   const rai_tensor *bias);
 /* Copies the module's current weight (merges included) and bias into caller tensors of the
- * registered shape and dtype; bias may be NULL. */
+ * registered shape (any of f32/bf16/f16; a 4-bit weight is dequantized); bias may be NULL. */
 RAI_API rai_status rai_adapter_model_get_weight(rai_adapter_model *model, const char *name,
                                                 rai_tensor *weight, rai_tensor *bias);
 /* JSON {"modules": [{"name", "out", "in", "dtype", "bias"}...], "adapters": [{"name",
@@ -734,6 +742,16 @@ RAI_API rai_status rai_adapter_merge(rai_adapter_model *model, const char *const
  * IA3: W'/(l + 1e-8)) in fp32, as PEFT does: within 2 ulp of max(|W|, |W'|) per element for
  * LoRA; bit-exact once every adapter of a RAI_ADAPTER_MERGE_KEEP_ORIGINAL merge is unmerged. */
 RAI_API rai_status rai_adapter_unmerge(rai_adapter_model *model, int32_t count);
+
+/* out [out,in] (f32/bf16/f16) = module `module`'s weight with the named adapters (NULL/0 = the
+ * active ones) merged in fp32 — LoRA W + Δ, DoRA (m/‖W+Δ‖)(W+Δ), IA3 W⊙l — applied to `master`
+ * [out,in] (f32/bf16/f16) when given, else to the module's own weight (dequantized when 4-bit).
+ * Nothing in the model changes. This is the "merge into the bf16/fp16 master" of QLoRA: pass
+ * the dense master, then requantize `out` with rai_q4_quantize if a 4-bit model is wanted.
+ * Non-finite results: RAI_ERROR_OUT_OF_RANGE. */
+RAI_API rai_status rai_adapter_merged_weight(rai_adapter_model *model, const char *module,
+                                             const char *const *names, size_t n,
+                                             const rai_tensor *master, rai_tensor *out);
 
 /* HF PEFT directories: adapter_config.json + adapter_model.safetensors. Loading fails loudly
  * (RAI_ERROR_FORMAT naming the module) when a targeted module has no tensors, a tensor has an

@@ -191,6 +191,28 @@ rai_status rai_adapter_model_add_linear(rai_adapter_model *model, const char *na
     });
 }
 
+rai_status rai_adapter_model_add_linear_q4(rai_adapter_model *model, const char *name, const rai_q4_state *state,
+                                           const rai_tensor *codes, const rai_tensor *bias) {
+    return guarded([&] {
+        ad::Model &m = model_of(model);
+        const std::string n = text(name, "name");
+        rai::require_not_null(state, "state");
+        std::lock_guard<std::mutex> lock(m.mutex);
+        m.add_linear_q4(n, *state, codes, bias);
+    });
+}
+
+rai_status rai_adapter_merged_weight(rai_adapter_model *model, const char *module, const char *const *names, size_t n,
+                                     const rai_tensor *master, rai_tensor *out) {
+    return guarded([&] {
+        ad::Model &m = model_of(model);
+        const std::string mod = text(module, "module");
+        const std::vector<std::string> list = name_list(names, n, "names");
+        std::lock_guard<std::mutex> lock(m.mutex);
+        m.merged_weight(mod, list, master, out);
+    });
+}
+
 rai_status rai_adapter_model_get_weight(rai_adapter_model *model, const char *name, rai_tensor *weight,
                                         rai_tensor *bias) {
     return guarded([&] {

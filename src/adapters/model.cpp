@@ -123,6 +123,15 @@ void check_same_rows(const TensorCheck &a, const TensorCheck &b, const char *an,
 // ---------------------------------------------------------------- base modules
 
 void BaseModule::refresh_cache() {
+    b32.clear();
+    if (!bias.empty()) {
+        b32.resize(static_cast<std::size_t>(out));
+        load_floats(dtype, bias.data(), b32.data(), b32.size());
+    }
+    if (quantized()) {
+        w32.clear();
+        return;
+    }
     std::vector<float> stored(static_cast<std::size_t>(out * in));
     load_floats(dtype, weight.data(), stored.data(), stored.size());
     if (fan_in_fan_out) {
@@ -132,14 +141,96 @@ void BaseModule::refresh_cache() {
     } else {
         w32 = std::move(stored);
     }
-    b32.clear();
-    if (!bias.empty()) {
-        b32.resize(static_cast<std::size_t>(out));
-        load_floats(dtype, bias.data(), b32.data(), b32.size());
+}
+
+namespace {
+rai_tensor host_f32(const float *p, const int64_t *shape, int32_t ndim) {
+    rai_tensor t{};
+    t.data = const_cast<float *>(p);
+    t.device = {RAI_DEVICE_CPU, 0};
+    t.ndim = ndim;
+    t.dtype = dtype::f32;
+    t.shape = shape;
+    return t;
+}
+}  // namespace
+
+void BaseModule::matmul(const float *X, int64_t M, float *Y0) const {
+    if (!quantized()) {
+        cpu::gemm_nt(M, out, in, 1.0f, X, in, w32.data(), in, 0.0f, Y0, out);
+        return;
     }
+    if (M == 0) return;
+    const int64_t xs[] = {M, in}, ys[] = {M, out}, cs[] = {static_cast<int64_t>(codes.size())};
+    rai_tensor x = host_f32(X, xs, 2), y = host_f32(Y0, ys, 2);
+    rai_tensor c{};
+    c.data = const_cast<uint8_t *>(codes.data());
+    c.device = {RAI_DEVICE_CPU, 0};
+    c.ndim = 1;
+    c.dtype = dtype::u8;
+    c.shape = cs;
+    q4::linear_forward(*ctx, *q4, &c, &x, nullptr, &y);
+}
+
+void BaseModule::matmul_t(const float *dY, int64_t M, float *dX, bool accumulate) const {
+    if (!quantized()) {
+        cpu::gemm_nn(M, in, out, 1.0f, dY, out, w32.data(), in, accumulate ? 1.0f : 0.0f, dX, in);
+        return;
+    }
+    if (M == 0) return;
+    std::vector<float> tmp(static_cast<std::size_t>(M * in));
+    const int64_t ds[] = {M, out}, xs[] = {M, in}, cs[] = {static_cast<int64_t>(codes.size())};
+    rai_tensor dy = host_f32(dY, ds, 2), dx = host_f32(tmp.data(), xs, 2);
+    rai_tensor c{};
+    c.data = const_cast<uint8_t *>(codes.data());
+    c.device = {RAI_DEVICE_CPU, 0};
+    c.ndim = 1;
+    c.dtype = dtype::u8;
+    c.shape = cs;
+    q4::linear_backward_input(*ctx, *q4, &c, &dy, &dx);
+    for (std::size_t i = 0; i < tmp.size(); ++i) dX[i] = accumulate ? dX[i] + tmp[i] : tmp[i];
+}
+
+std::vector<float> BaseModule::dense() const {
+    if (!quantized()) return w32;
+    std::vector<float> w(static_cast<std::size_t>(out * in));
+    const int64_t ws[] = {out, in}, cs[] = {static_cast<int64_t>(codes.size())};
+    rai_tensor d = host_f32(w.data(), ws, 2);
+    rai_tensor c{};
+    c.data = const_cast<uint8_t *>(codes.data());
+    c.device = {RAI_DEVICE_CPU, 0};
+    c.ndim = 1;
+    c.dtype = dtype::u8;
+    c.shape = cs;
+    q4::dequantize(*ctx, *q4, &c, &d);
+    return w;
 }
 
 void BaseModule::commit(const std::vector<float> &new_w32, const std::vector<float> *new_b32) {
+    if (quantized()) {  // requantize with the same parameters (lossy)
+        rai_q4_params p{};
+        p.struct_size = sizeof p;
+        p.type = q4->type;
+        p.blocksize = q4->blocksize;
+        p.double_quant = q4_double_quant;
+        const int64_t ws[] = {out, in};
+        rai_tensor src = host_f32(new_w32.data(), ws, 2);
+        std::vector<uint8_t> new_codes(codes.size());
+        const int64_t cs[] = {static_cast<int64_t>(new_codes.size())};
+        rai_tensor c{};
+        c.data = new_codes.data();
+        c.device = {RAI_DEVICE_CPU, 0};
+        c.ndim = 1;
+        c.dtype = dtype::u8;
+        c.shape = cs;
+        std::shared_ptr<rai_q4_state> st(q4::quantize(*ctx, p, &src, &c));
+        st->dtype = q4->dtype;
+        q4 = std::move(st);
+        codes = std::move(new_codes);
+        if (new_b32 != nullptr && !bias.empty()) store_floats(dtype, new_b32->data(), bias.data(), new_b32->size());
+        refresh_cache();
+        return;
+    }
     if (fan_in_fan_out) {
         std::vector<float> t(new_w32.size());
         for (int64_t i = 0; i < out; ++i)
@@ -180,6 +271,38 @@ void Model::add_linear(const std::string &name, const rai_tensor *weight, const 
     modules_.push_back(std::move(m));
 }
 
+void Model::add_linear_q4(const std::string &name, const rai_q4_state &state, const rai_tensor *codes,
+                          const rai_tensor *bias) {
+    require(!name.empty(), RAI_ERROR_INVALID_ARGUMENT, "name must not be empty");
+    require(module_by_name_.count(name) == 0, RAI_ERROR_INVALID_ARGUMENT, "module \"" + name + "\" is already registered");
+    q4::check_state_device(*ctx_, state, "state");
+    require(state.shape.size() == 2 && state.shape[0] > 0 && state.shape[1] > 0, RAI_ERROR_SHAPE_MISMATCH,
+            "state: a linear layer's 4-bit weight is 2-D [out, in], got " + std::to_string(state.shape.size()) +
+                " dimension(s)");
+    const uint8_t *c = q4::check_codes(*ctx_, codes, state.numel, "codes");
+    BaseModule m;
+    m.name = name;
+    m.out = state.shape[0];
+    m.in = state.shape[1];
+    m.ctx = ctx_;
+    m.q4 = std::shared_ptr<rai_q4_state>(q4::copy_state(*ctx_, state));
+    m.q4_double_quant = state.nested ? 1 : 0;
+    m.codes.assign(c, c + (state.numel + 1) / 2);
+    Fp bias_kind = Fp::F32;
+    float_kind(state.dtype, &bias_kind);
+    m.dtype = bias_kind;
+    if (bias != nullptr) {
+        TensorCheck b("bias", bias);
+        b.on(*ctx_).shape({m.out}).contiguous();
+        m.dtype = tensor_fp(b, "bias");
+        m.bias.resize(static_cast<std::size_t>(m.out) * fp_size(m.dtype));
+        std::memcpy(m.bias.data(), b.data(), m.bias.size());
+    }
+    m.refresh_cache();
+    module_by_name_[name] = modules_.size();
+    modules_.push_back(std::move(m));
+}
+
 std::size_t Model::module_index(const std::string &name) const {
     auto it = module_by_name_.find(name);
     if (it == module_by_name_.end()) throw Error(RAI_ERROR_INVALID_ARGUMENT, "module \"" + name + "\" is not registered");
@@ -193,7 +316,11 @@ void Model::get_weight(const std::string &name, rai_tensor *weight, rai_tensor *
     if (m.fan_in_fan_out) w.shape({m.in, m.out});
     else w.shape({m.out, m.in});
     Fp k = tensor_fp(w, "weight");
-    if (k == m.dtype) {
+    if (m.quantized()) {
+        require(!m.fan_in_fan_out, RAI_ERROR_INTERNAL, "4-bit bases are never fan_in_fan_out");
+        const std::vector<float> d = m.dense();
+        store_floats(k, d.data(), w.data(), d.size());
+    } else if (k == m.dtype) {
         std::memcpy(w.data(), m.weight.data(), m.weight.size());
     } else {
         std::vector<float> f(static_cast<std::size_t>(m.out * m.in));
@@ -288,7 +415,7 @@ void Model::build_module_adapter(Adapter &a, std::size_t mi, bool initialise) {
             }
             if (c.use_dora) {
                 Param mag = make_param("lora_magnitude_vector", {bm.out});
-                if (initialise) mag.value = dora_weight_norm(ma, bm, bm.w32);  // ‖W + s·B·A‖_row
+                if (initialise) mag.value = dora_weight_norm(ma, bm, bm.dense());  // ‖W + s·B·A‖_row
                 ma.params.push_back(std::move(mag));
             }
             break;
@@ -556,7 +683,7 @@ void scale_input(std::vector<float> &X, int64_t M, int64_t in, const std::vector
 void base_forward(const BaseModule &bm, const BaseTerms &t, int64_t M, const float *Xs, std::vector<float> &Y0,
                   std::vector<float> &Y) {
     Y0.assign(static_cast<std::size_t>(M * bm.out), 0.0f);
-    cpu::gemm_nt(M, bm.out, bm.in, 1.0f, Xs, bm.in, bm.w32.data(), bm.in, 0.0f, Y0.data(), bm.out);
+    bm.matmul(Xs, M, Y0.data());
     Y = Y0;
     if (t.bias != nullptr)
         for (int64_t i = 0; i < M; ++i)
@@ -727,7 +854,7 @@ void Model::backward(const std::string &module, const rai_tensor *x, const rai_t
     }
     std::vector<float> dXs(static_cast<std::size_t>(M * in), 0.0f);
     bool need_dxs = dx != nullptr || !t.lin.empty();
-    if (need_dxs) cpu::gemm_nn(M, in, out, 1.0f, dYb.data(), out, bm.w32.data(), in, 0.0f, dXs.data(), in);
+    if (need_dxs) bm.matmul_t(dYb.data(), M, dXs.data(), false);
     for (const ActiveEntry &e : act) {
         if (e.adapter->cfg.type != PeftType::Ia3) continue;
         ModuleAdapter *ma = e.adapter->for_module(mi);
@@ -759,6 +886,47 @@ void Model::backward(const std::string &module, const rai_tensor *x, const rai_t
 
 // ---------------------------------------------------------------- merge / unmerge
 
+void Model::apply_merge(const Adapter &a, std::size_t mi, std::vector<float> &W, std::vector<float> &b,
+                        MergeRecord *rec) const {
+    const ModuleAdapter *ma = a.for_module(mi);
+    const auto bit = a.biases.find(mi);
+    const BaseModule &bm = modules_[mi];
+    if (bit != a.biases.end()) {
+        if (rec != nullptr) rec->old_bias[mi] = b;
+        b = bit->second.value;
+    }
+    if (ma == nullptr) return;
+    const int64_t out = bm.out, in = bm.in;
+    if (a.cfg.type == PeftType::Ia3) {
+        const Param &l = ma->get("ia3_l");
+        for (int64_t i = 0; i < out; ++i)
+            for (int64_t j = 0; j < in; ++j) W[i * in + j] *= ma->feedforward ? l.value[j] : l.value[i];
+        if (!ma->feedforward && !b.empty())
+            for (int64_t i = 0; i < out; ++i) b[i] *= l.value[i];
+        return;
+    }
+    const std::vector<float> d = delta_weight(a, *ma, bm);
+    if (const Param *mag = ma->find("lora_magnitude_vector")) {
+        // W' = (m / ‖W + Δ‖) (W + Δ); the norm is kept for unmerge.
+        std::vector<float> norm(static_cast<std::size_t>(out));
+        for (int64_t i = 0; i < out; ++i) {
+            double s = 0;
+            for (int64_t j = 0; j < in; ++j) {
+                const double v = static_cast<double>(W[i * in + j]) + d[i * in + j];
+                s += v * v;
+            }
+            norm[i] = static_cast<float>(std::sqrt(s));
+            const float scale = mag->value[i] / norm[i];
+            for (int64_t j = 0; j < in; ++j) W[i * in + j] = scale * (W[i * in + j] + d[i * in + j]);
+        }
+        if (rec != nullptr) rec->dora_norm[mi] = std::move(norm);
+    } else {
+        for (std::size_t i = 0; i < d.size(); ++i) W[i] += d[i];
+    }
+    if (const Param *bb = ma->find("lora_B.bias"); bb != nullptr && !b.empty())
+        for (int64_t i = 0; i < out; ++i) b[i] += ma->scaling * bb->value[i];
+}
+
 void Model::merge(const std::vector<std::string> &names_in, uint32_t flags) {
     require((flags & ~(RAI_ADAPTER_MERGE_SAFE | RAI_ADAPTER_MERGE_LOSSY | RAI_ADAPTER_MERGE_KEEP_ORIGINAL)) == 0,
             RAI_ERROR_INVALID_ARGUMENT, "flags has unknown bits");
@@ -768,9 +936,15 @@ void Model::merge(const std::vector<std::string> &names_in, uint32_t flags) {
         for (const auto &e : active_) names.push_back(e.first);
     require(!names.empty(), RAI_ERROR_INVALID_ARGUMENT, "no adapter to merge (none named, none active)");
     for (const std::string &n : names) {
-        adapter(n);
+        const Adapter &a = adapter(n);
         for (const MergeRecord &r : merged_)
             require(r.adapter != n, RAI_ERROR_INVALID_ARGUMENT, "adapter \"" + n + "\" is already merged");
+        if ((flags & RAI_ADAPTER_MERGE_LOSSY) == 0)
+            for (const ModuleAdapter &ma : a.modules)
+                require(!modules_[ma.module].quantized(), RAI_ERROR_INVALID_ARGUMENT,
+                        "adapter \"" + n + "\": module \"" + modules_[ma.module].name +
+                            "\" has a 4-bit base; merging dequantizes, adds and requantizes, which loses precision: "
+                            "pass RAI_ADAPTER_MERGE_LOSSY, or merge into the dense master (rai_adapter_merged_weight)");
     }
     const bool safe = (flags & RAI_ADAPTER_MERGE_SAFE) != 0;
     // Out of place: new weights for every touched module first, committed only when all are good.
@@ -781,49 +955,10 @@ void Model::merge(const std::vector<std::string> &names_in, uint32_t flags) {
         MergeRecord rec;
         rec.adapter = n;
         for (std::size_t mi = 0; mi < modules_.size(); ++mi) {
-            const ModuleAdapter *ma = a.for_module(mi);
-            const auto bit = a.biases.find(mi);
-            if (ma == nullptr && bit == a.biases.end()) continue;
-            const BaseModule &bm = modules_[mi];
-            if (new_w.count(mi) == 0) new_w[mi] = bm.w32;
-            if (new_b.count(mi) == 0) new_b[mi] = bm.b32;
-
-            std::vector<float> &W = new_w[mi];
-            std::vector<float> &b = new_b[mi];
-            if (bit != a.biases.end()) {
-                rec.old_bias[mi] = b;
-                b = bit->second.value;
-            }
-            if (ma == nullptr) continue;
-            const int64_t out = bm.out, in = bm.in;
-            if (a.cfg.type == PeftType::Ia3) {
-                const Param &l = ma->get("ia3_l");
-                for (int64_t i = 0; i < out; ++i)
-                    for (int64_t j = 0; j < in; ++j) W[i * in + j] *= ma->feedforward ? l.value[j] : l.value[i];
-                if (!ma->feedforward && !b.empty())
-                    for (int64_t i = 0; i < out; ++i) b[i] *= l.value[i];
-                continue;
-            }
-            const std::vector<float> d = delta_weight(a, *ma, bm);
-            if (const Param *mag = ma->find("lora_magnitude_vector")) {
-                // W' = (m / ‖W + Δ‖) (W + Δ); the norm is kept for unmerge.
-                std::vector<float> norm(static_cast<std::size_t>(out));
-                for (int64_t i = 0; i < out; ++i) {
-                    double s = 0;
-                    for (int64_t j = 0; j < in; ++j) {
-                        const double v = static_cast<double>(W[i * in + j]) + d[i * in + j];
-                        s += v * v;
-                    }
-                    norm[i] = static_cast<float>(std::sqrt(s));
-                    const float scale = mag->value[i] / norm[i];
-                    for (int64_t j = 0; j < in; ++j) W[i * in + j] = scale * (W[i * in + j] + d[i * in + j]);
-                }
-                rec.dora_norm[mi] = std::move(norm);
-            } else {
-                for (std::size_t i = 0; i < d.size(); ++i) W[i] += d[i];
-            }
-            if (const Param *bb = ma->find("lora_B.bias"); bb != nullptr && !b.empty())
-                for (int64_t i = 0; i < out; ++i) b[i] += ma->scaling * bb->value[i];
+            if (a.for_module(mi) == nullptr && a.biases.count(mi) == 0) continue;
+            if (new_w.count(mi) == 0) new_w[mi] = modules_[mi].dense();
+            if (new_b.count(mi) == 0) new_b[mi] = modules_[mi].b32;
+            apply_merge(a, mi, new_w[mi], new_b[mi], &rec);
         }
         records.push_back(std::move(rec));
     }
@@ -840,8 +975,10 @@ void Model::merge(const std::vector<std::string> &names_in, uint32_t flags) {
     }
     if (keep)  // the weights before this call, restored when its first adapter is unmerged
         for (const auto &kv : new_w) {
-            records.front().original_weight[kv.first] = modules_[kv.first].weight;
-            records.front().original_bias[kv.first] = modules_[kv.first].bias;
+            const BaseModule &bm = modules_[kv.first];
+            records.front().original_weight[kv.first] = bm.quantized() ? bm.codes : bm.weight;
+            records.front().original_bias[kv.first] = bm.bias;
+            if (bm.quantized()) records.front().original_q4[kv.first] = bm.q4;
         }
     for (const auto &kv : new_w) modules_[kv.first].commit(kv.second, &new_b[kv.first]);
     for (MergeRecord &r : records) merged_.push_back(std::move(r));
@@ -859,13 +996,19 @@ void Model::unmerge(int32_t count) {
             const bool has_bias = rec.old_bias.count(mi) != 0;
             BaseModule &bm = modules_[mi];
             if (auto it = rec.original_weight.find(mi); it != rec.original_weight.end()) {
-                bm.weight = it->second;  // bit-exact restore (RAI_ADAPTER_MERGE_KEEP_ORIGINAL)
+                // bit-exact restore (RAI_ADAPTER_MERGE_KEEP_ORIGINAL)
+                if (bm.quantized()) {
+                    bm.codes = it->second;
+                    bm.q4 = rec.original_q4.at(mi);
+                } else {
+                    bm.weight = it->second;
+                }
                 bm.bias = rec.original_bias.at(mi);
                 bm.refresh_cache();
                 continue;
             }
             if (ma == nullptr && !has_bias) continue;
-            std::vector<float> W = bm.w32, b = bm.b32;
+            std::vector<float> W = bm.dense(), b = bm.b32;
             const int64_t out = bm.out, in = bm.in;
             if (ma != nullptr) {
                 if (a.cfg.type == PeftType::Ia3) {
@@ -895,6 +1038,38 @@ void Model::unmerge(int32_t count) {
         }
         merged_.pop_back();
     }
+}
+
+void Model::merged_weight(const std::string &module, const std::vector<std::string> &names_in, const rai_tensor *master,
+                          rai_tensor *out_t) {
+    const std::size_t mi = module_index(module);
+    const BaseModule &bm = modules_[mi];
+    std::vector<std::string> names = names_in;
+    if (names.empty())
+        for (const auto &e : active_) names.push_back(e.first);
+    std::vector<float> W;
+    if (master != nullptr) {
+        TensorCheck mc("master", master);
+        mc.on(*ctx_).shape({bm.out, bm.in}).contiguous();
+        W = read_floats(mc, "master");
+    } else {
+        W = bm.dense();
+    }
+    TensorCheck oc("out", out_t);
+    oc.on(*ctx_).shape({bm.out, bm.in}).contiguous();
+    tensor_fp(oc, "out");
+    std::vector<float> b = bm.b32;
+    for (const std::string &n : names) {
+        const Adapter &a = adapter(n);
+        for (const MergeRecord &r : merged_)
+            require(r.adapter != n || master != nullptr, RAI_ERROR_INVALID_ARGUMENT,
+                    "adapter \"" + n + "\" is already merged into the module's weight");
+        apply_merge(a, mi, W, b, nullptr);
+    }
+    for (float v : W)
+        if (!std::isfinite(v))
+            throw Error(RAI_ERROR_OUT_OF_RANGE, "the merged weight of module \"" + module + "\" has a non-finite value");
+    write_floats(oc, "out", W.data());
 }
 
 // ---------------------------------------------------------------- weighted combination

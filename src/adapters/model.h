@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "../quant/q4_state.h"
 #include "config.h"
 #include "half.h"
 #include "rai.h"
@@ -25,18 +26,36 @@ struct Param {
     void init_zeros();
 };
 
+// A frozen linear base: a dense f32/bf16/f16 weight, or a 4-bit NF4/FP4 weight (QLoRA) whose
+// products go through the quantization capability and which is dequantized only on demand
+// (DoRA norms, merges).
 struct BaseModule {
     std::string name;
     int64_t out = 0, in = 0;
-    Fp dtype = Fp::F32;
+    Fp dtype = Fp::F32;  // dense: the weight's dtype; 4-bit: the bias dtype
     bool fan_in_fan_out = false;  // stored [in, out] (GPT-2 Conv1D layout)
     std::vector<uint8_t> weight;  // current weight in `dtype`, stored layout
     std::vector<uint8_t> bias;    // [out] in `dtype`, or empty
     std::vector<float> w32;       // fp32 [out, in] copy of `weight` (compute cache)
     std::vector<float> b32;       // fp32 bias or empty
     uint64_t last_train_step = 0;  // dropout masks of the latest training forward
+    // 4-bit base (w32 and weight stay empty): the state and its packed codes.
+    const rai_context *ctx = nullptr;
+    std::shared_ptr<rai_q4_state> q4;
+    std::vector<uint8_t> codes;
+    int32_t q4_double_quant = 0;
+    bool quantized() const { return q4 != nullptr; }
+
     void refresh_cache();
+    // Dense: stores new_w32 in the weight's dtype. 4-bit: requantizes with the same type,
+    // block size and double quantisation (lossy).
     void commit(const std::vector<float> &new_w32, const std::vector<float> *new_b32);
+    // Y0[M,out] = X[M,in]·Wᵀ (no bias), fp32.
+    void matmul(const float *X, int64_t M, float *Y0) const;
+    // dX[M,in] (+)= dY[M,out]·W, fp32.
+    void matmul_t(const float *dY, int64_t M, float *dX, bool accumulate) const;
+    // The fp32 weight [out,in]: the cache, or the 4-bit weight dequantized.
+    std::vector<float> dense() const;
 };
 
 // One adapter's state for one module.
@@ -71,6 +90,7 @@ struct MergeRecord {
     std::map<std::size_t, std::vector<float>> dora_norm;   // per module, per output row
     std::map<std::size_t, std::vector<float>> old_bias;    // bias modes: the base bias before
     std::map<std::size_t, std::vector<uint8_t>> original_weight, original_bias;  // KEEP_ORIGINAL
+    std::map<std::size_t, std::shared_ptr<rai_q4_state>> original_q4;           // KEEP_ORIGINAL, 4-bit
 };
 
 struct ActiveEntry {
@@ -84,6 +104,8 @@ public:
 
     // Base modules.
     void add_linear(const std::string &name, const rai_tensor *weight, const rai_tensor *bias, uint32_t flags);
+    void add_linear_q4(const std::string &name, const rai_q4_state &state, const rai_tensor *codes,
+                       const rai_tensor *bias);
     void get_weight(const std::string &name, rai_tensor *weight, rai_tensor *bias) const;
     std::size_t module_index(const std::string &name) const;  // throws INVALID_ARGUMENT
     const std::vector<BaseModule> &modules() const { return modules_; }
@@ -116,6 +138,10 @@ public:
     // Merging (fp32). flags: RAI_ADAPTER_MERGE_*.
     void merge(const std::vector<std::string> &names, uint32_t flags);
     void unmerge(int32_t count);  // LIFO; count <= 0: all
+    // out = the module's weight with the named adapters merged (fp32), from `master` when given
+    // (dense [out,in] f32/bf16/f16) else from the module's own weight; nothing changes.
+    void merged_weight(const std::string &module, const std::vector<std::string> &names, const rai_tensor *master,
+                       rai_tensor *out);
     std::vector<std::string> merged() const;
 
     // HF PEFT directories.
@@ -130,6 +156,10 @@ private:
     void check_adapter_shapes(const Adapter &a) const;
     void build_module_adapter(Adapter &a, std::size_t m, bool initialise);
     std::vector<ActiveEntry> active_for(std::size_t module) const;
+    // Applies adapter `a`'s merge to module mi's fp32 weight W and bias b (in place); fills
+    // the record's DoRA norm / bias entries when rec is given.
+    void apply_merge(const Adapter &a, std::size_t mi, std::vector<float> &W, std::vector<float> &b,
+                     MergeRecord *rec) const;
 
     rai_context *ctx_;
     std::vector<BaseModule> modules_;

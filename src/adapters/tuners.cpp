@@ -160,12 +160,12 @@ void add_contribution(const Adapter &a, const ModuleAdapter &ma, float w, const 
                 for (int64_t i = 0; i < M; ++i)
                     for (int64_t j = 0; j < out; ++j) L[i * out + j] += bb->value[j];
             if (const Param *mag = ma.find("lora_magnitude_vector")) {
-                const std::vector<float> n = dora_weight_norm(ma, bm, bm.w32);
+                const std::vector<float> n = dora_weight_norm(ma, bm, bm.dense());
                 std::vector<float> y0d;
                 const float *Y0 = rb.Y0;
                 if (!xd.empty()) {  // PEFT: in training with dropout the base term uses drop(x), no bias
                     y0d.resize(static_cast<std::size_t>(M * out));
-                    gemm_nt(M, out, in, 1.0f, Xa, in, bm.w32.data(), in, 0.0f, y0d.data(), out);
+                    bm.matmul(Xa, M, y0d.data());
                     Y0 = y0d.data();
                 }
                 for (int64_t j = 0; j < out; ++j) {
@@ -237,14 +237,14 @@ void backward_contribution(Adapter &a, ModuleAdapter &ma, float w, const BaseMod
             std::vector<float> dXa;  // gradient w.r.t. the adapter's (dropped) input
             Param *mag = ma.find("lora_magnitude_vector");
             if (mag != nullptr) {
-                const std::vector<float> n = dora_weight_norm(ma, bm, bm.w32);
+                const std::vector<float> n = dora_weight_norm(ma, bm, bm.dense());
                 std::vector<float> L(static_cast<std::size_t>(M * out));
                 gemm_nt(M, out, r, 1.0f, T.data(), r, B.value.data(), r, 0.0f, L.data(), out);
                 std::vector<float> y0d;
                 const float *Yb = Y0;
                 if (!xd.empty()) {
                     y0d.resize(static_cast<std::size_t>(M * out));
-                    gemm_nt(M, out, in, 1.0f, Xa, in, bm.w32.data(), in, 0.0f, y0d.data(), out);
+                    bm.matmul(Xa, M, y0d.data());
                     Yb = y0d.data();
                 }
                 std::vector<float> dY0(static_cast<std::size_t>(M * out));  // gradient of the (g-1)·Y0 term
@@ -261,10 +261,10 @@ void backward_contribution(Adapter &a, ModuleAdapter &ma, float w, const BaseMod
                 }
                 if (dX != nullptr) {
                     if (xd.empty()) {  // the (g-1)·x·Wᵀ term sees x itself
-                        gemm_nn(M, in, out, 1.0f, dY0.data(), out, bm.w32.data(), in, 1.0f, dX, in);
+                        bm.matmul_t(dY0.data(), M, dX, true);
                     } else {
                         dXa.assign(static_cast<std::size_t>(M * in), 0.0f);
-                        gemm_nn(M, in, out, 1.0f, dY0.data(), out, bm.w32.data(), in, 0.0f, dXa.data(), in);
+                        bm.matmul_t(dY0.data(), M, dXa.data(), false);
                     }
                 }
             } else {
