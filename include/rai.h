@@ -618,6 +618,21 @@ RAI_API rai_status rai_lora_linear_backward(rai_context *ctx, const rai_lora_lin
                                             const rai_tensor *magnitude, const rai_tensor *dy,
                                             rai_tensor *dx, rai_tensor *d_a, rai_tensor *d_b,
                                             rai_tensor *d_magnitude);
+/* QLoRA: the same two with a frozen 4-bit base instead of `weight`: `state` a 2-D [N, K]
+ * NF4/FP4 state and `codes` its packed codes (quantization section), on the context's device.
+ * The base product runs on the 4-bit weight (rai_q4_linear_forward / _backward_input); with
+ * magnitude (DoRA) the weight is dequantized into scratch memory for the norm. */
+RAI_API rai_status rai_qlora_linear_forward(rai_context *ctx, const rai_lora_linear_params *params,
+                                            const rai_tensor *x, const rai_q4_state *state,
+                                            const rai_tensor *codes, const rai_tensor *bias,
+                                            const rai_tensor *lora_a, const rai_tensor *lora_b,
+                                            const rai_tensor *magnitude, rai_tensor *y);
+RAI_API rai_status rai_qlora_linear_backward(rai_context *ctx, const rai_lora_linear_params *params,
+                                             const rai_tensor *x, const rai_q4_state *state,
+                                             const rai_tensor *codes, const rai_tensor *lora_a,
+                                             const rai_tensor *lora_b, const rai_tensor *magnitude,
+                                             const rai_tensor *dy, rai_tensor *dx, rai_tensor *d_a,
+                                             rai_tensor *d_b, rai_tensor *d_magnitude);
 /* Mixed batch over one base: row i uses adapter row_adapter[i] (host int32 [M]; -1 = base
  * only): y = x·Wᵀ + bias + scaling[a]·B_a(A_a(x)) per row, eval only. The rows are grouped by
  * adapter and the adapter products run as one segmented (grouped) GEMM. lora_a / lora_b are

@@ -8,6 +8,7 @@ namespace raicuda {
 
 // Getters defined in cuda/<cap>/.
 const void *quant_capability();
+const void *adapters_capability();
 
 namespace {
 struct Entry {
@@ -17,6 +18,7 @@ struct Entry {
 // One entry per capability; each getter is defined in cuda/<cap>/. Ends with a null entry.
 const Entry kEntries[] = {
     {"quant/1", quant_capability},
+    {"adapters/1", adapters_capability},
     {nullptr, nullptr},
 };
 }  // namespace

@@ -158,6 +158,30 @@ rai_status rai_lora_linear_backward(rai_context *ctx, const rai_lora_linear_para
     });
 }
 
+rai_status rai_qlora_linear_forward(rai_context *ctx, const rai_lora_linear_params *params, const rai_tensor *x,
+                                    const rai_q4_state *state, const rai_tensor *codes, const rai_tensor *bias,
+                                    const rai_tensor *lora_a, const rai_tensor *lora_b, const rai_tensor *magnitude,
+                                    rai_tensor *y) {
+    return guarded([&] {
+        rai_context &c = deref(ctx, "ctx");
+        const rai_lora_linear_params p = rai::read_params(params, kLoraLinearParamsV1, "params");
+        std::lock_guard<std::mutex> lock(c.mutex);
+        ad::qlora_linear_forward(c, p, x, state, codes, bias, lora_a, lora_b, magnitude, y);
+    });
+}
+
+rai_status rai_qlora_linear_backward(rai_context *ctx, const rai_lora_linear_params *params, const rai_tensor *x,
+                                     const rai_q4_state *state, const rai_tensor *codes, const rai_tensor *lora_a,
+                                     const rai_tensor *lora_b, const rai_tensor *magnitude, const rai_tensor *dy,
+                                     rai_tensor *dx, rai_tensor *d_a, rai_tensor *d_b, rai_tensor *d_magnitude) {
+    return guarded([&] {
+        rai_context &c = deref(ctx, "ctx");
+        const rai_lora_linear_params p = rai::read_params(params, kLoraLinearParamsV1, "params");
+        std::lock_guard<std::mutex> lock(c.mutex);
+        ad::qlora_linear_backward(c, p, x, state, codes, lora_a, lora_b, magnitude, dy, dx, d_a, d_b, d_magnitude);
+    });
+}
+
 rai_status rai_lora_linear_forward_mixed(rai_context *ctx, const rai_tensor *x, const rai_tensor *weight,
                                          const rai_tensor *bias, size_t n_adapters, const rai_tensor *const *lora_a,
                                          const rai_tensor *const *lora_b, const float *scaling,

@@ -15,6 +15,7 @@
 #include "cuda_adapters_abi.h"
 #include "gemm_cpu.h"
 #include "half.h"
+#include "../quant/q4_state.h"
 #include "model.h"
 #include "rng.h"
 #include "tuners.h"
@@ -48,22 +49,38 @@ void check_params(const rai_lora_linear_params &p) {
 
 float scaling_of(const rai_lora_linear_params &p) { return p.scaling == 0.0f ? 1.0f : p.scaling; }
 
+// The frozen base of a layer: a dense weight tensor, or a 4-bit state and its codes (QLoRA).
+struct BaseW {
+    const rai_tensor *dense = nullptr;
+    const rai_q4_state *q4 = nullptr;
+    const rai_tensor *codes = nullptr;
+};
+
 // The validated shapes and types of one layer call.
 struct Layer {
     int64_t M = 0, N = 0, K = 0, r = 0;
     Fp act = Fp::F32, par = Fp::F32;
 };
 
-Layer check_layer(const rai_context &ctx, TensorCheck &x, TensorCheck &w, TensorCheck &a, TensorCheck &b,
+Layer check_layer(const rai_context &ctx, TensorCheck &x, const BaseW &base, TensorCheck &a, TensorCheck &b,
                   const rai_tensor *magnitude) {
     Layer L;
     x.on(ctx).ndim(2).contiguous();
     L.act = fp_of(x, "x");
-    w.on(ctx).dtype(x.tensor().dtype).ndim(2).contiguous();
     L.M = x.dim(0);
     L.K = x.dim(1);
-    L.N = w.dim(0);
-    w.shape({L.N, L.K});
+    if (base.q4 == nullptr) {
+        TensorCheck w("weight", base.dense);
+        w.on(ctx).dtype(x.tensor().dtype).ndim(2).contiguous();
+        L.N = w.dim(0);
+        w.shape({L.N, L.K});
+    } else {
+        q4::check_state_device(ctx, *base.q4, "state");
+        require(base.q4->shape.size() == 2 && base.q4->shape[1] == L.K, RAI_ERROR_SHAPE_MISMATCH,
+                "state: the 4-bit weight must be 2-D [out, " + std::to_string(L.K) + "] to match x");
+        L.N = base.q4->shape[0];
+        q4::check_codes(ctx, base.codes, base.q4->numel, "codes");
+    }
     a.on(ctx).ndim(2).contiguous();
     L.par = fp_of(a, "lora_a");
     require(L.par == Fp::F32 || L.par == L.act, RAI_ERROR_DTYPE_MISMATCH, "lora_a: must be f32 or x's dtype");
@@ -85,12 +102,30 @@ struct CpuLayer {
     ModuleAdapter ma;
 };
 
-std::unique_ptr<CpuLayer> cpu_layer(const Layer &L, const TensorCheck &w, const TensorCheck &a, const TensorCheck &b,
-                                    const rai_tensor *magnitude, float scaling, float dropout) {
+std::vector<float> dequantized(const rai_context &ctx, const BaseW &base, const Layer &L) {
+    std::vector<float> w(static_cast<std::size_t>(L.N * L.K));
+    const int64_t ws[] = {L.N, L.K};
+    rai_tensor d{};
+    d.data = w.data();
+    d.device = {RAI_DEVICE_CPU, 0};
+    d.ndim = 2;
+    d.dtype = dtype::f32;
+    d.shape = ws;
+    q4::dequantize(ctx, *base.q4, base.codes, &d);
+    return w;
+}
+
+std::unique_ptr<CpuLayer> cpu_layer(const rai_context &ctx, const Layer &L, const BaseW &base, const TensorCheck &a,
+                                    const TensorCheck &b, const rai_tensor *magnitude, float scaling, float dropout) {
     auto c = std::make_unique<CpuLayer>();
     c->bm.out = L.N;
     c->bm.in = L.K;
-    c->bm.w32 = floats(w, L.act);
+    if (base.q4 == nullptr) {  // the CPU reference multiplies with the fp32 weight (4-bit: dequantized)
+        TensorCheck w("weight", base.dense);
+        c->bm.w32 = floats(w, L.act);
+    } else {
+        c->bm.w32 = dequantized(ctx, base, L);
+    }
     c->ad.cfg.type = PeftType::Lora;
     c->ad.cfg.dropout = dropout;
     c->ad.cfg.use_dora = magnitude != nullptr;
@@ -130,12 +165,33 @@ void write_grad(rai_tensor *t, const char *name, const rai_context &ctx, std::in
 
 }  // namespace
 
-void lora_linear_forward(rai_context &ctx, const rai_lora_linear_params &p, const rai_tensor *x_t, const rai_tensor *w_t,
-                         const rai_tensor *bias_t, const rai_tensor *a_t, const rai_tensor *b_t,
-                         const rai_tensor *magnitude, rai_tensor *y_t) {
+namespace {
+
+// A device copy of a 4-bit weight dequantized to the activation dtype (DoRA needs W itself).
+struct DeviceDense {
+    std::unique_ptr<cuda::DeviceMemory> mem;
+    int64_t shape[2] = {0, 0};
+    rai_tensor t{};
+};
+void dequantize_on_device(rai_context &ctx, const BaseW &base, const Layer &L, const rai_dtype &act, DeviceDense &out) {
+    out.mem = std::make_unique<cuda::DeviceMemory>(ctx.device.device_id,
+                                                   static_cast<std::size_t>(L.N * L.K) * fp_size(L.act));
+    out.shape[0] = L.N;
+    out.shape[1] = L.K;
+    out.t.data = out.mem->get();
+    out.t.device = ctx.device;
+    out.t.ndim = 2;
+    out.t.dtype = act;
+    out.t.shape = out.shape;
+    q4::dequantize(ctx, *base.q4, base.codes, &out.t);
+}
+
+void forward_impl(rai_context &ctx, const rai_lora_linear_params &p, const rai_tensor *x_t, const BaseW &base,
+                  const rai_tensor *bias_t, const rai_tensor *a_t, const rai_tensor *b_t, const rai_tensor *magnitude,
+                  rai_tensor *y_t) {
     check_params(p);
-    TensorCheck x("x", x_t), w("weight", w_t), a("lora_a", a_t), b("lora_b", b_t), y("y", y_t);
-    const Layer L = check_layer(ctx, x, w, a, b, magnitude);
+    TensorCheck x("x", x_t), a("lora_a", a_t), b("lora_b", b_t), y("y", y_t);
+    const Layer L = check_layer(ctx, x, base, a, b, magnitude);
     y.on(ctx).dtype(x.tensor().dtype).shape({L.M, L.N}).contiguous();
     std::unique_ptr<TensorCheck> bias;
     if (bias_t != nullptr) {
@@ -146,10 +202,20 @@ void lora_linear_forward(rai_context &ctx, const rai_lora_linear_params &p, cons
     const float s = scaling_of(p);
     if (is_cuda(ctx)) {
         const auto *t = static_cast<const raicuda_adapters *>(cuda::require_capability(RAICUDA_ADAPTERS_CAPABILITY));
+        DeviceDense dd;
+        const void *w = nullptr;
+        if (base.q4 == nullptr) {
+            w = static_cast<const char *>(base.dense->data) + base.dense->byte_offset;
+        } else if (magnitude != nullptr) {
+            dequantize_on_device(ctx, base, L, x.tensor().dtype, dd);
+            w = dd.t.data;
+        } else {  // QLoRA: y = 4-bit base (+ bias) first, then the adapter adds onto y
+            q4::linear_forward(ctx, *base.q4, base.codes, x_t, bias_t, y_t);
+        }
         raicuda_lora_args args{};
         args.M = L.M, args.N = L.N, args.K = L.K, args.r = L.r;
         args.act_type = cuda_fp(L.act), args.param_type = cuda_fp(L.par);
-        args.x = x.data(), args.w = w.data(), args.bias = bias ? bias->data() : nullptr;
+        args.x = x.data(), args.w = w, args.bias = (bias && w) ? bias->data() : nullptr;
         args.a = a.data(), args.b = b.data();
         args.magnitude = magnitude ? static_cast<const char *>(magnitude->data) + magnitude->byte_offset : nullptr;
         args.y = y.data();
@@ -158,7 +224,7 @@ void lora_linear_forward(rai_context &ctx, const rai_lora_linear_params &p, cons
         cuda::check([&](raicuda_err *e) { return t->lora_forward(ctx.device.device_id, ctx.stream, &args, e); });
         return;
     }
-    auto c = cpu_layer(L, w, a, b, magnitude, s, p.dropout);
+    auto c = cpu_layer(ctx, L, base, a, b, magnitude, s, p.dropout);
     const std::vector<float> X = floats(x, L.act);
     std::vector<float> Y0(static_cast<std::size_t>(L.M * L.N));
     cpu::gemm_nt(L.M, L.N, L.K, 1.0f, X.data(), L.K, c->bm.w32.data(), L.K, 0.0f, Y0.data(), L.N);
@@ -173,13 +239,12 @@ void lora_linear_forward(rai_context &ctx, const rai_lora_linear_params &p, cons
     if (!Y.empty()) store_floats(L.act, Y.data(), y.data(), Y.size());
 }
 
-void lora_linear_backward(rai_context &ctx, const rai_lora_linear_params &p, const rai_tensor *x_t,
-                          const rai_tensor *w_t, const rai_tensor *a_t, const rai_tensor *b_t,
-                          const rai_tensor *magnitude, const rai_tensor *dy_t, rai_tensor *dx_t, rai_tensor *da_t,
-                          rai_tensor *db_t, rai_tensor *dmag_t) {
+void backward_impl(rai_context &ctx, const rai_lora_linear_params &p, const rai_tensor *x_t, const BaseW &base,
+                   const rai_tensor *a_t, const rai_tensor *b_t, const rai_tensor *magnitude, const rai_tensor *dy_t,
+                   rai_tensor *dx_t, rai_tensor *da_t, rai_tensor *db_t, rai_tensor *dmag_t) {
     check_params(p);
-    TensorCheck x("x", x_t), w("weight", w_t), a("lora_a", a_t), b("lora_b", b_t), dy("dy", dy_t);
-    const Layer L = check_layer(ctx, x, w, a, b, magnitude);
+    TensorCheck x("x", x_t), a("lora_a", a_t), b("lora_b", b_t), dy("dy", dy_t);
+    const Layer L = check_layer(ctx, x, base, a, b, magnitude);
     dy.on(ctx).dtype(x.tensor().dtype).shape({L.M, L.N}).contiguous();
     if (dx_t != nullptr) {
         TensorCheck dx("dx", dx_t);
@@ -200,10 +265,20 @@ void lora_linear_backward(rai_context &ctx, const rai_lora_linear_params &p, con
     const float s = scaling_of(p);
     if (is_cuda(ctx)) {
         const auto *t = static_cast<const raicuda_adapters *>(cuda::require_capability(RAICUDA_ADAPTERS_CAPABILITY));
+        DeviceDense dd;
+        const void *w = nullptr;
+        if (base.q4 == nullptr) {
+            w = static_cast<const char *>(base.dense->data) + base.dense->byte_offset;
+        } else if (magnitude != nullptr) {
+            dequantize_on_device(ctx, base, L, x.tensor().dtype, dd);
+            w = dd.t.data;
+        } else if (dx_t != nullptr) {  // QLoRA: dx = dy·W through the 4-bit weight, then the adapter adds
+            q4::linear_backward_input(ctx, *base.q4, base.codes, dy_t, dx_t);
+        }
         raicuda_lora_args args{};
         args.M = L.M, args.N = L.N, args.K = L.K, args.r = L.r;
         args.act_type = cuda_fp(L.act), args.param_type = cuda_fp(L.par);
-        args.x = x.data(), args.w = w.data(), args.a = a.data(), args.b = b.data();
+        args.x = x.data(), args.w = w, args.a = a.data(), args.b = b.data();
         args.magnitude = magnitude ? static_cast<const char *>(magnitude->data) + magnitude->byte_offset : nullptr;
         args.dy = dy.data();
         args.dx = dx_t ? static_cast<char *>(dx_t->data) + dx_t->byte_offset : nullptr;
@@ -216,7 +291,7 @@ void lora_linear_backward(rai_context &ctx, const rai_lora_linear_params &p, con
         cuda::check([&](raicuda_err *e) { return t->lora_backward(ctx.device.device_id, ctx.stream, &args, e); });
         return;
     }
-    auto c = cpu_layer(L, w, a, b, magnitude, s, p.dropout);
+    auto c = cpu_layer(ctx, L, base, a, b, magnitude, s, p.dropout);
     const std::vector<float> X = floats(x, L.act), dY = floats(dy, L.act);
     std::vector<float> Y0;
     if (magnitude != nullptr) {
@@ -237,6 +312,37 @@ void lora_linear_backward(rai_context &ctx, const rai_lora_linear_params &p, con
     write_grad(da_t, "d_a", ctx, {L.r, L.K}, c->ma.get("lora_A.weight").grad, accumulate);
     write_grad(db_t, "d_b", ctx, {L.N, L.r}, c->ma.get("lora_B.weight").grad, accumulate);
     if (dmag_t != nullptr) write_grad(dmag_t, "d_magnitude", ctx, {L.N}, c->ma.get("lora_magnitude_vector").grad, accumulate);
+}
+
+}  // namespace
+
+void lora_linear_forward(rai_context &ctx, const rai_lora_linear_params &p, const rai_tensor *x, const rai_tensor *w,
+                         const rai_tensor *bias, const rai_tensor *a, const rai_tensor *b, const rai_tensor *magnitude,
+                         rai_tensor *y) {
+    require_not_null(w, "weight");
+    forward_impl(ctx, p, x, BaseW{w, nullptr, nullptr}, bias, a, b, magnitude, y);
+}
+
+void lora_linear_backward(rai_context &ctx, const rai_lora_linear_params &p, const rai_tensor *x, const rai_tensor *w,
+                          const rai_tensor *a, const rai_tensor *b, const rai_tensor *magnitude, const rai_tensor *dy,
+                          rai_tensor *dx, rai_tensor *da, rai_tensor *db, rai_tensor *dmagnitude) {
+    require_not_null(w, "weight");
+    backward_impl(ctx, p, x, BaseW{w, nullptr, nullptr}, a, b, magnitude, dy, dx, da, db, dmagnitude);
+}
+
+void qlora_linear_forward(rai_context &ctx, const rai_lora_linear_params &p, const rai_tensor *x,
+                          const rai_q4_state *state, const rai_tensor *codes, const rai_tensor *bias, const rai_tensor *a,
+                          const rai_tensor *b, const rai_tensor *magnitude, rai_tensor *y) {
+    require_not_null(state, "state");
+    forward_impl(ctx, p, x, BaseW{nullptr, state, codes}, bias, a, b, magnitude, y);
+}
+
+void qlora_linear_backward(rai_context &ctx, const rai_lora_linear_params &p, const rai_tensor *x,
+                           const rai_q4_state *state, const rai_tensor *codes, const rai_tensor *a, const rai_tensor *b,
+                           const rai_tensor *magnitude, const rai_tensor *dy, rai_tensor *dx, rai_tensor *da,
+                           rai_tensor *db, rai_tensor *dmagnitude) {
+    require_not_null(state, "state");
+    backward_impl(ctx, p, x, BaseW{nullptr, state, codes}, a, b, magnitude, dy, dx, da, db, dmagnitude);
 }
 
 void lora_linear_forward_mixed(rai_context &ctx, const rai_tensor *x_t, const rai_tensor *w_t,

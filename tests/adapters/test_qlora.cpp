@@ -146,6 +146,36 @@ TEST_F(Qlora, MergeIntoTheDenseMasterThenRequantize) {
     (void)dense_merged;
 }
 
+TEST_F(Qlora, FunctionalQloraEqualsLoraOnTheDequantizedWeight) {
+    HostT x = random_t({7, 64}, 11), a = random_t({4, 64}, 12, 0.2f), b = random_t({48, 4}, 13, 0.2f),
+          dy = random_t({7, 48}, 14), m = random_t({48}, 15);
+    for (float &v : m.v) v = 5.0f + v;
+    for (int dora = 0; dora < 2; ++dora) {
+        rai_lora_linear_params p;
+        rai_lora_linear_params_init(&p);
+        p.scaling = 2.0f;
+        p.dropout = 0.25f;
+        p.flags = RAI_LORA_TRAINING;
+        p.seed = 3;
+        HostT yq({7, 48}), yd({7, 48});
+        rai_tensor *mg = dora ? &m.t : nullptr;
+        ASSERT_RAI_OK(rai_qlora_linear_forward(ctx, &p, &x, state, &codes_t, &bias.t, &a, &b, mg, &yq));
+        ASSERT_RAI_OK(rai_lora_linear_forward(ctx, &p, &x, &deq, &bias.t, &a, &b, mg, &yd));
+        EXPECT_TRUE(bit_equal(yq.v, yd.v)) << max_diff(yq.v, yd.v);
+        HostT dxq({7, 64}), dxd({7, 64}), daq({4, 64}), dad({4, 64}), dbq({48, 4}), dbd({48, 4});
+        ASSERT_RAI_OK(rai_qlora_linear_backward(ctx, &p, &x, state, &codes_t, &a, &b, mg, &dy, &dxq, &daq, &dbq, nullptr));
+        ASSERT_RAI_OK(rai_lora_linear_backward(ctx, &p, &x, &deq, &a, &b, mg, &dy, &dxd, &dad, &dbd, nullptr));
+        EXPECT_TRUE(bit_equal(dxq.v, dxd.v));
+        EXPECT_TRUE(bit_equal(daq.v, dad.v));
+        EXPECT_TRUE(bit_equal(dbq.v, dbd.v));
+    }
+    HostT xbad({7, 63}), y({7, 48});
+    EXPECT_RAI_ERROR(rai_qlora_linear_forward(ctx, nullptr, &xbad, state, &codes_t, nullptr, &a, &b, nullptr, &y),
+                     RAI_ERROR_SHAPE_MISMATCH, "state");
+    EXPECT_RAI_ERROR(rai_qlora_linear_forward(ctx, nullptr, &x, nullptr, &codes_t, nullptr, &a, &b, nullptr, &y),
+                     RAI_ERROR_INVALID_ARGUMENT, "state");
+}
+
 TEST_F(Qlora, BadState) {
     HostT v({48 * 64});
     rai_q4_params qp;
