@@ -122,7 +122,8 @@ std::unique_ptr<CpuLayer> cpu_layer(const rai_context &ctx, const Layer &L, cons
     c->bm.in = L.K;
     if (base.q4 == nullptr) {  // the CPU reference multiplies with the fp32 weight (4-bit: dequantized)
         TensorCheck w("weight", base.dense);
-        c->bm.w32 = floats(w, L.act);
+        if (L.act == Fp::F32) c->bm.w_ext = static_cast<const float *>(w.data());  // no copy
+        else c->bm.w32 = floats(w, L.act);
     } else {
         c->bm.w32 = dequantized(ctx, base, L);
     }
@@ -227,7 +228,7 @@ void forward_impl(rai_context &ctx, const rai_lora_linear_params &p, const rai_t
     auto c = cpu_layer(ctx, L, base, a, b, magnitude, s, p.dropout);
     const std::vector<float> X = floats(x, L.act);
     std::vector<float> Y0(static_cast<std::size_t>(L.M * L.N));
-    cpu::gemm_nt(L.M, L.N, L.K, 1.0f, X.data(), L.K, c->bm.w32.data(), L.K, 0.0f, Y0.data(), L.N);
+    c->bm.matmul(X.data(), L.M, Y0.data());
     std::vector<float> Y = Y0;
     if (bias) {
         const std::vector<float> bv = floats(*bias, L.act);
@@ -296,12 +297,12 @@ void backward_impl(rai_context &ctx, const rai_lora_linear_params &p, const rai_
     std::vector<float> Y0;
     if (magnitude != nullptr) {
         Y0.assign(static_cast<std::size_t>(L.M * L.N), 0.0f);
-        cpu::gemm_nt(L.M, L.N, L.K, 1.0f, X.data(), L.K, c->bm.w32.data(), L.K, 0.0f, Y0.data(), L.N);
+        c->bm.matmul(X.data(), L.M, Y0.data());
     }
     std::vector<float> dX;
     if (dx_t != nullptr) {
         dX.assign(static_cast<std::size_t>(L.M * L.K), 0.0f);
-        cpu::gemm_nn(L.M, L.K, L.N, 1.0f, dY.data(), L.N, c->bm.w32.data(), L.K, 0.0f, dX.data(), L.K);
+        c->bm.matmul_t(dY.data(), L.M, dX.data(), false);
     }
     backward_contribution(c->ad, c->ma, 1.0f, c->bm, L.M, X.data(), Y0.empty() ? nullptr : Y0.data(), dY.data(),
                           dx_t ? dX.data() : nullptr, training, dropout_key(p.seed, p.step));

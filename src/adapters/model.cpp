@@ -157,7 +157,7 @@ rai_tensor host_f32(const float *p, const int64_t *shape, int32_t ndim) {
 
 void BaseModule::matmul(const float *X, int64_t M, float *Y0) const {
     if (!quantized()) {
-        cpu::gemm_nt(M, out, in, 1.0f, X, in, w32.data(), in, 0.0f, Y0, out);
+        cpu::gemm_nt(M, out, in, 1.0f, X, in, w_ext ? w_ext : w32.data(), in, 0.0f, Y0, out);
         return;
     }
     if (M == 0) return;
@@ -174,7 +174,7 @@ void BaseModule::matmul(const float *X, int64_t M, float *Y0) const {
 
 void BaseModule::matmul_t(const float *dY, int64_t M, float *dX, bool accumulate) const {
     if (!quantized()) {
-        cpu::gemm_nn(M, in, out, 1.0f, dY, out, w32.data(), in, accumulate ? 1.0f : 0.0f, dX, in);
+        cpu::gemm_nn(M, in, out, 1.0f, dY, out, w_ext ? w_ext : w32.data(), in, accumulate ? 1.0f : 0.0f, dX, in);
         return;
     }
     if (M == 0) return;
@@ -192,6 +192,7 @@ void BaseModule::matmul_t(const float *dY, int64_t M, float *dX, bool accumulate
 }
 
 std::vector<float> BaseModule::dense() const {
+    if (w_ext != nullptr) return std::vector<float>(w_ext, w_ext + out * in);
     if (!quantized()) return w32;
     std::vector<float> w(static_cast<std::size_t>(out * in));
     const int64_t ws[] = {out, in}, cs[] = {static_cast<int64_t>(codes.size())};

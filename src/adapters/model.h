@@ -37,6 +37,7 @@ struct BaseModule {
     std::vector<uint8_t> weight;  // current weight in `dtype`, stored layout
     std::vector<uint8_t> bias;    // [out] in `dtype`, or empty
     std::vector<float> w32;       // fp32 [out, in] copy of `weight` (compute cache)
+    const float *w_ext = nullptr; // functional API: the caller's fp32 [out, in] weight, used in place
     std::vector<float> b32;       // fp32 bias or empty
     uint64_t last_train_step = 0;  // dropout masks of the latest training forward
     // 4-bit base (w32 and weight stay empty): the state and its packed codes.

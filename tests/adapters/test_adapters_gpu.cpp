@@ -136,6 +136,52 @@ TEST_F(AdaptersGpu, MixedBatchMatchesCpu) {
     EXPECT_LE(max_rel(Y.read(gpu, y.size()), y), 1e-5f);
 }
 
+TEST_F(AdaptersGpu, QloraMatchesCpu) {
+    const int64_t M = 37, K = 128, N = 40, r = 8;
+    auto w = rnd(N * K, 1, 0.5f), x = rnd(M * K, 2), a = rnd(r * K, 3, 0.2f), b = rnd(N * r, 4, 0.2f), dy = rnd(M * N, 5);
+    const int64_t ws[] = {N, K}, xs[] = {M, K}, as[] = {r, K}, bs[] = {N, r}, ys[] = {M, N};
+    rai_tensor wc = make_tensor(w.data(), kF32, ws, 2), xc = make_tensor(x.data(), kF32, xs, 2),
+               ac = make_tensor(a.data(), kF32, as, 2), bc = make_tensor(b.data(), kF32, bs, 2),
+               dyc = make_tensor(dy.data(), kF32, ys, 2);
+    uint64_t nbytes = 0;
+    ASSERT_EQ(rai_q4_codes_size(N * K, &nbytes), RAI_OK);
+    std::vector<uint8_t> codes(nbytes);
+    const int64_t cs[] = {static_cast<int64_t>(nbytes)};
+    rai_tensor cc = make_tensor(codes.data(), kU8, cs, 1);
+    rai_q4_params qp;
+    rai_q4_params_init(&qp);
+    rai_q4_state *sc = nullptr, *sg = nullptr;
+    ASSERT_EQ(rai_q4_quantize(cpu, &qp, &wc, &cc, &sc), RAI_OK);
+    ASSERT_EQ(rai_q4_state_copy(gpu, sc, &sg), RAI_OK) << rai_last_error_message();
+    rai_buffer *cb = nullptr;
+    ASSERT_EQ(rai_buffer_create(gpu, nbytes, &cb), RAI_OK);
+    ASSERT_EQ(rai_buffer_write(gpu, cb, 0, codes.data(), nbytes), RAI_OK);
+    rai_tensor cg = make_tensor(rai_buffer_data(cb), kU8, cs, 1, nullptr, rai_device{RAI_DEVICE_CUDA, 0});
+    rai_lora_linear_params p;
+    rai_lora_linear_params_init(&p);
+    p.scaling = 2.0f;
+    std::vector<float> y(M * N), dx(M * K), da(r * K), db(N * r);
+    rai_tensor yc = make_tensor(y.data(), kF32, ys, 2), dxc = make_tensor(dx.data(), kF32, xs, 2),
+               dac = make_tensor(da.data(), kF32, as, 2), dbc = make_tensor(db.data(), kF32, bs, 2);
+    ASSERT_EQ(rai_qlora_linear_forward(cpu, &p, &xc, sc, &cc, nullptr, &ac, &bc, nullptr, &yc), RAI_OK);
+    ASSERT_EQ(rai_qlora_linear_backward(cpu, &p, &xc, sc, &cc, &ac, &bc, nullptr, &dyc, &dxc, &dac, &dbc, nullptr), RAI_OK);
+    Dev X(gpu, x, {M, K}), A(gpu, a, {r, K}), B(gpu, b, {N, r}), DY(gpu, dy, {M, N}), Y(gpu, {}, {M, N}),
+        DX(gpu, {}, {M, K}), DA(gpu, {}, {r, K}), DB(gpu, {}, {N, r});
+    ASSERT_EQ(rai_qlora_linear_forward(gpu, &p, &X.t, sg, &cg, nullptr, &A.t, &B.t, nullptr, &Y.t), RAI_OK)
+        << rai_last_error_message();
+    ASSERT_EQ(rai_qlora_linear_backward(gpu, &p, &X.t, sg, &cg, &A.t, &B.t, nullptr, &DY.t, &DX.t, &DA.t, &DB.t, nullptr),
+              RAI_OK)
+        << rai_last_error_message();
+    ASSERT_EQ(rai_context_synchronize(gpu), RAI_OK);
+    EXPECT_LE(max_rel(Y.read(gpu, y.size()), y), 1e-4f);
+    EXPECT_LE(max_rel(DX.read(gpu, dx.size()), dx), 1e-4f);
+    EXPECT_LE(max_rel(DA.read(gpu, da.size()), da), 1e-5f);
+    EXPECT_LE(max_rel(DB.read(gpu, db.size()), db), 1e-5f);
+    rai_buffer_destroy(cb);
+    rai_q4_state_destroy(sg);
+    rai_q4_state_destroy(sc);
+}
+
 TEST_F(AdaptersGpu, ModelRefusesCudaContext) {
     rai_adapter_model *m = nullptr;
     EXPECT_EQ(rai_adapter_model_create(gpu, &m), RAI_ERROR_UNSUPPORTED);

@@ -71,9 +71,31 @@ def check_dir(golden, d, name):
     return failures
 
 
-def main(golden, out):
+def check_merged(golden, out):
+    """rai merge output against peft's merge_and_unload of the same golden adapter."""
     failures = []
-    names = sorted(n for n in os.listdir(out) if os.path.isdir(os.path.join(out, n)))
+    merged_dir = os.path.join(out, "merged")
+    if not os.path.isdir(merged_dir):
+        return failures
+    for f in sorted(os.listdir(merged_dir)):
+        tuner = f[: -len(".safetensors")]
+        ours = load_file(os.path.join(merged_dir, f))
+        model = PeftModel.from_pretrained(base_model(golden), os.path.join(golden, tuner)).eval()
+        theirs = {k: v for k, v in model.merge_and_unload().state_dict().items()}
+        if set(ours) != set(theirs):
+            failures.append(f"merged/{tuner}: tensor names differ: {sorted(set(ours) ^ set(theirs))[:5]}")
+            continue
+        worst = max((ours[k].float() - theirs[k].float()).abs().max().item() / max(1.0, theirs[k].abs().max().item())
+                    for k in theirs)
+        if worst > 1e-5:
+            failures.append(f"merged/{tuner}: max relative difference to peft merge_and_unload {worst:.3g}")
+        print(f"merged/{tuner}: rai merge == peft merge_and_unload (max rel diff {worst:.2g})")
+    return failures
+
+
+def main(golden, out):
+    failures = check_merged(golden, out)
+    names = sorted(n for n in os.listdir(out) if os.path.isdir(os.path.join(out, n)) and n != "merged")
     if not names:
         print("no adapter directories found")
         return 1
