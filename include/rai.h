@@ -724,6 +724,12 @@ RAI_API rai_status rai_adapter_tensors_json(rai_adapter_model *model, const char
 /* The adapter's PEFT adapter_config.json text; release with rai_free. */
 RAI_API rai_status rai_adapter_config_json(rai_adapter_model *model, const char *adapter,
                                            char **out_json);
+/* Global-norm gradient clipping over an adapter's trainable parameters (adapter NULL = every
+ * adapter): when the L2 norm of all gradients exceeds max_norm (> 0; QLoRA uses 0.3) every
+ * gradient is scaled by max_norm / norm. out_norm (may be NULL) receives the norm before
+ * clipping. */
+RAI_API rai_status rai_adapter_clip_grad_norm(rai_adapter_model *model, const char *adapter,
+                                              float max_norm, float *out_norm);
 /* Zeroes accumulated gradients (adapter NULL = every adapter). */
 RAI_API rai_status rai_adapter_zero_grad(rai_adapter_model *model, const char *adapter);
 

@@ -465,6 +465,15 @@ rai_status rai_adapter_config_json(rai_adapter_model *model, const char *adapter
     });
 }
 
+rai_status rai_adapter_clip_grad_norm(rai_adapter_model *model, const char *adapter, float max_norm, float *out_norm) {
+    return guarded([&] {
+        ad::Model &m = model_of(model);
+        std::lock_guard<std::mutex> lock(m.mutex);
+        const float n = m.clip_grad_norm(adapter != nullptr ? adapter : "", max_norm);
+        if (out_norm != nullptr) *out_norm = n;
+    });
+}
+
 rai_status rai_adapter_zero_grad(rai_adapter_model *model, const char *adapter) {
     return guarded([&] {
         ad::Model &m = model_of(model);

@@ -644,6 +644,30 @@ void Model::zero_grad(const std::string &adapter_name) {
     if (!adapter_name.empty()) adapter(adapter_name);
 }
 
+float Model::clip_grad_norm(const std::string &adapter_name, float max_norm) {
+    require(std::isfinite(max_norm) && max_norm > 0.0f, RAI_ERROR_INVALID_ARGUMENT,
+            "max_norm must be a finite value > 0, got " + std::to_string(max_norm));
+    if (!adapter_name.empty()) adapter(adapter_name);
+    std::vector<Param *> params;
+    for (auto &a : adapters_) {
+        if (!adapter_name.empty() && a->name != adapter_name) continue;
+        for (ModuleAdapter &ma : a->modules)
+            for (Param &p : ma.params)
+                if (p.trainable) params.push_back(&p);
+        for (auto &kv : a->biases) params.push_back(&kv.second);
+    }
+    double sq = 0;
+    for (const Param *p : params)
+        for (float g : p->grad) sq += static_cast<double>(g) * g;
+    const float norm = static_cast<float>(std::sqrt(sq));
+    if (norm > max_norm) {
+        const float scale = max_norm / (norm + 1e-6f);  // torch.nn.utils.clip_grad_norm_'s epsilon
+        for (Param *p : params)
+            for (float &g : p->grad) g *= scale;
+    }
+    return norm;
+}
+
 // ---------------------------------------------------------------- compute
 
 namespace {

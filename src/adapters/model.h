@@ -129,6 +129,7 @@ public:
     Param &tensor(const std::string &adapter, const std::string &key);
     std::vector<std::pair<std::string, const Param *>> tensors(const std::string &adapter) const;
     void zero_grad(const std::string &adapter);  // "" = every adapter
+    float clip_grad_norm(const std::string &adapter, float max_norm);  // returns the norm before
 
     // Compute. x [..., in], y [..., out] (f32/bf16/f16, contiguous).
     void forward(const std::string &module, const rai_tensor *x, rai_tensor *y);

@@ -618,6 +618,56 @@ TEST_F(Grad, GradientsAccumulateAcrossMicroBatches) {
     EXPECT_RAI_ERROR(rai_adapter_zero_grad(model, "nope"), RAI_ERROR_INVALID_ARGUMENT, "does not exist");
 }
 
+TEST_F(Grad, ClipGradNorm) {
+    HostT w = random_t({6, 5}, 1);
+    add_linear("m", w);
+    rai_adapter_params p = lora_params("[\"m\"]", 2, 4);
+    p.init = RAI_ADAPTER_INIT_RANDOM;
+    ASSERT_RAI_OK(rai_adapter_add(model, "a", &p));
+    HostT x = random_t({3, 5}, 2), dy = random_t({3, 6}, 3, 10.0f);
+    forward("m", x, 6);
+    ASSERT_RAI_OK(rai_adapter_backward(model, "m", &x, &dy, nullptr));
+    HostT ga = grad("a", "base_model.model.m.lora_A.weight", {2, 5}), gb = grad("a", "base_model.model.m.lora_B.weight", {6, 2});
+    double sq = 0;
+    for (float v : ga.v) sq += double(v) * v;
+    for (float v : gb.v) sq += double(v) * v;
+    float norm = 0;
+    ASSERT_RAI_OK(rai_adapter_clip_grad_norm(model, "a", 0.3f, &norm));
+    EXPECT_NEAR(norm, std::sqrt(sq), 1e-3 * std::sqrt(sq));
+    HostT ga2 = grad("a", "base_model.model.m.lora_A.weight", {2, 5}), gb2 = grad("a", "base_model.model.m.lora_B.weight", {6, 2});
+    double sq2 = 0;
+    for (float v : ga2.v) sq2 += double(v) * v;
+    for (float v : gb2.v) sq2 += double(v) * v;
+    EXPECT_NEAR(std::sqrt(sq2), 0.3, 1e-4);
+    EXPECT_RAI_ERROR(rai_adapter_clip_grad_norm(model, "a", 0.0f, nullptr), RAI_ERROR_INVALID_ARGUMENT, "max_norm");
+}
+
+TEST_F(ModelTest, FanInFanOutBaseMatchesTheTransposedLayout) {
+    HostT w = random_t({12, 8}, 1), wt({8, 12});
+    for (int i = 0; i < 12; ++i)
+        for (int j = 0; j < 8; ++j) wt[j * 12 + i] = w[i * 8 + j];
+    add_linear("a.c_attn", w);
+    add_linear("b.c_attn", wt, nullptr, RAI_LINEAR_FAN_IN_FAN_OUT);  // GPT-2 Conv1D layout [in, out]
+    rai_adapter_params p = lora_params("[\"c_attn\"]", 3, 6);
+    p.init = RAI_ADAPTER_INIT_RANDOM;
+    p.flags = RAI_ADAPTER_FAN_IN_FAN_OUT;
+    ASSERT_RAI_OK(rai_adapter_add(model, "l", &p));
+    for (const char *k : {"lora_A.weight", "lora_B.weight"}) {
+        const bool isA = std::string(k) == "lora_A.weight";
+        HostT v = get("l", std::string("base_model.model.a.c_attn.") + k, isA ? std::vector<int64_t>{3, 8} : std::vector<int64_t>{12, 3});
+        set("l", std::string("base_model.model.b.c_attn.") + k, v);
+    }
+    HostT x = random_t({4, 8}, 2);
+    HostT ya = forward("a.c_attn", x, 12), yb = forward("b.c_attn", x, 12);
+    EXPECT_TRUE(bit_equal(ya.v, yb.v));
+    ASSERT_RAI_OK(rai_adapter_merge(model, nullptr, 0, 0));
+    HostT ma({12, 8}), mb({8, 12});
+    ASSERT_RAI_OK(rai_adapter_model_get_weight(model, "a.c_attn", &ma, nullptr));
+    ASSERT_RAI_OK(rai_adapter_model_get_weight(model, "b.c_attn", &mb, nullptr));  // stored transposed
+    for (int i = 0; i < 12; ++i)
+        for (int j = 0; j < 8; ++j) EXPECT_EQ(ma[i * 8 + j], mb[j * 12 + i]);
+}
+
 TEST_F(Grad, DropoutAppliesToTheInputInTrainingOnly) {
     HostT w = random_t({8, 8}, 1);
     add_linear("m", w);
