@@ -38,35 +38,43 @@ void gemm_nt_avx2(int64_t M, int64_t N, int64_t K, float alpha, const float *A, 
         const int64_t k1 = k0 + kBlockK < K ? k0 + kBlockK : K;
         for (int64_t j0 = 0; j0 < N; j0 += kBlockN) {
             const int64_t j1 = j0 + kBlockN < N ? j0 + kBlockN : N;
+            // 2x4 register block: 8 accumulators + 2 A + 4 B vectors fit the 16 ymm registers.
             int64_t i = 0;
-            for (; i + 4 <= M; i += 4) {
-                const float *a0 = A + i * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+            for (; i + 2 <= M; i += 2) {
+                const float *a0 = A + i * lda, *a1 = a0 + lda;
                 int64_t j = j0;
                 for (; j + 4 <= j1; j += 4) {
                     const float *b0 = B + j * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
-                    __m256 c[4][4];
-                    for (auto &row : c)
-                        for (auto &v : row) v = _mm256_setzero_ps();
+                    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00,
+                           c12 = c00, c13 = c00;
                     int64_t k = k0;
                     for (; k + 8 <= k1; k += 8) {
-                        const __m256 va[4] = {_mm256_loadu_ps(a0 + k), _mm256_loadu_ps(a1 + k), _mm256_loadu_ps(a2 + k),
-                                              _mm256_loadu_ps(a3 + k)};
-                        const __m256 vb[4] = {_mm256_loadu_ps(b0 + k), _mm256_loadu_ps(b1 + k), _mm256_loadu_ps(b2 + k),
-                                              _mm256_loadu_ps(b3 + k)};
-                        for (int x = 0; x < 4; ++x)
-                            for (int y = 0; y < 4; ++y) c[x][y] = _mm256_fmadd_ps(va[x], vb[y], c[x][y]);
+                        const __m256 va0 = _mm256_loadu_ps(a0 + k), va1 = _mm256_loadu_ps(a1 + k);
+                        __m256 vb = _mm256_loadu_ps(b0 + k);
+                        c00 = _mm256_fmadd_ps(va0, vb, c00);
+                        c10 = _mm256_fmadd_ps(va1, vb, c10);
+                        vb = _mm256_loadu_ps(b1 + k);
+                        c01 = _mm256_fmadd_ps(va0, vb, c01);
+                        c11 = _mm256_fmadd_ps(va1, vb, c11);
+                        vb = _mm256_loadu_ps(b2 + k);
+                        c02 = _mm256_fmadd_ps(va0, vb, c02);
+                        c12 = _mm256_fmadd_ps(va1, vb, c12);
+                        vb = _mm256_loadu_ps(b3 + k);
+                        c03 = _mm256_fmadd_ps(va0, vb, c03);
+                        c13 = _mm256_fmadd_ps(va1, vb, c13);
                     }
-                    const float *ap[4] = {a0, a1, a2, a3};
+                    const __m256 c[2][4] = {{c00, c01, c02, c03}, {c10, c11, c12, c13}};
+                    const float *ap[2] = {a0, a1};
                     const float *bp[4] = {b0, b1, b2, b3};
-                    for (int x = 0; x < 4; ++x)
+                    for (int x = 0; x < 2; ++x)
                         for (int y = 0; y < 4; ++y) {
-                            float s = hsum(c[x][y]);
-                            for (int64_t kk = k; kk < k1; ++kk) s = std::fma(ap[x][kk], bp[y][kk], s);
-                            C[(i + x) * ldc + j + y] += alpha * s;
+                            float sum = hsum(c[x][y]);
+                            for (int64_t kk = k; kk < k1; ++kk) sum = std::fma(ap[x][kk], bp[y][kk], sum);
+                            C[(i + x) * ldc + j + y] += alpha * sum;
                         }
                 }
                 for (; j < j1; ++j)
-                    for (int x = 0; x < 4; ++x) C[(i + x) * ldc + j] += alpha * dot(A + (i + x) * lda, B + j * ldb, k0, k1);
+                    for (int x = 0; x < 2; ++x) C[(i + x) * ldc + j] += alpha * dot(A + (i + x) * lda, B + j * ldb, k0, k1);
             }
             for (; i < M; ++i)
                 for (int64_t j = j0; j < j1; ++j) C[i * ldc + j] += alpha * dot(A + i * lda, B + j * ldb, k0, k1);
@@ -76,33 +84,51 @@ void gemm_nt_avx2(int64_t M, int64_t N, int64_t K, float alpha, const float *A, 
 
 void gemm_nn_avx2(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B,
                   int64_t ldb, float *C, int64_t ldc) {
-    constexpr int64_t kBlockN = 256;
-    alignas(32) float acc[4][kBlockN];
+    // Per element: acc = 0; acc = fma(a[i,k], b[k,j], acc) for k in the K block; C += alpha·acc.
+    // Register blocks of 4 rows x 16 columns (8 accumulators), then 8 columns, then scalars.
+    const __m256 valpha = _mm256_set1_ps(alpha);
     for (int64_t k0 = 0; k0 < K; k0 += kBlockK) {
         const int64_t k1 = k0 + kBlockK < K ? k0 + kBlockK : K;
-        for (int64_t j0 = 0; j0 < N; j0 += kBlockN) {
-            const int64_t nb = (j0 + kBlockN < N ? j0 + kBlockN : N) - j0;
-            for (int64_t i = 0; i < M; i += 4) {
-                const int rows = static_cast<int>(M - i < 4 ? M - i : 4);
-                for (int x = 0; x < rows; ++x)
-                    for (int64_t j = 0; j < nb; ++j) acc[x][j] = 0.0f;
+        int64_t i = 0;
+        for (; i < M; i += 4) {
+            const int rows = static_cast<int>(M - i < 4 ? M - i : 4);
+            const float *a[4];
+            for (int x = 0; x < 4; ++x) a[x] = A + (i + (x < rows ? x : 0)) * lda;
+            int64_t j = 0;
+            for (; j + 16 <= N; j += 16) {
+                __m256 c[4][2];
+                for (auto &row : c) row[0] = row[1] = _mm256_setzero_ps();
                 for (int64_t k = k0; k < k1; ++k) {
-                    const float *b = B + k * ldb + j0;
-                    for (int x = 0; x < rows; ++x) {
-                        const float av = A[(i + x) * lda + k];
-                        const __m256 va = _mm256_set1_ps(av);
-                        float *ac = acc[x];
-                        int64_t j = 0;
-                        for (; j + 8 <= nb; j += 8)
-                            _mm256_store_ps(ac + j, _mm256_fmadd_ps(va, _mm256_loadu_ps(b + j), _mm256_load_ps(ac + j)));
-                        for (; j < nb; ++j) ac[j] = std::fma(av, b[j], ac[j]);
+                    const __m256 b0 = _mm256_loadu_ps(B + k * ldb + j), b1 = _mm256_loadu_ps(B + k * ldb + j + 8);
+                    for (int x = 0; x < 4; ++x) {
+                        const __m256 va = _mm256_set1_ps(a[x][k]);
+                        c[x][0] = _mm256_fmadd_ps(va, b0, c[x][0]);
+                        c[x][1] = _mm256_fmadd_ps(va, b1, c[x][1]);
                     }
                 }
                 for (int x = 0; x < rows; ++x) {
-                    float *c = C + (i + x) * ldc + j0;
-                    for (int64_t j = 0; j < nb; ++j) c[j] += alpha * acc[x][j];
+                    float *cp = C + (i + x) * ldc + j;
+                    _mm256_storeu_ps(cp, _mm256_add_ps(_mm256_loadu_ps(cp), _mm256_mul_ps(valpha, c[x][0])));
+                    _mm256_storeu_ps(cp + 8, _mm256_add_ps(_mm256_loadu_ps(cp + 8), _mm256_mul_ps(valpha, c[x][1])));
                 }
             }
+            for (; j + 8 <= N; j += 8) {
+                __m256 c[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+                for (int64_t k = k0; k < k1; ++k) {
+                    const __m256 b0 = _mm256_loadu_ps(B + k * ldb + j);
+                    for (int x = 0; x < 4; ++x) c[x] = _mm256_fmadd_ps(_mm256_set1_ps(a[x][k]), b0, c[x]);
+                }
+                for (int x = 0; x < rows; ++x) {
+                    float *cp = C + (i + x) * ldc + j;
+                    _mm256_storeu_ps(cp, _mm256_add_ps(_mm256_loadu_ps(cp), _mm256_mul_ps(valpha, c[x])));
+                }
+            }
+            for (; j < N; ++j)
+                for (int x = 0; x < rows; ++x) {
+                    float acc = 0.0f;
+                    for (int64_t k = k0; k < k1; ++k) acc = std::fma(a[x][k], B[k * ldb + j], acc);
+                    C[(i + x) * ldc + j] += alpha * acc;
+                }
         }
     }
 }

@@ -49,6 +49,15 @@ std::vector<float> rank_row_scale(const Adapter &a, int64_t out, bool training, 
     return s;
 }
 
+// L[M,out] = T[M,r]·Bᵀ with B [out,r]: short sums (r) run in the NN kernel (vectorised over the
+// output columns, no horizontal reductions) on Bᵀ, which is small to transpose.
+void expand(int64_t M, int64_t out, int64_t r, const float *T, const float *B, float *L) {
+    std::vector<float> bt(static_cast<std::size_t>(r * out));
+    for (int64_t j = 0; j < out; ++j)
+        for (int64_t q = 0; q < r; ++q) bt[q * out + j] = B[j * r + q];
+    gemm_nn(M, out, r, 1.0f, T, r, bt.data(), out, 0.0f, L, out);
+}
+
 // Row-major [rows, cols] ⊙ per-column or per-row vectors.
 void scale_cols(float *X, int64_t rows, int64_t cols, const float *v) {
     for (int64_t i = 0; i < rows; ++i)
@@ -155,7 +164,7 @@ void add_contribution(const Adapter &a, const ModuleAdapter &ma, float w, const 
             std::vector<float> T(static_cast<std::size_t>(M * r));
             gemm_nt(M, r, in, 1.0f, Xa, in, A.value.data(), in, 0.0f, T.data(), r);
             std::vector<float> L(static_cast<std::size_t>(M * out));  // B(A(x)) (+ lora bias)
-            gemm_nt(M, out, r, 1.0f, T.data(), r, B.value.data(), r, 0.0f, L.data(), out);
+            expand(M, out, r, T.data(), B.value.data(), L.data());
             if (const Param *bb = ma.find("lora_B.bias"))
                 for (int64_t i = 0; i < M; ++i)
                     for (int64_t j = 0; j < out; ++j) L[i * out + j] += bb->value[j];
@@ -239,7 +248,7 @@ void backward_contribution(Adapter &a, ModuleAdapter &ma, float w, const BaseMod
             if (mag != nullptr) {
                 const std::vector<float> n = dora_weight_norm(ma, bm, bm.dense());
                 std::vector<float> L(static_cast<std::size_t>(M * out));
-                gemm_nt(M, out, r, 1.0f, T.data(), r, B.value.data(), r, 0.0f, L.data(), out);
+                expand(M, out, r, T.data(), B.value.data(), L.data());
                 std::vector<float> y0d;
                 const float *Yb = Y0;
                 if (!xd.empty()) {
