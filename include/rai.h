@@ -367,7 +367,8 @@ typedef enum rai_q4_field {
 } rai_q4_field;
 
 /* Copies one array of the state into dst: contiguous, the dtype and element count listed above
- * (any shape), on the context's device, which must be the state's. Synchronous. */
+ * (any shape), on the context's device, which must be the state's. Synchronous, except
+ * RAI_Q4_FIELD_ABSMAX_DECODED on CUDA, which is queued on the context's stream. */
 RAI_API rai_status rai_q4_state_read(rai_context *ctx, const rai_q4_state *state, int32_t field, rai_tensor *dst);
 
 typedef struct rai_q4_state_params {
@@ -454,8 +455,10 @@ RAI_API rai_status rai_safetensors_get_info(const rai_safetensors *file, size_t 
                                             rai_safetensors_tensor_info *info);
 /* Index of the tensor called `name`, or -1 (and RAI_OK) when there is none. */
 RAI_API rai_status rai_safetensors_find(const rai_safetensors *file, const char *name, int64_t *out_index);
-/* A host tensor viewing the file's bytes (valid until the handle is destroyed).
- * RAI_ERROR_DTYPE_MISMATCH for dtypes rai has no rai_dtype for. */
+/* A host tensor viewing the file's bytes (valid until the handle is destroyed). Files from other
+ * writers may place a tensor at an offset that is not a multiple of its element size; the view is
+ * then misaligned (rai's CPU kernels accept that on x86-64). RAI_ERROR_DTYPE_MISMATCH for dtypes
+ * rai has no rai_dtype for. */
 RAI_API rai_status rai_safetensors_tensor_view(const rai_safetensors *file, size_t index, rai_tensor *out);
 
 /* "__metadata__" entries, in file order; strings valid until the handle is destroyed. */
@@ -471,7 +474,8 @@ typedef struct rai_safetensors_writer rai_safetensors_writer;
 RAI_API rai_status rai_safetensors_writer_create(rai_safetensors_writer **out);
 RAI_API void rai_safetensors_writer_destroy(rai_safetensors_writer *writer);
 /* Adds a host tensor (any strides; its bytes are copied now). Names are unique, non-empty and
- * not "__metadata__". Tensors are written in the order added. */
+ * not "__metadata__". The file lays tensors out largest element size first, then in the order
+ * added, so every tensor is aligned to its element size. */
 RAI_API rai_status rai_safetensors_writer_add(rai_safetensors_writer *writer, const char *name,
                                               const rai_tensor *tensor);
 /* Adds raw little-endian bytes with a safetensors dtype name ("BOOL", "F8_E4M3", "I16", ...);

@@ -19,9 +19,9 @@ const rai::cpu::Variant<DequantizeFn> kDequantize[] = {
     {kAvx2Req, "avx2", dequantize_avx2},
     {0, "scalar", dequantize_ref},
 };
-const rai::cpu::Variant<DotRowsFn> kDotRows[] = {
-    {kAvx2Req, "avx2", dot_rows_avx2},
-    {0, "scalar", dot_rows_ref},
+const rai::cpu::Variant<GemvFn> kGemv[] = {
+    {kAvx2Req, "avx2", gemv_avx2},
+    {0, "scalar", gemv_ref},
 };
 const rai::cpu::Variant<GemmNTFn> kGemmNT[] = {
     {kAvx2Req, "avx2", gemm_nt_avx2},
@@ -55,15 +55,8 @@ void linear_forward_cpu(const uint8_t *codes, const float *absmax, int64_t bs, i
     to_f32(x, elem, M * K, xf.data());
     std::vector<float> yf(static_cast<size_t>(M * N), 0.0f);
     if (M <= kGemvMaxM) {
-        // Fused GEMV: each weight row is decoded once into an L1-resident buffer and used by all M rows.
-        const DotRowsFn dot = rai::cpu::select_variant(kDotRows).fn;
-        std::vector<float> w(static_cast<size_t>(K));
-        float out[kGemvMaxM];
-        for (int64_t n = 0; n < N; ++n) {
-            deq(codes, absmax, n * K, K, bs, type, w.data(), Elem::F32);
-            dot(w.data(), xf.data(), M, K, out);
-            for (int64_t m = 0; m < M; ++m) yf[static_cast<size_t>(m * N + n)] = out[m];
-        }
+        // Fused GEMV: codes decoded in registers, each weight byte read once for all M rows.
+        rai::cpu::select_variant(kGemv).fn(codes, absmax, bs, type, N, K, xf.data(), M, yf.data());
     } else {
         const GemmNTFn gemm = rai::cpu::select_variant(kGemmNT).fn;
         std::vector<float> panel(static_cast<size_t>(kPanelRows * K));

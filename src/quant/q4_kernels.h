@@ -61,6 +61,14 @@ using GemmNTFn = void (*)(const float *x, const float *w, int64_t M, int64_t N, 
 using GemmNNAccFn = void (*)(const float *dy, int64_t ldd, const float *w, int64_t M, int64_t N, int64_t K,
                              float *acc);
 
+// Fused GEMV for M <= 4: y[m*N + n] = sum_k x[m*K + k] * W[n, k] with W decoded on the fly.
+using GemvFn = void (*)(const uint8_t *codes, const float *absmax, int64_t bs, int32_t type, int64_t N, int64_t K,
+                        const float *x, int64_t M, float *y);
+void gemv_ref(const uint8_t *codes, const float *absmax, int64_t bs, int32_t type, int64_t N, int64_t K,
+              const float *x, int64_t M, float *y);
+void gemv_avx2(const uint8_t *codes, const float *absmax, int64_t bs, int32_t type, int64_t N, int64_t K,
+               const float *x, int64_t M, float *y);
+
 void dot_rows_ref(const float *w, const float *x, int64_t M, int64_t K, float *out);
 void gemm_nt_ref(const float *x, const float *w, int64_t M, int64_t N, int64_t K, float *y, int64_t ldy);
 void gemm_nn_acc_ref(const float *dy, int64_t ldd, const float *w, int64_t M, int64_t N, int64_t K, float *acc);

@@ -28,10 +28,12 @@ void quantize_ref(const void *src, Elem elem, int64_t n, int64_t bs, int32_t typ
 void dequantize_ref(const uint8_t *codes, const float *absmax, int64_t begin, int64_t count, int64_t bs,
                     int32_t type, void *dst, Elem elem) {
     const float *code = codebook(type);
+    int shift = 0;  // bs is a power of two: i / bs == i >> shift
+    while ((int64_t{1} << shift) < bs) ++shift;
     for (int64_t j = 0; j < count; ++j) {
         const int64_t i = begin + j;
         const int q = (codes[i >> 1] >> ((i & 1) ? 0 : 4)) & 0xf;
-        store_elem(dst, elem, j, code[q] * absmax[i / bs]);
+        store_elem(dst, elem, j, code[q] * absmax[i >> shift]);
     }
 }
 
@@ -60,9 +62,24 @@ void quantize_8bit_blockwise(const float *src, int64_t n, int64_t bs, const floa
 
 void decode_nested_absmax(const uint8_t *absmax8, const float *absmax2, const float *code8, float offset,
                           int64_t nb, int64_t nbs, float *out) {
-    for (int64_t b = 0; b < nb; ++b) {
-        const float scaled = code8[absmax8[b]] * absmax2[b / nbs];
-        out[b] = scaled + offset;
+    for (int64_t j = 0; j * nbs < nb; ++j) {
+        const float a2 = absmax2[j];
+        const int64_t end = (j + 1) * nbs < nb ? (j + 1) * nbs : nb;
+        for (int64_t b = j * nbs; b < end; ++b) {
+            const float scaled = code8[absmax8[b]] * a2;
+            out[b] = scaled + offset;
+        }
+    }
+}
+
+void gemv_ref(const uint8_t *codes, const float *absmax, int64_t bs, int32_t type, int64_t N, int64_t K,
+              const float *x, int64_t M, float *y) {
+    std::vector<float> w(static_cast<std::size_t>(K));
+    float out[kGemvMaxM];
+    for (int64_t n = 0; n < N; ++n) {
+        dequantize_ref(codes, absmax, n * K, K, bs, type, w.data(), Elem::F32);
+        dot_rows_ref(w.data(), x, M, K, out);
+        for (int64_t m = 0; m < M; ++m) y[m * N + n] = out[m];
     }
 }
 
