@@ -92,6 +92,40 @@ void gemm_nn_avx2(int64_t M, int64_t N, int64_t K, float alpha, const float *A, 
         int64_t i = 0;
         for (; i < M; i += 4) {
             const int rows = static_cast<int>(M - i < 4 ? M - i : 4);
+            if (rows < 4) {  // tail rows one at a time (same per-element sequence, no duplicated work)
+                for (int x = 0; x < rows; ++x) {
+                    const float *ar = A + (i + x) * lda;
+                    float *cr = C + (i + x) * ldc;
+                    int64_t j = 0;
+                    for (; j + 32 <= N; j += 32) {
+                        __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+                        for (int64_t k = k0; k < k1; ++k) {
+                            const __m256 va = _mm256_set1_ps(ar[k]);
+                            const float *br = B + k * ldb + j;
+                            c0 = _mm256_fmadd_ps(va, _mm256_loadu_ps(br), c0);
+                            c1 = _mm256_fmadd_ps(va, _mm256_loadu_ps(br + 8), c1);
+                            c2 = _mm256_fmadd_ps(va, _mm256_loadu_ps(br + 16), c2);
+                            c3 = _mm256_fmadd_ps(va, _mm256_loadu_ps(br + 24), c3);
+                        }
+                        const __m256 cs[4] = {c0, c1, c2, c3};
+                        for (int q = 0; q < 4; ++q)
+                            _mm256_storeu_ps(cr + j + 8 * q,
+                                             _mm256_add_ps(_mm256_loadu_ps(cr + j + 8 * q), _mm256_mul_ps(valpha, cs[q])));
+                    }
+                    for (; j + 8 <= N; j += 8) {
+                        __m256 c0 = _mm256_setzero_ps();
+                        for (int64_t k = k0; k < k1; ++k)
+                            c0 = _mm256_fmadd_ps(_mm256_set1_ps(ar[k]), _mm256_loadu_ps(B + k * ldb + j), c0);
+                        _mm256_storeu_ps(cr + j, _mm256_add_ps(_mm256_loadu_ps(cr + j), _mm256_mul_ps(valpha, c0)));
+                    }
+                    for (; j < N; ++j) {
+                        float acc = 0.0f;
+                        for (int64_t k = k0; k < k1; ++k) acc = std::fma(ar[k], B[k * ldb + j], acc);
+                        cr[j] += alpha * acc;
+                    }
+                }
+                continue;
+            }
             const float *a[4];
             for (int x = 0; x < 4; ++x) a[x] = A + (i + (x < rows ? x : 0)) * lda;
             int64_t j = 0;

@@ -53,8 +53,13 @@ std::vector<float> rank_row_scale(const Adapter &a, int64_t out, bool training, 
 // output columns, no horizontal reductions) on Bᵀ, which is small to transpose.
 void expand(int64_t M, int64_t out, int64_t r, const float *T, const float *B, float *L) {
     std::vector<float> bt(static_cast<std::size_t>(r * out));
-    for (int64_t j = 0; j < out; ++j)
-        for (int64_t q = 0; q < r; ++q) bt[q * out + j] = B[j * r + q];
+    // Eight destination rows at a time: rows `out` floats apart alias in L1 when out is a large
+    // power of two, and eight fit its associativity.
+    for (int64_t q0 = 0; q0 < r; q0 += 8) {
+        const int64_t q1 = q0 + 8 < r ? q0 + 8 : r;
+        for (int64_t j = 0; j < out; ++j)
+            for (int64_t q = q0; q < q1; ++q) bt[q * out + j] = B[j * r + q];
+    }
     gemm_nn(M, out, r, 1.0f, T, r, bt.data(), out, 0.0f, L, out);
 }
 
