@@ -4,6 +4,7 @@
 // With a CUDA device it adds the GPU section (dequantise/quantise vs device copy, M=1 GEMV).
 //
 //   build/bench/quant_bench [--quick]
+//   RAI_CUDA_PLUGIN=build/src/librai_cuda.so build/bench/quant_bench     (GPU section too)
 #include <time.h>
 
 #include <algorithm>

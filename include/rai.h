@@ -690,8 +690,10 @@ RAI_API rai_status rai_safetensors_get_info(const rai_safetensors *file, size_t 
                                             rai_safetensors_tensor_info *info);
 /* Index of the tensor called `name`, or -1 (and RAI_OK) when there is none. */
 RAI_API rai_status rai_safetensors_find(const rai_safetensors *file, const char *name, int64_t *out_index);
-/* A host tensor viewing the file's bytes (valid until the handle is destroyed).
- * RAI_ERROR_DTYPE_MISMATCH for dtypes rai has no rai_dtype for. */
+/* A host tensor viewing the file's bytes (valid until the handle is destroyed). Files from other
+ * writers may place a tensor at an offset that is not a multiple of its element size; the view is
+ * then misaligned (rai's CPU kernels accept that on x86-64). RAI_ERROR_DTYPE_MISMATCH for dtypes
+ * rai has no rai_dtype for. */
 RAI_API rai_status rai_safetensors_tensor_view(const rai_safetensors *file, size_t index, rai_tensor *out);
 
 /* "__metadata__" entries, in file order; strings valid until the handle is destroyed. */
@@ -707,7 +709,8 @@ typedef struct rai_safetensors_writer rai_safetensors_writer;
 RAI_API rai_status rai_safetensors_writer_create(rai_safetensors_writer **out);
 RAI_API void rai_safetensors_writer_destroy(rai_safetensors_writer *writer);
 /* Adds a host tensor (any strides; its bytes are copied now). Names are unique, non-empty and
- * not "__metadata__". Tensors are written in the order added. */
+ * not "__metadata__". The file lays tensors out largest element size first, then in the order
+ * added, so every tensor is aligned to its element size. */
 RAI_API rai_status rai_safetensors_writer_add(rai_safetensors_writer *writer, const char *name,
                                               const rai_tensor *tensor);
 /* Adds raw little-endian bytes with a safetensors dtype name ("BOOL", "F8_E4M3", "I16", ...);
@@ -907,6 +910,282 @@ static inline rai_status rai_gguf_tensor_info_init(rai_gguf_tensor_info *info) {
 /* (section end: files: safetensors, GGUF) */
 
 /* ======================================================= adapters: LoRA family */
+/* Parameter-efficient adapters with HF PEFT semantics and files: LoRA (rsLoRA, DoRA), IA3, VeRA,
+ * LoHa, LoKr. Two levels:
+ *  - rai_lora_linear_*: one LoRA/DoRA linear layer on caller tensors (CPU or CUDA), for
+ *    frameworks that own the parameters and the autograd graph;
+ *  - rai_adapter_model: a set of frozen linear base modules (by name) and named adapters over
+ *    them: PEFT target matching, init, forward/backward with gradients, merge/unmerge, many
+ *    adapters over one base (activate, weight, mixed batches) and PEFT directories.
+ * Adapter parameters are fp32; base weights and activations f32, bf16 or f16; all adapter math
+ * accumulates in fp32. Thread safety: a model serialises the calls made on it. */
+
+typedef enum rai_peft_type {
+    RAI_PEFT_LORA = 1, /* LoRA, rsLoRA and DoRA (flags) */
+    RAI_PEFT_IA3 = 2,
+    RAI_PEFT_VERA = 3,
+    RAI_PEFT_LOHA = 4,
+    RAI_PEFT_LOKR = 5
+} rai_peft_type;
+
+/* init (PEFT init_lora_weights / init_weights / init_ia3_weights). */
+typedef enum rai_adapter_init {
+    RAI_ADAPTER_INIT_DEFAULT = 0,  /* LoRA: A Kaiming-uniform (a=sqrt(5)), B = 0; every tuner's
+                                      default leaves the output identical to the base */
+    RAI_ADAPTER_INIT_GAUSSIAN = 1, /* LoRA: A ~ N(0, 1/r^2), B = 0 */
+    RAI_ADAPTER_INIT_NONE = 2,     /* all zeros, to be loaded or set */
+    RAI_ADAPTER_INIT_RANDOM = 3    /* every factor random (PEFT init=False; tests only) */
+} rai_adapter_init;
+
+/* bias (PEFT LoRA bias): which base biases the adapter trains and saves. */
+typedef enum rai_adapter_bias {
+    RAI_ADAPTER_BIAS_NONE = 0,
+    RAI_ADAPTER_BIAS_ALL = 1,      /* every base module with a bias */
+    RAI_ADAPTER_BIAS_LORA_ONLY = 2 /* the biases of adapted modules */
+} rai_adapter_bias;
+
+/* rai_adapter_params.flags */
+#define RAI_ADAPTER_RSLORA 0x1u         /* scale alpha/sqrt(r) instead of alpha/r */
+#define RAI_ADAPTER_DORA 0x2u           /* weight-decomposed LoRA (lora_magnitude_vector) */
+#define RAI_ADAPTER_FAN_IN_FAN_OUT 0x4u /* PEFT fan_in_fan_out (follows the base module's layout) */
+#define RAI_ADAPTER_LORA_BIAS 0x8u      /* lora_B carries a bias (PEFT lora_bias) */
+
+typedef struct rai_adapter_params {
+    uint32_t struct_size;
+    int32_t peft_type;   /* rai_peft_type; 0 = LORA */
+    int32_t r;           /* rank; 0 = the tuner's default (8, VeRA 256); ignored by IA3 */
+    float alpha;         /* lora_alpha (LoHa/LoKr alpha); 0 = 8; must be > 0 */
+    float dropout;       /* input dropout in training (VeRA vera_dropout), in [0, 1) */
+    int32_t init;        /* rai_adapter_init */
+    uint32_t flags;      /* RAI_ADAPTER_* */
+    int32_t bias;        /* rai_adapter_bias */
+    uint64_t seed;       /* initialisation and dropout streams */
+    /* PEFT values as JSON text, NULL = unset. target_modules: a list of names (a module matches
+     * when its name equals an entry or ends with "." + entry), a regex string (full match) or
+     * "all-linear" (every module except lm_head). target_modules is required. */
+    const char *target_modules;
+    const char *exclude_modules;
+    const char *rank_pattern;        /* {"pattern": r, ...} */
+    const char *alpha_pattern;       /* {"pattern": alpha, ...} */
+    const char *feedforward_modules; /* IA3: modules whose input is scaled (a subset of targets) */
+    float vera_d_initial;            /* VeRA lambda_d init; 0 = 0.1 */
+    float rank_dropout;              /* LoHa/LoKr */
+    float module_dropout;            /* LoHa/LoKr */
+    int32_t decompose_factor;        /* LoKr; 0 = -1 (automatic) */
+} rai_adapter_params;
+
+RAI_API rai_status rai_adapter_params_init_sized(rai_adapter_params *params, size_t struct_size);
+
+/* ---- one LoRA / DoRA linear layer on caller tensors (CPU or CUDA context) */
+
+/* rai_lora_linear_params.flags */
+#define RAI_LORA_TRAINING 0x1u   /* apply dropout (mask from seed, step) */
+#define RAI_LORA_ACCUMULATE 0x2u /* backward adds into dA, dB, dmagnitude instead of overwriting */
+
+typedef struct rai_lora_linear_params {
+    uint32_t struct_size;
+    float scaling;    /* s: alpha/r or alpha/sqrt(r); 0 = 1 */
+    float dropout;    /* on the adapter input, in training only; [0, 1) */
+    uint32_t flags;   /* RAI_LORA_* */
+    uint64_t seed;    /* dropout mask stream: the same (seed, step) gives the same mask in */
+    uint64_t step;    /*   forward and backward, on every backend */
+} rai_lora_linear_params;
+
+RAI_API rai_status rai_lora_linear_params_init_sized(rai_lora_linear_params *params, size_t struct_size);
+
+/* y[M,N] = x[M,K]·Wᵀ + bias + s·B(A(drop(x)))  with W [N,K], A [r,K], B [N,r].
+ * With magnitude [N] (DoRA): y = x·Wᵀ + bias + (g−1)⊙(drop(x)·Wᵀ) + g⊙s·B(A(drop(x))),
+ * g = magnitude / ‖W + s·B·A‖_row (detached). x, W, bias, y share one dtype (f32/bf16/f16);
+ * A, B, magnitude are f32 or that dtype. bias and magnitude may be NULL. All tensors on the
+ * context's device; GPU work is queued on the context's stream. */
+RAI_API rai_status rai_lora_linear_forward(rai_context *ctx, const rai_lora_linear_params *params,
+                                           const rai_tensor *x, const rai_tensor *weight,
+                                           const rai_tensor *bias, const rai_tensor *lora_a,
+                                           const rai_tensor *lora_b, const rai_tensor *magnitude,
+                                           rai_tensor *y);
+/* Gradients of the forward above for upstream dy [M,N]: dx [M,K] (through the base and the
+ * adapter), d_a [r,K], d_b [N,r], d_magnitude [N] (DoRA). Outputs may be NULL when not wanted;
+ * they are f32 (d_a, d_b, d_magnitude) and x's dtype (dx). The base weight gets no gradient. */
+RAI_API rai_status rai_lora_linear_backward(rai_context *ctx, const rai_lora_linear_params *params,
+                                            const rai_tensor *x, const rai_tensor *weight,
+                                            const rai_tensor *lora_a, const rai_tensor *lora_b,
+                                            const rai_tensor *magnitude, const rai_tensor *dy,
+                                            rai_tensor *dx, rai_tensor *d_a, rai_tensor *d_b,
+                                            rai_tensor *d_magnitude);
+/* QLoRA: the same two with a frozen 4-bit base instead of `weight`: `state` a 2-D [N, K]
+ * NF4/FP4 state and `codes` its packed codes (quantization section), on the context's device.
+ * The base product runs on the 4-bit weight (rai_q4_linear_forward / _backward_input); with
+ * magnitude (DoRA) the weight is dequantized into scratch memory for the norm. */
+RAI_API rai_status rai_qlora_linear_forward(rai_context *ctx, const rai_lora_linear_params *params,
+                                            const rai_tensor *x, const rai_q4_state *state,
+                                            const rai_tensor *codes, const rai_tensor *bias,
+                                            const rai_tensor *lora_a, const rai_tensor *lora_b,
+                                            const rai_tensor *magnitude, rai_tensor *y);
+RAI_API rai_status rai_qlora_linear_backward(rai_context *ctx, const rai_lora_linear_params *params,
+                                             const rai_tensor *x, const rai_q4_state *state,
+                                             const rai_tensor *codes, const rai_tensor *lora_a,
+                                             const rai_tensor *lora_b, const rai_tensor *magnitude,
+                                             const rai_tensor *dy, rai_tensor *dx, rai_tensor *d_a,
+                                             rai_tensor *d_b, rai_tensor *d_magnitude);
+/* Mixed batch over one base: row i uses adapter row_adapter[i] (host int32 [M]; -1 = base
+ * only): y = x·Wᵀ + bias + scaling[a]·B_a(A_a(x)) per row, eval only. The rows are grouped by
+ * adapter and the adapter products run as one segmented (grouped) GEMM. lora_a / lora_b are
+ * arrays of n_adapters tensors; ranks may differ. */
+RAI_API rai_status rai_lora_linear_forward_mixed(rai_context *ctx, const rai_tensor *x,
+                                                 const rai_tensor *weight, const rai_tensor *bias,
+                                                 size_t n_adapters, const rai_tensor *const *lora_a,
+                                                 const rai_tensor *const *lora_b,
+                                                 const float *scaling, const int32_t *row_adapter,
+                                                 rai_tensor *y);
+
+/* ---- adapter model (host memory: CPU contexts) */
+
+typedef struct rai_adapter_model rai_adapter_model;
+
+/* The model keeps `ctx` (borrowed: it must outlive the model). RAI_ERROR_UNSUPPORTED for a
+ * CUDA context (use rai_lora_linear_* there). */
+RAI_API rai_status rai_adapter_model_create(rai_context *ctx, rai_adapter_model **out);
+RAI_API void rai_adapter_model_destroy(rai_adapter_model *model);
+
+/* add_linear flags */
+#define RAI_LINEAR_FAN_IN_FAN_OUT 0x1u /* weight is stored [in, out] (GPT-2 Conv1D) */
+
+/* Registers a frozen linear module `name` (its HF name, e.g. "model.layers.0.self_attn.q_proj").
+ * weight [out,in] (or [in,out] with RAI_LINEAR_FAN_IN_FAN_OUT), bias [out] or NULL; f32, bf16
+ * or f16. The model copies them. Register modules before adding adapters that target them. */
+RAI_API rai_status rai_adapter_model_add_linear(rai_adapter_model *model, const char *name,
+                                                const rai_tensor *weight, const rai_tensor *bias,
+                                                uint32_t flags);
+/* Registers a frozen 4-bit linear module (QLoRA): `state` is a 2-D [out, in] NF4/FP4 state
+ * (see the quantization section) on the host, `codes` its packed codes; both are copied. bias:
+ * [out] f32/bf16/f16 or NULL. Products run on the 4-bit weight (rai_q4_linear_*); it is
+ * dequantized only for DoRA norms and merges, and merging into it needs RAI_ADAPTER_MERGE_LOSSY
+ * (dequantize, add in fp32, requantize with the same type, block size and double quant). */
+RAI_API rai_status rai_adapter_model_add_linear_q4(rai_adapter_model *model, const char *name,
+                                                   const rai_q4_state *state, const rai_tensor *codes,
+                                                   const rai_tensor *bias);
+/* Copies the module's current weight (merges included) and bias into caller tensors of the
+ * registered shape (any of f32/bf16/f16; a 4-bit weight is dequantized); bias may be NULL. */
+RAI_API rai_status rai_adapter_model_get_weight(rai_adapter_model *model, const char *name,
+                                                rai_tensor *weight, rai_tensor *bias);
+/* JSON {"modules": [{"name", "out", "in", "dtype", "bias"}...], "adapters": [{"name",
+ * "peft_type", "modules", "parameters"}...], "active": [...], "merged": [...], "enabled",
+ * "training"}; release with rai_free. */
+RAI_API rai_status rai_adapter_model_info_json(rai_adapter_model *model, char **out_json);
+/* Training mode enables dropout (and LoHa/LoKr rank/module dropout). Default: eval. */
+RAI_API rai_status rai_adapter_model_set_training(rai_adapter_model *model, int32_t training);
+
+/* Creates adapter `name` from params (validated: r > 0, alpha > 0, dropout in [0,1), targets
+ * present in the base; nothing changes on error) and makes it the only active adapter when no
+ * adapter was active before. */
+RAI_API rai_status rai_adapter_add(rai_adapter_model *model, const char *name,
+                                   const rai_adapter_params *params);
+/* The same from PEFT adapter_config.json text (tolerant: int or float alpha, unknown fields
+ * kept and written back on save). Weights are initialised as the config says. */
+RAI_API rai_status rai_adapter_add_json(rai_adapter_model *model, const char *name,
+                                        const char *config_json, uint64_t seed);
+/* Fails with RAI_ERROR_INVALID_ARGUMENT while the adapter is merged. */
+RAI_API rai_status rai_adapter_delete(rai_adapter_model *model, const char *name);
+/* Active adapters and their weights (weights NULL = all 1): y = base + Σ wᵢ·adapterᵢ(x).
+ * n == 0 activates none. Switching copies nothing. */
+RAI_API rai_status rai_adapter_set_active(rai_adapter_model *model, const char *const *names,
+                                          const float *weights, size_t n);
+/* disable: unmerges everything (as PEFT), then computes the base only until enabled again. */
+RAI_API rai_status rai_adapter_set_enabled(rai_adapter_model *model, int32_t enabled);
+
+/* add_weighted combinations */
+#define RAI_ADAPTER_COMBINE_CAT 1    /* exact: ranks concatenated, B columns scaled by wᵢ·sᵢ */
+#define RAI_ADAPTER_COMBINE_LINEAR 2 /* PEFT "linear": equal ranks, factors scaled by sqrt(wᵢ·sᵢ) */
+/* New LoRA adapter `new_name` combining existing LoRA adapters (no DoRA) as PEFT's
+ * add_weighted_adapter does. */
+RAI_API rai_status rai_adapter_add_weighted(rai_adapter_model *model, const char *new_name,
+                                            const char *const *names, const float *weights,
+                                            size_t n, int32_t combination);
+
+/* Tensors by PEFT key: "base_model.model.<module>.lora_A.weight", "...lora_magnitude_vector",
+ * "...ia3_l", "base_model.vera_A", "base_model.model.<module>.bias" (bias modes), ... (with or
+ * without ".default"). get copies the value (or the gradient) into `dst` (f32/bf16/f16 of the
+ * key's shape); set copies `src` in. rai_adapter_tensors_json lists {"key", "shape",
+ * "trainable"} for an adapter; release with rai_free. */
+RAI_API rai_status rai_adapter_get_tensor(rai_adapter_model *model, const char *adapter,
+                                          const char *key, rai_tensor *dst);
+RAI_API rai_status rai_adapter_get_grad(rai_adapter_model *model, const char *adapter,
+                                        const char *key, rai_tensor *dst);
+RAI_API rai_status rai_adapter_set_tensor(rai_adapter_model *model, const char *adapter,
+                                          const char *key, const rai_tensor *src);
+RAI_API rai_status rai_adapter_tensors_json(rai_adapter_model *model, const char *adapter,
+                                            char **out_json);
+/* The adapter's PEFT adapter_config.json text; release with rai_free. */
+RAI_API rai_status rai_adapter_config_json(rai_adapter_model *model, const char *adapter,
+                                           char **out_json);
+/* Global-norm gradient clipping over an adapter's trainable parameters (adapter NULL = every
+ * adapter): when the L2 norm of all gradients exceeds max_norm (> 0; QLoRA uses 0.3) every
+ * gradient is scaled by max_norm / norm. out_norm (may be NULL) receives the norm before
+ * clipping. */
+RAI_API rai_status rai_adapter_clip_grad_norm(rai_adapter_model *model, const char *adapter,
+                                              float max_norm, float *out_norm);
+/* Zeroes accumulated gradients (adapter NULL = every adapter). */
+RAI_API rai_status rai_adapter_zero_grad(rai_adapter_model *model, const char *adapter);
+
+/* y = module(x) with the active adapters: x [..., in], y [..., out]; f32/bf16/f16, contiguous,
+ * host memory. In training mode each call draws fresh dropout masks. */
+RAI_API rai_status rai_adapter_forward(rai_adapter_model *model, const char *module,
+                                       const rai_tensor *x, rai_tensor *y);
+/* Mixed batch (eval only): row i of x uses adapter names[row_adapter[i]], -1 = the base.
+ * Rows are grouped into segments per adapter; each adapter runs once over its segment. */
+RAI_API rai_status rai_adapter_forward_mixed(rai_adapter_model *model, const char *module,
+                                             const rai_tensor *x, const char *const *names,
+                                             size_t n_names, const int32_t *row_adapter,
+                                             rai_tensor *y);
+/* Backward of the latest forward of `module` (the same x; the same dropout masks): adds the
+ * gradients of every active adapter's trainable parameters (gradient accumulation) and writes
+ * dx (through the base and the adapters) when dx is not NULL. The base stays frozen. */
+RAI_API rai_status rai_adapter_backward(rai_adapter_model *model, const char *module,
+                                        const rai_tensor *x, const rai_tensor *dy, rai_tensor *dx);
+
+/* merge flags */
+#define RAI_ADAPTER_MERGE_SAFE 0x1u  /* compute out of place; reject non-finite results */
+#define RAI_ADAPTER_MERGE_LOSSY 0x2u /* required to merge into a quantized (4-bit) base */
+#define RAI_ADAPTER_MERGE_KEEP_ORIGINAL 0x4u /* keep the pre-merge weights (memory: one copy of
+                                                each touched weight) so unmerge is bit-exact */
+/* W += Δ for each named adapter (NULL/0 = the active ones), in fp32, cast to W's dtype; each
+ * is pushed on the model's merged stack. While merged, forward skips those adapters. On error
+ * no weight changes. */
+RAI_API rai_status rai_adapter_merge(rai_adapter_model *model, const char *const *names, size_t n,
+                                     uint32_t flags);
+/* Pops `count` merged adapters (LIFO; 0 = all) and restores W = W' − Δ (DoRA: W'/(m/n) − Δ,
+ * IA3: W'/(l + 1e-8)) in fp32, as PEFT does: within 2 ulp of max(|W|, |W'|) per element for
+ * LoRA; bit-exact once every adapter of a RAI_ADAPTER_MERGE_KEEP_ORIGINAL merge is unmerged. */
+RAI_API rai_status rai_adapter_unmerge(rai_adapter_model *model, int32_t count);
+
+/* out [out,in] (f32/bf16/f16) = module `module`'s weight with the named adapters (NULL/0 = the
+ * active ones) merged in fp32 — LoRA W + Δ, DoRA (m/‖W+Δ‖)(W+Δ), IA3 W⊙l — applied to `master`
+ * [out,in] (f32/bf16/f16) when given, else to the module's own weight (dequantized when 4-bit).
+ * Nothing in the model changes. This is the "merge into the bf16/fp16 master" of QLoRA: pass
+ * the dense master, then requantize `out` with rai_q4_quantize if a 4-bit model is wanted.
+ * Non-finite results: RAI_ERROR_OUT_OF_RANGE. */
+RAI_API rai_status rai_adapter_merged_weight(rai_adapter_model *model, const char *module,
+                                             const char *const *names, size_t n,
+                                             const rai_tensor *master, rai_tensor *out);
+
+/* HF PEFT directories: adapter_config.json + adapter_model.safetensors. Loading fails loudly
+ * (RAI_ERROR_FORMAT naming the module) when a targeted module has no tensors, a tensor has an
+ * unexpected key or shape, or peft_type is missing; keys with or without ".default." load.
+ * Saving writes PEFT's key names (no adapter name), __metadata__ {"format": "pt"}, and tensors
+ * in `dtype` (NULL = f32). */
+RAI_API rai_status rai_adapter_load_peft(rai_adapter_model *model, const char *dir,
+                                         const char *name);
+RAI_API rai_status rai_adapter_save_peft(rai_adapter_model *model, const char *name,
+                                         const char *dir, const rai_dtype *dtype);
+
+#if !defined(SWIG) && !defined(RAI_CFFI_CDEF)
+static inline rai_status rai_adapter_params_init(rai_adapter_params *params) {
+    return rai_adapter_params_init_sized(params, sizeof *params);
+}
+static inline rai_status rai_lora_linear_params_init(rai_lora_linear_params *params) {
+    return rai_lora_linear_params_init_sized(params, sizeof *params);
+}
+#endif
 /* (section end: adapters: LoRA family) */
 
 /* ======================================================= gradient compression */

@@ -14,6 +14,8 @@ const void *ternary_capability_v1();  // cuda/ternary/table.cu
 const void *quant_capability();  // cuda/quant/
 const void *compress_capability();  // cuda/compress/compress_kernels.cu
 const void *train_capability();  // cuda/train/train_kernels.cu
+const void *quant_capability();
+const void *adapters_capability();
 
 namespace {
 struct Entry {
@@ -27,6 +29,7 @@ const Entry kEntries[] = {
     {"compress/1", compress_capability},
     {"train/1", train_capability},
     {RAICUDA_BITNET_CAPABILITY, raicuda_bitnet_table},
+    {"adapters/1", adapters_capability},
     {nullptr, nullptr},
 };
 }  // namespace

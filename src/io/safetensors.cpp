@@ -290,6 +290,14 @@ void writer_set_metadata(rai_safetensors_writer &w, const std::string &key, cons
 }
 
 std::vector<unsigned char> serialize(const rai_safetensors_writer &w) {
+    // Data layout: largest element size first, then the order added (as the reference writer
+    // sorts by alignment), so that with the 8-byte aligned data start every tensor is aligned to
+    // its element size. The header lists the tensors in the same order.
+    std::vector<const rai_safetensors_writer::Item *> order;
+    for (const auto &it : w.items) order.push_back(&it);
+    std::stable_sort(order.begin(), order.end(), [](const auto *a, const auto *b) {
+        return dtype_bits(a->dtype) > dtype_bits(b->dtype);
+    });
     std::string h = "{";
     bool first = true;
     if (!w.metadata.empty()) {
@@ -304,7 +312,8 @@ std::vector<unsigned char> serialize(const rai_safetensors_writer &w) {
         first = false;
     }
     uint64_t pos = 0;
-    for (const auto &it : w.items) {
+    for (const auto *itp : order) {
+        const auto &it = *itp;
         if (!first) h += ',';
         first = false;
         json::append_string(h, it.name);
@@ -322,7 +331,7 @@ std::vector<unsigned char> serialize(const rai_safetensors_writer &w) {
     const uint64_t n = h.size();
     for (int i = 0; i < 8; ++i) out.push_back(static_cast<unsigned char>(n >> (8 * i)));
     out.insert(out.end(), h.begin(), h.end());
-    for (const auto &it : w.items) out.insert(out.end(), it.bytes.begin(), it.bytes.end());
+    for (const auto *it : order) out.insert(out.end(), it->bytes.begin(), it->bytes.end());
     return out;
 }
 

@@ -116,7 +116,10 @@ TEST(Safetensors, WriterReaderRoundTrip) {
     ASSERT_RAI_OK(rai_safetensors_find(f, "step", &idx));
     ASSERT_RAI_OK(rai_safetensors_get_info(f, static_cast<size_t>(idx), &info));
     EXPECT_EQ(info.ndim, 0);
-    EXPECT_EQ(*static_cast<const int64_t *>(info.data), -7);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(info.data) % 8, 0u);  // laid out first: aligned
+    int64_t step = 0;
+    std::memcpy(&step, info.data, 8);
+    EXPECT_EQ(step, -7);
     ASSERT_RAI_OK(rai_safetensors_find(f, "mask", &idx));
     ASSERT_RAI_OK(rai_safetensors_get_info(f, static_cast<size_t>(idx), &info));
     EXPECT_STREQ(info.dtype_name, "BOOL");
@@ -144,11 +147,17 @@ TEST(Safetensors, WriterReaderRoundTrip) {
     EXPECT_RAI_ERROR(rai_safetensors_get_info(f, 6, &info), RAI_ERROR_OUT_OF_RANGE, "index 6");
     info.struct_size = 4;
     EXPECT_RAI_ERROR(rai_safetensors_get_info(f, 0, &info), RAI_ERROR_STRUCT_SIZE, "info->struct_size");
-    // Tensors come in data order.
-    rai_safetensors_tensor_info first;
-    rai_safetensors_tensor_info_init(&first);
-    ASSERT_RAI_OK(rai_safetensors_get_info(f, 0, &first));
-    EXPECT_EQ(first.data_offset, 0u);
+    // Tensors come in data order: largest element first, then the order added.
+    const char *expected[6] = {"step", "layer.weight", "empty", "layer.bias", "mask", "scale \"q\""};
+    for (size_t i = 0; i < 6; ++i) {
+        rai_safetensors_tensor_info ti;
+        rai_safetensors_tensor_info_init(&ti);
+        ASSERT_RAI_OK(rai_safetensors_get_info(f, i, &ti));
+        EXPECT_STREQ(ti.name, expected[i]);
+        if (ti.dtype.bits >= 8) {
+            EXPECT_EQ(reinterpret_cast<uintptr_t>(ti.data) % (ti.dtype.bits / 8), 0u) << ti.name;
+        }
+    }
     rai_safetensors_destroy(f);
     rai_safetensors_destroy(nullptr);
 }

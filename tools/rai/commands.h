@@ -2,3 +2,5 @@
 #pragma once
 
 int cmd_info(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_adapter(int argc, char **argv);

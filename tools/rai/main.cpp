@@ -15,6 +15,8 @@ struct Command {
 
 const Command kCommands[] = {
     {"info", "version, build, CPU features, CUDA devices and plugin state (--json for JSON)", cmd_info},
+    {"merge", "BASE.safetensors ADAPTER_DIR OUT.safetensors [--dtype bf16]: merge a PEFT adapter", cmd_merge},
+    {"adapter", "inspect DIR [--json]: validate and describe a PEFT adapter directory", cmd_adapter},
 };
 
 void usage(FILE *out) {

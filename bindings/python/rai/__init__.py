@@ -15,6 +15,8 @@ detail from rai_last_error_message(), naming the offending argument).
 """
 
 from ._backend import HEADER_VERSION, HEADER_VERSION_NUMBER
+# Raw cffi access to every function of rai.h, for capabilities without a Pythonic layer yet.
+from ._backend import ffi, lib
 from ._context import Buffer, Context, Device, DeviceType
 from ._errors import (
     BackendError,
@@ -72,6 +74,8 @@ from ._tensor import DTYPES, Tensor, as_tensor, dtype_size, from_dlpack_capsule,
 __version__ = "%d.%d.%d" % HEADER_VERSION
 
 __all__ = [
+    "ffi",
+    "lib",
     "HEADER_VERSION", "HEADER_VERSION_NUMBER", "__version__",
     "Buffer", "Context", "Device", "DeviceType",
     "RaiError", "Status", "status_string", "last_error_message", "error_class",

@@ -1,0 +1,191 @@
+// GPU suite for the adapters: the CUDA LoRA/DoRA layer (forward, backward, mixed batches)
+// against the CPU reference on awkward sizes. Skips without a CUDA device.
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "../unit/test_helpers.h"
+
+namespace {
+
+struct Dev {
+    rai_buffer *buf = nullptr;
+    std::vector<int64_t> shape;
+    rai_tensor t{};
+    Dev(rai_context *ctx, const std::vector<float> &host, std::vector<int64_t> s) : shape(std::move(s)) {
+        EXPECT_EQ(rai_buffer_create(ctx, host.size() * 4 + 4, &buf), RAI_OK) << rai_last_error_message();
+        if (!host.empty()) {
+            EXPECT_EQ(rai_buffer_write(ctx, buf, 0, host.data(), host.size() * 4), RAI_OK);
+        }
+        t = make_tensor(rai_buffer_data(buf), kF32, shape.data(), static_cast<int32_t>(shape.size()), nullptr,
+                        rai_device{RAI_DEVICE_CUDA, 0});
+    }
+    ~Dev() { rai_buffer_destroy(buf); }
+    std::vector<float> read(rai_context *ctx, size_t n) const {
+        std::vector<float> h(n);
+        EXPECT_EQ(rai_buffer_read(ctx, buf, 0, h.data(), n * 4), RAI_OK);
+        return h;
+    }
+};
+
+std::vector<float> rnd(size_t n, uint32_t seed, float s = 1.0f) {
+    std::mt19937 g(seed);
+    std::normal_distribution<float> d(0.0f, s);
+    std::vector<float> v(n);
+    for (float &x : v) x = d(g);
+    return v;
+}
+
+class AdaptersGpu : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (cuda_devices() == 0) GTEST_SKIP() << "no CUDA device: " << rai_cuda_plugin_status();
+        rai_context_params p;
+        rai_context_params_init(&p);
+        p.device_type = RAI_DEVICE_CUDA;
+        p.flags = RAI_CONTEXT_STRICT | RAI_CONTEXT_IGNORE_ENV;
+        ASSERT_EQ(rai_context_create(&p, &gpu), RAI_OK) << rai_last_error_message();
+        cpu = make_cpu_context();
+    }
+    void TearDown() override {
+        rai_context_destroy(gpu);
+        rai_context_destroy(cpu);
+    }
+    rai_context *gpu = nullptr, *cpu = nullptr;
+};
+
+float max_rel(const std::vector<float> &a, const std::vector<float> &b) {
+    float m = 0, s = 1e-6f;
+    for (size_t i = 0; i < a.size(); ++i) {
+        m = std::max(m, std::fabs(a[i] - b[i]));
+        s = std::max(s, std::fabs(b[i]));
+    }
+    return m / s;
+}
+
+TEST_F(AdaptersGpu, ForwardBackwardMatchCpu) {
+    for (int dora = 0; dora < 2; ++dora)
+        for (int64_t M : {1, 31, 65}) {
+            const int64_t K = 33, N = 17, r = 5;
+            auto x = rnd(M * K, 1), w = rnd(N * K, 2, 0.5f), a = rnd(r * K, 3, 0.3f), b = rnd(N * r, 4, 0.3f),
+                 bias = rnd(N, 5), m = rnd(N, 6), dy = rnd(M * N, 7);
+            for (float &v : m) v = 1.0f + 0.1f * v;
+            const int64_t xs[] = {M, K}, ws[] = {N, K}, as[] = {r, K}, bs[] = {N, r}, ns[] = {N}, ys[] = {M, N};
+            rai_tensor xc = make_tensor(x.data(), kF32, xs, 2), wc = make_tensor(w.data(), kF32, ws, 2),
+                       ac = make_tensor(a.data(), kF32, as, 2), bc = make_tensor(b.data(), kF32, bs, 2),
+                       biasc = make_tensor(bias.data(), kF32, ns, 1), mc = make_tensor(m.data(), kF32, ns, 1),
+                       dyc = make_tensor(dy.data(), kF32, ys, 2);
+            std::vector<float> y(M * N), dx(M * K), da(r * K), db(N * r), dm(N);
+            rai_tensor yc = make_tensor(y.data(), kF32, ys, 2), dxc = make_tensor(dx.data(), kF32, xs, 2),
+                       dac = make_tensor(da.data(), kF32, as, 2), dbc = make_tensor(db.data(), kF32, bs, 2),
+                       dmc = make_tensor(dm.data(), kF32, ns, 1);
+            rai_lora_linear_params p;
+            rai_lora_linear_params_init(&p);
+            p.scaling = 1.25f;
+            p.dropout = 0.2f;
+            p.flags = RAI_LORA_TRAINING;
+            p.seed = 5;
+            p.step = 9;
+            ASSERT_EQ(rai_lora_linear_forward(cpu, &p, &xc, &wc, &biasc, &ac, &bc, dora ? &mc : nullptr, &yc), RAI_OK);
+            ASSERT_EQ(rai_lora_linear_backward(cpu, &p, &xc, &wc, &ac, &bc, dora ? &mc : nullptr, &dyc, &dxc, &dac, &dbc,
+                                               dora ? &dmc : nullptr),
+                      RAI_OK);
+            Dev X(gpu, x, {M, K}), W(gpu, w, {N, K}), A(gpu, a, {r, K}), B(gpu, b, {N, r}), Bi(gpu, bias, {N}),
+                Mg(gpu, m, {N}), DY(gpu, dy, {M, N}), Y(gpu, {}, {M, N}), DX(gpu, {}, {M, K}), DA(gpu, {}, {r, K}),
+                DB(gpu, {}, {N, r}), DM(gpu, {}, {N});
+            ASSERT_EQ(rai_lora_linear_forward(gpu, &p, &X.t, &W.t, &Bi.t, &A.t, &B.t, dora ? &Mg.t : nullptr, &Y.t), RAI_OK)
+                << rai_last_error_message();
+            ASSERT_EQ(rai_lora_linear_backward(gpu, &p, &X.t, &W.t, &A.t, &B.t, dora ? &Mg.t : nullptr, &DY.t, &DX.t, &DA.t,
+                                               &DB.t, dora ? &DM.t : nullptr),
+                      RAI_OK)
+                << rai_last_error_message();
+            ASSERT_EQ(rai_context_synchronize(gpu), RAI_OK);
+            EXPECT_LE(max_rel(Y.read(gpu, y.size()), y), 1e-5f) << "dora " << dora << " M " << M;
+            EXPECT_LE(max_rel(DX.read(gpu, dx.size()), dx), 1e-5f);
+            EXPECT_LE(max_rel(DA.read(gpu, da.size()), da), 1e-5f);
+            EXPECT_LE(max_rel(DB.read(gpu, db.size()), db), 1e-5f);
+            if (dora) {
+                EXPECT_LE(max_rel(DM.read(gpu, dm.size()), dm), 1e-5f);
+            }
+        }
+}
+
+TEST_F(AdaptersGpu, MixedBatchMatchesCpu) {
+    const int64_t M = 67, K = 40, N = 24;
+    auto x = rnd(M * K, 1), w = rnd(N * K, 2), a0 = rnd(4 * K, 3), b0 = rnd(N * 4, 4), a1 = rnd(16 * K, 5),
+         b1 = rnd(N * 16, 6);
+    std::vector<int32_t> rows(M);
+    for (int64_t i = 0; i < M; ++i) rows[i] = static_cast<int32_t>((i * 5) % 3) - 1;
+    const float sc[] = {2.0f, 0.5f};
+    const int64_t xs[] = {M, K}, ws[] = {N, K}, a0s[] = {4, K}, b0s[] = {N, 4}, a1s[] = {16, K}, b1s[] = {N, 16},
+                  ys[] = {M, N};
+    rai_tensor xc = make_tensor(x.data(), kF32, xs, 2), wc = make_tensor(w.data(), kF32, ws, 2),
+               a0c = make_tensor(a0.data(), kF32, a0s, 2), b0c = make_tensor(b0.data(), kF32, b0s, 2),
+               a1c = make_tensor(a1.data(), kF32, a1s, 2), b1c = make_tensor(b1.data(), kF32, b1s, 2);
+    std::vector<float> y(M * N);
+    rai_tensor yc = make_tensor(y.data(), kF32, ys, 2);
+    const rai_tensor *ac[] = {&a0c, &a1c}, *bc[] = {&b0c, &b1c};
+    ASSERT_EQ(rai_lora_linear_forward_mixed(cpu, &xc, &wc, nullptr, 2, ac, bc, sc, rows.data(), &yc), RAI_OK);
+    Dev X(gpu, x, {M, K}), W(gpu, w, {N, K}), A0(gpu, a0, {4, K}), B0(gpu, b0, {N, 4}), A1(gpu, a1, {16, K}),
+        B1(gpu, b1, {N, 16}), Y(gpu, {}, {M, N});
+    const rai_tensor *ag[] = {&A0.t, &A1.t}, *bg[] = {&B0.t, &B1.t};
+    ASSERT_EQ(rai_lora_linear_forward_mixed(gpu, &X.t, &W.t, nullptr, 2, ag, bg, sc, rows.data(), &Y.t), RAI_OK)
+        << rai_last_error_message();
+    ASSERT_EQ(rai_context_synchronize(gpu), RAI_OK);
+    EXPECT_LE(max_rel(Y.read(gpu, y.size()), y), 1e-5f);
+}
+
+TEST_F(AdaptersGpu, QloraMatchesCpu) {
+    const int64_t M = 37, K = 128, N = 40, r = 8;
+    auto w = rnd(N * K, 1, 0.5f), x = rnd(M * K, 2), a = rnd(r * K, 3, 0.2f), b = rnd(N * r, 4, 0.2f), dy = rnd(M * N, 5);
+    const int64_t ws[] = {N, K}, xs[] = {M, K}, as[] = {r, K}, bs[] = {N, r}, ys[] = {M, N};
+    rai_tensor wc = make_tensor(w.data(), kF32, ws, 2), xc = make_tensor(x.data(), kF32, xs, 2),
+               ac = make_tensor(a.data(), kF32, as, 2), bc = make_tensor(b.data(), kF32, bs, 2),
+               dyc = make_tensor(dy.data(), kF32, ys, 2);
+    uint64_t nbytes = 0;
+    ASSERT_EQ(rai_q4_codes_size(N * K, &nbytes), RAI_OK);
+    std::vector<uint8_t> codes(nbytes);
+    const int64_t cs[] = {static_cast<int64_t>(nbytes)};
+    rai_tensor cc = make_tensor(codes.data(), kU8, cs, 1);
+    rai_q4_params qp;
+    rai_q4_params_init(&qp);
+    rai_q4_state *sc = nullptr, *sg = nullptr;
+    ASSERT_EQ(rai_q4_quantize(cpu, &qp, &wc, &cc, &sc), RAI_OK);
+    ASSERT_EQ(rai_q4_state_copy(gpu, sc, &sg), RAI_OK) << rai_last_error_message();
+    rai_buffer *cb = nullptr;
+    ASSERT_EQ(rai_buffer_create(gpu, nbytes, &cb), RAI_OK);
+    ASSERT_EQ(rai_buffer_write(gpu, cb, 0, codes.data(), nbytes), RAI_OK);
+    rai_tensor cg = make_tensor(rai_buffer_data(cb), kU8, cs, 1, nullptr, rai_device{RAI_DEVICE_CUDA, 0});
+    rai_lora_linear_params p;
+    rai_lora_linear_params_init(&p);
+    p.scaling = 2.0f;
+    std::vector<float> y(M * N), dx(M * K), da(r * K), db(N * r);
+    rai_tensor yc = make_tensor(y.data(), kF32, ys, 2), dxc = make_tensor(dx.data(), kF32, xs, 2),
+               dac = make_tensor(da.data(), kF32, as, 2), dbc = make_tensor(db.data(), kF32, bs, 2);
+    ASSERT_EQ(rai_qlora_linear_forward(cpu, &p, &xc, sc, &cc, nullptr, &ac, &bc, nullptr, &yc), RAI_OK);
+    ASSERT_EQ(rai_qlora_linear_backward(cpu, &p, &xc, sc, &cc, &ac, &bc, nullptr, &dyc, &dxc, &dac, &dbc, nullptr), RAI_OK);
+    Dev X(gpu, x, {M, K}), A(gpu, a, {r, K}), B(gpu, b, {N, r}), DY(gpu, dy, {M, N}), Y(gpu, {}, {M, N}),
+        DX(gpu, {}, {M, K}), DA(gpu, {}, {r, K}), DB(gpu, {}, {N, r});
+    ASSERT_EQ(rai_qlora_linear_forward(gpu, &p, &X.t, sg, &cg, nullptr, &A.t, &B.t, nullptr, &Y.t), RAI_OK)
+        << rai_last_error_message();
+    ASSERT_EQ(rai_qlora_linear_backward(gpu, &p, &X.t, sg, &cg, &A.t, &B.t, nullptr, &DY.t, &DX.t, &DA.t, &DB.t, nullptr),
+              RAI_OK)
+        << rai_last_error_message();
+    ASSERT_EQ(rai_context_synchronize(gpu), RAI_OK);
+    EXPECT_LE(max_rel(Y.read(gpu, y.size()), y), 1e-4f);
+    EXPECT_LE(max_rel(DX.read(gpu, dx.size()), dx), 1e-4f);
+    EXPECT_LE(max_rel(DA.read(gpu, da.size()), da), 1e-5f);
+    EXPECT_LE(max_rel(DB.read(gpu, db.size()), db), 1e-5f);
+    rai_buffer_destroy(cb);
+    rai_q4_state_destroy(sg);
+    rai_q4_state_destroy(sc);
+}
+
+TEST_F(AdaptersGpu, ModelRefusesCudaContext) {
+    rai_adapter_model *m = nullptr;
+    EXPECT_EQ(rai_adapter_model_create(gpu, &m), RAI_ERROR_UNSUPPORTED);
+    EXPECT_EQ(m, nullptr);
+}
+
+}  // namespace
