@@ -14,7 +14,8 @@
 // acceptance tests of the reference: (1) same-step quality <= 1.02 x full while skipping >= 30 %
 // of backward passes; (2) beating the lr-tuned compute-matched baseline by more than 2 std.
 //
-// Usage: train_bench [--steps N] [--seeds S] [--batch B] [--only arm,arm,...] [--quick]
+// Usage: train_bench [--steps N] [--seeds S] [--batch B] [--only arm,arm,...] [--lr-grid m,m,...]
+//                    [--quick]
 // (--only keeps "full" and the matched baselines and the listed hybrid arms, e.g.
 //  --only hybrid/skip,hybrid/hold)
 #include <algorithm>
@@ -411,8 +412,19 @@ int main(int argc, char **argv) {
         else if (a == "--batch") cfg.batch = next();
         else if (a == "--quick") quick = true;
         else if (a == "--only" && i + 1 < argc) only = std::string(",") + argv[++i] + ",";
+        else if (a == "--lr-grid" && i + 1 < argc) {
+            cfg.lr_mults.clear();
+            for (const char *p = argv[++i]; *p;) {
+                char *end = nullptr;
+                cfg.lr_mults.push_back(std::strtof(p, &end));
+                if (end == p) return 2;
+                p = *end == ',' ? end + 1 : end;
+            }
+        }
         else {
-            std::fprintf(stderr, "usage: %s [--steps N] [--seeds S] [--batch B] [--only arm,...] [--quick]\n", argv[0]);
+            std::fprintf(stderr,
+                         "usage: %s [--steps N] [--seeds S] [--batch B] [--only arm,...] [--lr-grid m,...] [--quick]\n",
+                         argv[0]);
             return 2;
         }
     }
@@ -482,7 +494,8 @@ int main(int argc, char **argv) {
     // gets its own).
     std::map<std::string, double> bfrac;
     for (const Arm &arm : arms)
-        if (arm.hybrid) bfrac[arm.name] = all[arm.name][1.0f].backward_fraction;
+        if (arm.hybrid)
+            bfrac[arm.name] = (all[arm.name].count(1.0f) ? all[arm.name][1.0f] : best[arm.name]).backward_fraction;
     struct Matched {
         std::string name;
         int steps;

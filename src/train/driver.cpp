@@ -31,6 +31,7 @@ void rai_hybrid::run_steps(const rai_hybrid_callbacks *cb, void *user, uint64_t 
     std::vector<rai_tensor> grads;
     {
         std::lock_guard<std::mutex> lock(mutex);
+        check_alive();
         own_optimizer = opt_ != nullptr;
         rai::require(own_optimizer || cb->apply_update != nullptr, RAI_ERROR_INVALID_ARGUMENT,
                      "callbacks->apply_update must not be NULL when no optimizer is attached");

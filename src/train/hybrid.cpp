@@ -168,6 +168,7 @@ std::size_t rai_hybrid::max_numel() const {
 }
 
 uint32_t rai_hybrid::add_param(const char *name, const rai_tensor *param, const rai_tensor *grad) {
+    check_alive();
     if (prepared_) protocol("add_param after the first step (or state_load); register every tensor first");
     require(opt_ == nullptr, RAI_ERROR_INVALID_ARGUMENT,
             "h: an optimizer is attached; register tensors before rai_hybrid_set_optimizer");
@@ -176,6 +177,7 @@ uint32_t rai_hybrid::add_param(const char *name, const rai_tensor *param, const 
 }
 
 void rai_hybrid::set_optimizer(rai_optimizer *o) {
+    check_alive();
     if (prepared_) protocol("set_optimizer after the first step (or state_load)");
     rai::require_not_null(o, "opt");
     require(opt_ == nullptr, RAI_ERROR_INVALID_ARGUMENT, "h: an optimizer is already attached");
@@ -193,6 +195,20 @@ void rai_hybrid::set_optimizer(rai_optimizer *o) {
     }
     o->attached = this;
     opt_ = o;
+}
+
+void rai_hybrid::optimizer_destroyed(rai_optimizer *o) noexcept {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (opt_ == o) {
+        opt_ = nullptr;
+        opt_lost_ = true;
+    }
+}
+
+void rai_hybrid::check_alive() const {
+    require(!opt_lost_, RAI_ERROR_INVALID_ARGUMENT,
+            "h: its attached optimizer was destroyed (it is borrowed and must outlive the hybrid); "
+            "the hybrid can only be destroyed now");
 }
 
 void rai_hybrid::prepare() {
@@ -245,6 +261,7 @@ void rai_hybrid::restore_snapshot() {
 
 void rai_hybrid::begin_step(rai_hybrid_step_info *out) {
     Timer timer(m_.seconds_overhead);
+    check_alive();
     OptLock olock(opt_);
     check_out(out, sizeof(rai_hybrid_step_info), "out");
     if (cur_.open) protocol("begin_step while step " + std::to_string(cur_.step) + " is open (call end_step first)");
@@ -287,6 +304,7 @@ void rai_hybrid::begin_step(rai_hybrid_step_info *out) {
 
 void rai_hybrid::record_gradients(float loss) {
     Timer timer(m_.seconds_overhead);
+    check_alive();
     OptLock olock(opt_);
     if (!cur_.open) protocol("record_gradients before begin_step");
     if (!cur_.needs_backward)
@@ -364,6 +382,7 @@ bool rai_hybrid::predict_into(std::size_t i, float *out, bool apply_coast_to_par
 
 void rai_hybrid::apply_predicted() {
     Timer timer(m_.seconds_overhead);
+    check_alive();
     OptLock olock(opt_);
     if (!cur_.open) protocol("apply_predicted before begin_step");
     if (cur_.phase != RAI_HYBRID_PHASE_PREDICT)
@@ -397,6 +416,7 @@ void rai_hybrid::apply_predicted() {
 
 void rai_hybrid::get_predicted(const rai_tensor *const *out, std::size_t n) {
     Timer timer(m_.seconds_overhead);
+    check_alive();
     OptLock olock(opt_);
     if (!cur_.open) protocol("get_predicted before begin_step");
     if (cur_.phase != RAI_HYBRID_PHASE_PREDICT)
@@ -433,6 +453,7 @@ void rai_hybrid::get_predicted(const rai_tensor *const *out, std::size_t n) {
 
 void rai_hybrid::report_loss(float loss) {
     Timer timer(m_.seconds_overhead);
+    check_alive();
     if (!cur_.open) protocol("report_loss before begin_step");
     if (cur_.needs_backward)
         protocol("report_loss on a backward step: pass the loss to record_gradients");
@@ -450,6 +471,7 @@ void rai_hybrid::report_loss(float loss) {
 
 void rai_hybrid::end_step(rai_hybrid_step_result *out) {
     Timer timer(m_.seconds_overhead);
+    check_alive();
     OptLock olock(opt_);
     if (out != nullptr) check_out(out, sizeof(rai_hybrid_step_result), "out");
     if (!cur_.open) protocol("end_step before begin_step");
@@ -540,6 +562,7 @@ void rai_hybrid::end_step_locked(rai_hybrid_step_result *out) {
 
 void rai_hybrid::abort_step() {
     Timer timer(m_.seconds_overhead);
+    check_alive();
     OptLock olock(opt_);
     if (!cur_.open) protocol("abort_step without an open step");
     if (!cur_.recorded && !cur_.applied && !cur_.loss_given) {
@@ -902,6 +925,7 @@ void rai_hybrid::load(Reader &r, bool commit) {
 }
 
 void rai_hybrid::check_save_flags(uint32_t flags) const {
+    check_alive();
     require_between_steps("state_save");
     if (!prepared_) protocol("state_save before the first begin_step (or state_load): there is no state yet");
     require((flags & ~(RAI_HYBRID_STATE_PARAMS | RAI_HYBRID_STATE_OPTIMIZER)) == 0, RAI_ERROR_INVALID_ARGUMENT,
@@ -926,6 +950,7 @@ void rai_hybrid::state_save(uint32_t flags, void *buffer, std::size_t capacity, 
 }
 
 void rai_hybrid::state_load(const void *buffer, std::size_t size) {
+    check_alive();
     OptLock olock(opt_);
     require_between_steps("state_load");
     require(buffer != nullptr || size == 0, RAI_ERROR_INVALID_ARGUMENT, "buffer must not be NULL");

@@ -52,6 +52,8 @@ struct rai_hybrid {
 
     uint32_t add_param(const char *name, const rai_tensor *param, const rai_tensor *grad);
     void set_optimizer(rai_optimizer *o);
+    // Called by ~rai_optimizer when the attached optimizer is destroyed before the hybrid.
+    void optimizer_destroyed(rai_optimizer *o) noexcept;
 
     void begin_step(rai_hybrid_step_info *out);
     void record_gradients(float loss);
@@ -121,6 +123,8 @@ private:
 
     std::vector<rai::train::Slot> slots_;
     rai_optimizer *opt_ = nullptr;
+    bool opt_lost_ = false;  // the attached optimizer was destroyed: step calls are refused
+    void check_alive() const;
     bool prepared_ = false;
     std::unique_ptr<rai::train::Predictor> predictor_;
     rai::train::Schedule schedule_;

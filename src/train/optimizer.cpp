@@ -5,6 +5,7 @@
 #include <string>
 
 #include "../core/error.h"
+#include "hybrid.h"
 
 namespace rai::train {
 
@@ -63,6 +64,10 @@ using namespace rai::train;
 
 rai_optimizer::rai_optimizer(rai_context &c, const OptConfig &config)
     : ctx(c), ops(make_ops(c)), cfg(config), lr(config.lr) {}
+
+rai_optimizer::~rai_optimizer() {
+    if (attached != nullptr) attached->optimizer_destroyed(this);
+}
 
 std::size_t rai_optimizer::buffers_per_slot() const {
     return cfg.kind == RAI_OPTIMIZER_ADAMW ? 2 : cfg.kind == RAI_OPTIMIZER_MOMENTUM ? 1 : 0;

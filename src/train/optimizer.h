@@ -41,6 +41,9 @@ struct OptScalars {
 
 struct rai_optimizer {
     rai_optimizer(rai_context &c, const rai::train::OptConfig &cfg);
+    // Destroying an attached optimizer (a misuse: it is borrowed by the hybrid) disables the
+    // hybrid's step calls with an error instead of leaving it a dangling pointer.
+    ~rai_optimizer();
 
     rai_context &ctx;
     std::unique_ptr<rai::train::Ops> ops;
@@ -50,7 +53,7 @@ struct rai_optimizer {
     std::vector<rai::train::Slot> slots;
     // Per slot: MOMENTUM {buf}; ADAMW {m, v}; SGD {}.
     std::vector<std::vector<rai::train::DevVec>> state;
-    const void *attached = nullptr;  // the rai_hybrid driving it
+    rai_hybrid *attached = nullptr;  // the rai_hybrid driving it
     mutable std::mutex mutex;
 
     uint32_t add_param(const char *name, const rai_tensor *param, const rai_tensor *grad);

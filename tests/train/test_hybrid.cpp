@@ -771,6 +771,23 @@ TEST_F(Hybrid, SetOptimizerChecksTheTensors) {
     rai_optimizer_destroy(empty);
 }
 
+TEST_F(Hybrid, DestroyingTheAttachedOptimizerFirstIsRefusedNotACrash) {
+    Regression r;
+    build(r);
+    protocol_step(h, r);
+    rai_optimizer_destroy(opt);  // a misuse: the optimizer is borrowed by h
+    opt = nullptr;
+    rai_hybrid_step_info info;
+    rai_hybrid_step_info_init(&info);
+    EXPECT_RAI_ERROR(rai_hybrid_begin_step(h, &info), RAI_ERROR_INVALID_ARGUMENT, "optimizer was destroyed");
+    size_t n = 0;
+    EXPECT_RAI_ERROR(rai_hybrid_state_size(h, 0, &n), RAI_ERROR_INVALID_ARGUMENT, "optimizer was destroyed");
+    rai_hybrid_stats s;
+    rai_hybrid_stats_init(&s);
+    EXPECT_EQ(rai_hybrid_get_stats(h, &s), RAI_OK);  // read-only calls still work
+    EXPECT_EQ(s.steps, 1u);
+}
+
 TEST_F(Hybrid, GetPredictedChecksItsOutputs) {
     Regression r;
     hp.warmup_steps = 1;

@@ -335,7 +335,7 @@ TEST_F(TrainGpu, RollbackOnTheDeviceIsBitwise) {
     HostProblem prob;
     std::vector<std::vector<float>> at_entry;
     bool rolled = false;
-    for (int step = 0; step < 30 && !rolled; ++step) {
+    for (int step = 0; step < 200 && !rolled; ++step) {
         rai_hybrid_step_info info;
         rai_hybrid_step_info_init(&info);
         ASSERT_EQ(rai_hybrid_begin_step(h, &info), RAI_OK);
