@@ -12,8 +12,8 @@
  *  - RAI_API and RAI_DEPRECATED are blanked; the header hides its static inline helpers from SWIG
  *    (`#if !defined(SWIG)`), so the params constructors below call the exported *_init_sized
  *    functions with the size of the struct this wrapper was compiled against.
- *  - Never run SWIG with -DSWIGWORDSIZE64 for C#: stdint.i would then make int64_t a C `long`,
- *    which SWIG-C# maps to a 32-bit int.
+ *  - SWIGWORDSIZE64 is defined for both languages (int64_t is a C `long`, as on LP64); for C#,
+ *    whose SWIG module maps `long` to a 32-bit int, `long` is re-mapped to 64 bits below.
  *  - rai_set_log_callback takes a C function pointer; SWIG cannot turn a Go func or a C# delegate
  *    into one, so it is ignored here and each language installs its own trampoline
  *    (Go: an //export function in bindings/go/log.go; C#: a delegate kept alive in Rai.cs, set
@@ -33,7 +33,19 @@
 %apply unsigned long long { size_t };
 #endif
 
+/* Make stdint.i declare int64_t/uint64_t as `long` (LP64, like the C compiler), so wrappers of
+ * `const uint64_t *` / `const int64_t *` parameters cast to the pointer type the header declares
+ * instead of `unsigned long long *` (incompatible-pointer-types warnings). Go maps `long` to int64
+ * under -intgosize 64... */
+#define SWIGWORDSIZE64
+
 %include <stdint.i>
+
+#if defined(SWIGCSHARP)
+/* ...and for C#, whose SWIG module maps C `long` to a 32-bit int, map `long` back to 64 bits. */
+%apply long long { long };
+%apply unsigned long long { unsigned long };
+#endif
 %include <cpointer.i>
 
 #define RAI_API
@@ -43,8 +55,29 @@
  * new_X() allocates a cell, X_value(p) reads it, delete_X(p) frees it. */
 %pointer_functions(rai_context *, rai_context_pp);
 %pointer_functions(rai_buffer *, rai_buffer_pp);
+%pointer_functions(rai_ternary_weight *, rai_ternary_weight_pp);
+%pointer_functions(rai_bitlinear *, rai_bitlinear_pp);
+%pointer_functions(rai_q4_state *, rai_q4_state_pp);
+%pointer_functions(rai_safetensors *, rai_safetensors_pp);
+%pointer_functions(rai_safetensors_writer *, rai_safetensors_writer_pp);
+%pointer_functions(rai_gguf_writer *, rai_gguf_writer_pp);
+%pointer_functions(rai_gguf_reader *, rai_gguf_reader_pp);
+%pointer_functions(rai_adapter_model *, rai_adapter_model_pp);
+%pointer_functions(rai_gc *, rai_gc_pp);
+%pointer_functions(rai_optimizer *, rai_optimizer_pp);
+%pointer_functions(rai_hybrid *, rai_hybrid_pp);
+%pointer_functions(rai_tvec *, rai_tvec_pp);
+%pointer_functions(rai_svec *, rai_svec_pp);
+%pointer_functions(rai_vsa_matrix *, rai_vsa_matrix_pp);
+%pointer_functions(const rai_ternary_weight *, rai_const_ternary_weight_pp);
 %pointer_functions(int32_t, int32_tp);
+%pointer_functions(uint32_t, uint32_tp);
+%pointer_functions(int64_t, int64_tp);
+%pointer_functions(uint64_t, uint64_tp);
+%pointer_functions(float, floatp);
+%pointer_functions(double, doublep);
 %pointer_functions(size_t, size_tp);
+%pointer_functions(const char *, const_char_pp);
 %pointer_functions(void *, void_pp);
 %pointer_functions(char *, char_pp);
 /* rai_system_info_json hands out a char* to release with rai_free: read the text through char_pp
@@ -111,7 +144,28 @@ SWIGEXPORT void SWIGSTDCALL RaiCsharp_set_log_callback(rai_log_callback callback
 }
 %enddef
 
+RAI_SIZED_STRUCT(rai_adapter_params)
+RAI_SIZED_STRUCT(rai_bitnet_act_params)
+RAI_SIZED_STRUCT(rai_bitnet_weight_params)
+RAI_SIZED_STRUCT(rai_bundle_params)
 RAI_SIZED_STRUCT(rai_context_params)
 RAI_SIZED_STRUCT(rai_device_info)
+RAI_SIZED_STRUCT(rai_gc_params)
+RAI_SIZED_STRUCT(rai_gc_stats)
+RAI_SIZED_STRUCT(rai_gguf_file_info)
+RAI_SIZED_STRUCT(rai_gguf_kv_info)
+RAI_SIZED_STRUCT(rai_gguf_tensor_info)
+RAI_SIZED_STRUCT(rai_hybrid_params)
+RAI_SIZED_STRUCT(rai_hybrid_stats)
+RAI_SIZED_STRUCT(rai_hybrid_step_info)
+RAI_SIZED_STRUCT(rai_hybrid_step_result)
+RAI_SIZED_STRUCT(rai_lora_linear_params)
+RAI_SIZED_STRUCT(rai_optimizer_params)
+RAI_SIZED_STRUCT(rai_q4_params)
+RAI_SIZED_STRUCT(rai_q4_state_info)
+RAI_SIZED_STRUCT(rai_q4_state_params)
+RAI_SIZED_STRUCT(rai_random_params)
+RAI_SIZED_STRUCT(rai_safetensors_tensor_info)
+RAI_SIZED_STRUCT(rai_ternary_weight_info)
 
 %include "../../include/rai.h"
