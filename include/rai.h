@@ -1319,8 +1319,10 @@ RAI_API rai_status rai_gc_powersgd_q(rai_gc *gc, uint32_t id, const void *p_sum,
  * to the caller's MPI_Comm (e.g. &comm; so rai.h needs no mpi.h). PowerSGD uses two
  * MPI_Allreduce calls (P, then Q), TOPK an all-gather of the sparse messages, raw steps one
  * MPI_Allreduce; the others all-gather their messages and reduce them as rai_gc_message_reduce.
- * RAI_ERROR_UNSUPPORTED when librai was built without MPI. MPI must be initialised, and the
- * MPI library must be the one librai was built with. */
+ * The MPI calls go through the plugin librai_mpi.so (built when MPI is found; found through
+ * $RAI_MPI_PLUGIN, then librai's directory, then the loader's path), so librai itself never
+ * links libmpi. RAI_ERROR_UNSUPPORTED (naming why) when the plugin cannot be loaded. MPI must be
+ * initialised, and the caller's MPI must be the one the plugin was built with. */
 RAI_API rai_status rai_gc_allreduce_mpi(rai_gc *gc, uint32_t id, rai_tensor *grad_inout, void *mpi_comm,
                                         uint32_t flags);
 /* The same over NCCL for GPU gradients: `gc` must be on a CUDA context, grad_inout on its
@@ -1332,7 +1334,7 @@ RAI_API rai_status rai_gc_allreduce_mpi(rai_gc *gc, uint32_t id, rai_tensor *gra
  * RAI_ERROR_UNSUPPORTED for a CPU context or when NCCL cannot be loaded. */
 RAI_API rai_status rai_gc_allreduce_nccl(rai_gc *gc, uint32_t id, rai_tensor *grad_inout, void *nccl_comm,
                                          uint32_t flags);
-/* 1 when librai was built with MPI support, else 0. */
+/* 1 when the MPI plugin (librai_mpi.so) loads, else 0. */
 RAI_API int32_t rai_gc_has_mpi(void);
 
 /* Statistics of one tensor, or of all with id == RAI_GC_ALL_TENSORS. */

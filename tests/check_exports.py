@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """librai exports exactly the functions rai.h declares with RAI_API, all on version node RAI_0;
-librai needs no CUDA library; the CUDA plugin exports only its entry point."""
+librai needs no CUDA or MPI library; each plugin (given as cuda=PATH or mpi=PATH) exports only
+its entry point."""
 import re
 import subprocess
 import sys
@@ -17,7 +18,10 @@ def dynamic_symbols(lib):
     return syms
 
 
-def main(lib, header, plugin=None):
+PLUGIN_ENTRIES = {"cuda": "raicuda_backend_entry", "mpi": "raimpi_backend_entry"}
+
+
+def main(lib, header, *plugins):
     text = open(header).read()
     declared = set(re.findall(r"RAI_API\s+[^;{}]*?\b(rai_\w+)\s*\(", text))
     syms = dynamic_symbols(lib)
@@ -32,11 +36,15 @@ def main(lib, header, plugin=None):
         failures.append(f"symbols not on version node RAI_0: {off_node}")
     needed = subprocess.run(["readelf", "-d", lib], check=True, capture_output=True, text=True).stdout
     if re.search(r"NEEDED.*(cuda|cublas)", needed):
-        failures.append("librai links a CUDA library directly; only the plugin may")
-    if plugin:
-        pexp = set(dynamic_symbols(plugin)) - {""}
-        if pexp != {"raicuda_backend_entry"}:
-            failures.append(f"plugin exports {sorted(pexp)}, expected only raicuda_backend_entry")
+        failures.append("librai links a CUDA library directly; only the CUDA plugin may")
+    if re.search(r"NEEDED.*mpi", needed):
+        failures.append("librai links an MPI library directly; only the MPI plugin may")
+    for spec in plugins:
+        kind, _, path = spec.partition("=")
+        entry = PLUGIN_ENTRIES[kind]
+        pexp = set(dynamic_symbols(path)) - {""}
+        if pexp != {entry}:
+            failures.append(f"{kind} plugin exports {sorted(pexp)}, expected only {entry}")
     for f in failures:
         print("FAIL:", f)
     print(f"{len(declared)} declared, {len(exported)} exported")

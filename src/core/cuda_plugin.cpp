@@ -1,15 +1,10 @@
 #include "cuda_plugin.h"
 
-#include <dlfcn.h>
-
-#include <algorithm>
-#include <cstdlib>
-#include <mutex>
 #include <string>
-#include <vector>
 
 #include "error.h"
 #include "log.h"
+#include "plugin_loader.h"
 
 namespace rai::cuda {
 
@@ -21,58 +16,31 @@ struct PluginState {
     int32_t devices = 0;
 };
 
-std::string directory_of_librai() {
-    Dl_info info{};
-    if (dladdr(reinterpret_cast<const void *>(&directory_of_librai), &info) == 0 || info.dli_fname == nullptr)
-        return {};
-    std::string path = info.dli_fname;
-    const auto slash = path.rfind('/');
-    return slash == std::string::npos ? std::string{} : path.substr(0, slash);
-}
-
 PluginState load() {
     PluginState s;
-    std::vector<std::string> candidates;
-    if (const char *env = std::getenv("RAI_CUDA_PLUGIN"); env != nullptr && *env != '\0') candidates.push_back(env);
-    const std::string dir = directory_of_librai();
-    if (!dir.empty()) candidates.push_back(dir + "/librai_cuda.so");
-    candidates.push_back("librai_cuda.so");
-    // The same file named twice would only repeat its failure in the status.
-    for (std::size_t i = candidates.size(); i-- > 1;)
-        if (std::find(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(i), candidates[i]) !=
-            candidates.begin() + static_cast<std::ptrdiff_t>(i))
-            candidates.erase(candidates.begin() + static_cast<std::ptrdiff_t>(i));
-
-    std::string reasons;
-    for (const std::string &path : candidates) {
-        void *handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-        if (handle == nullptr) {
-            const char *why = dlerror();
-            reasons += (reasons.empty() ? "" : "; ") + (why ? std::string(why) : path + ": dlopen failed");
-            continue;
-        }
-        auto entry = reinterpret_cast<raicuda_backend_entry_fn>(dlsym(handle, RAICUDA_ENTRY_SYMBOL));
-        const raicuda_backend *table = entry ? entry() : nullptr;
-        if (table == nullptr || table->abi_version != RAICUDA_BACKEND_ABI ||
-            table->struct_size < sizeof(raicuda_backend)) {
-            reasons += (reasons.empty() ? "" : "; ") + path + ": not a compatible rai CUDA plugin";
-            dlclose(handle);
-            continue;
-        }
-        // Loaded for the life of the process: kernels may be in flight at exit.
-        s.table = table;
-        raicuda_err err{};
-        int32_t count = 0;
-        if (table->device_count(&count, &err) != 0) {
-            s.status = "loaded " + path + "; no usable CUDA device: " + err.message;
-        } else {
-            s.devices = count;
-            s.status = "loaded " + path + "; " + std::to_string(count) + " CUDA device(s)";
-        }
+    const plugin::Loaded found =
+        plugin::load("RAI_CUDA_PLUGIN", "librai_cuda.so", RAICUDA_ENTRY_SYMBOL, [](void *entry) -> std::string {
+            const raicuda_backend *table = reinterpret_cast<raicuda_backend_entry_fn>(entry)();
+            if (table == nullptr || table->abi_version != RAICUDA_BACKEND_ABI ||
+                table->struct_size < sizeof(raicuda_backend))
+                return "not a compatible rai CUDA plugin";
+            return {};
+        });
+    if (found.entry == nullptr) {
+        s.status = "not loaded: " + found.reasons;
         log::debug("rai: CUDA plugin " + s.status);
         return s;
     }
-    s.status = "not loaded: " + reasons;
+    const raicuda_backend *table = reinterpret_cast<raicuda_backend_entry_fn>(found.entry)();
+    s.table = table;
+    raicuda_err err{};
+    int32_t count = 0;
+    if (table->device_count(&count, &err) != 0) {
+        s.status = "loaded " + found.path + "; no usable CUDA device: " + err.message;
+    } else {
+        s.devices = count;
+        s.status = "loaded " + found.path + "; " + std::to_string(count) + " CUDA device(s)";
+    }
     log::debug("rai: CUDA plugin " + s.status);
     return s;
 }

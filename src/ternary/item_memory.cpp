@@ -12,6 +12,7 @@
 #include "ternary/cuda_ternary_abi.h"
 #include "similarity.h"
 #include "tensor_check.h"
+#include "thread_pool.h"
 
 namespace rai::ternary {
 
@@ -31,19 +32,28 @@ bool uses_hamming(int32_t metric) {
     return metric == kMetricHammingDistance || metric == kMetricHammingSimilarity || metric == kMetricEqualCount;
 }
 
-// raw[(i - q0) * m + j] = dot or hamming of query i and item j, for queries [q0, q1).
+// raw[(i - q0) * ld + (j - j0)] = dot or hamming of query i and item j, for queries [q0, q1) and
+// items [j0, j1), in tiles that stay in L2 while every query of the block passes over them.
 void raw_block(const rai_vsa_matrix &queries, const rai_vsa_matrix &items, std::size_t q0, std::size_t q1,
-               bool hamming, int64_t *raw) {
+               std::size_t j0, std::size_t j1, bool hamming, int64_t *raw, std::size_t ld) {
     const Kernels &k = kernels();
-    const std::size_t m = items.rows, tile = tile_items(items);
-    for (std::size_t j0 = 0; j0 < m; j0 += tile) {
-        const std::size_t nj = std::min(tile, m - j0);
+    const std::size_t tile = tile_items(items);
+    for (std::size_t t0 = j0; t0 < j1; t0 += tile) {
+        const std::size_t nj = std::min(tile, j1 - t0);
         for (std::size_t i = q0; i < q1; ++i) {
-            int64_t *dst = raw + (i - q0) * m + j0;
-            if (hamming) k.hamming_many(queries.row(i), items.row(j0), nj, items.stride(), items.wpad, dst);
-            else k.dot_many(queries.row(i), items.row(j0), nj, items.stride(), items.wpad, dst);
+            int64_t *dst = raw + (i - q0) * ld + (t0 - j0);
+            if (hamming) k.hamming_many(queries.row(i), items.row(t0), nj, items.stride(), items.wpad, dst);
+            else k.dot_many(queries.row(i), items.row(t0), nj, items.stride(), items.wpad, dst);
         }
     }
+}
+
+// Work is split over the worker pool by query blocks when there are enough of them, else by item
+// tiles inside each block (few queries against many items). Both give identical results: every
+// (query, item) value is computed the same way whatever the split.
+std::size_t query_blocks(std::size_t q) { return (q + kQueryBlock - 1) / kQueryBlock; }
+bool split_by_queries(std::size_t q) {
+    return query_blocks(q) >= 2 * static_cast<std::size_t>(parallel::num_threads());
 }
 
 std::vector<uint64_t> row_nnz(const rai_vsa_matrix &m) {
@@ -125,21 +135,28 @@ void similarity_matrix(const rai_context &ctx, const rai_vsa_matrix &queries, co
     }
     const MetricEval ev{metric, queries.dim, qnnz.data(), innz.data()};
     const bool hamming = uses_hamming(metric);
-    std::vector<int64_t> raw(std::min(q, kQueryBlock) * m);
-    for (std::size_t q0 = 0; q0 < q; q0 += kQueryBlock) {
-        const std::size_t q1 = std::min(q, q0 + kQueryBlock);
-        raw_block(queries, items, q0, q1, hamming, raw.data());
-        for (std::size_t i = q0; i < q1; ++i) {
-            const int64_t *r = raw.data() + (i - q0) * m;
-            if (as_int) {
-                int32_t *dst = static_cast<int32_t *>(o.data()) + static_cast<int64_t>(i) * st.s0;
-                for (std::size_t j = 0; j < m; ++j) dst[static_cast<int64_t>(j) * st.s1] = static_cast<int32_t>(ev.int_value(r[j]));
-            } else {
-                float *dst = static_cast<float *>(o.data()) + static_cast<int64_t>(i) * st.s0;
-                for (std::size_t j = 0; j < m; ++j) dst[static_cast<int64_t>(j) * st.s1] = ev.value(r[j], i, j);
+    // Work item w: query block w / tiles, item tile w % tiles; each converts its own raw values.
+    const std::size_t tile = tile_items(items), tiles = (m + tile - 1) / tile;
+    const auto work = [&](int64_t begin, int64_t end) {
+        std::vector<int64_t> raw(kQueryBlock * tile);
+        for (int64_t w = begin; w < end; ++w) {
+            const std::size_t q0 = static_cast<std::size_t>(w) / tiles * kQueryBlock, q1 = std::min(q, q0 + kQueryBlock);
+            const std::size_t j0 = static_cast<std::size_t>(w) % tiles * tile, j1 = std::min(m, j0 + tile);
+            raw_block(queries, items, q0, q1, j0, j1, hamming, raw.data(), tile);
+            for (std::size_t i = q0; i < q1; ++i) {
+                const int64_t *r = raw.data() + (i - q0) * tile;
+                if (as_int) {
+                    int32_t *dst = static_cast<int32_t *>(o.data()) + static_cast<int64_t>(i) * st.s0;
+                    for (std::size_t j = j0; j < j1; ++j)
+                        dst[static_cast<int64_t>(j) * st.s1] = static_cast<int32_t>(ev.int_value(r[j - j0]));
+                } else {
+                    float *dst = static_cast<float *>(o.data()) + static_cast<int64_t>(i) * st.s0;
+                    for (std::size_t j = j0; j < j1; ++j) dst[static_cast<int64_t>(j) * st.s1] = ev.value(r[j - j0], i, j);
+                }
             }
         }
-    }
+    };
+    parallel::parallel_for(static_cast<int64_t>(query_blocks(q) * tiles), 1, work);
 }
 
 void topk(const rai_context &ctx, const rai_vsa_matrix &queries, const rai_vsa_matrix &items, std::size_t k,
@@ -171,26 +188,51 @@ void topk(const rai_context &ctx, const rai_vsa_matrix &queries, const rai_vsa_m
     }
     const MetricEval ev{metric, queries.dim, qnnz.data(), innz.data()};
     const bool hamming = uses_hamming(metric);
+    // The k best of query i from its m raw values r (ties to the lower item index).
+    const auto select = [&](std::size_t i, const int64_t *r, std::vector<double> &keys, std::vector<std::size_t> &order) {
+        for (std::size_t j = 0; j < m; ++j) {
+            keys[j] = ev.key(r[j], i, j);
+            order[j] = j;
+        }
+        std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
+                          [&](std::size_t a, std::size_t b) { return keys[a] > keys[b] || (keys[a] == keys[b] && a < b); });
+        for (std::size_t t = 0; t < k; ++t) {
+            const std::size_t j = order[t];
+            index_base[static_cast<int64_t>(i) * si.s0 + static_cast<int64_t>(t) * si.s1] = static_cast<int64_t>(j);
+            if (score_base) score_base[static_cast<int64_t>(i) * ss.s0 + static_cast<int64_t>(t) * ss.s1] = ev.value(r[j], i, j);
+        }
+    };
+    if (split_by_queries(q)) {
+        parallel::parallel_for(static_cast<int64_t>(query_blocks(q)), 1, [&](int64_t begin, int64_t end) {
+            std::vector<int64_t> raw(kQueryBlock * m);
+            std::vector<double> keys(m);
+            std::vector<std::size_t> order(m);
+            for (int64_t b = begin; b < end; ++b) {
+                const std::size_t q0 = static_cast<std::size_t>(b) * kQueryBlock, q1 = std::min(q, q0 + kQueryBlock);
+                raw_block(queries, items, q0, q1, 0, m, hamming, raw.data(), m);
+                for (std::size_t i = q0; i < q1; ++i) select(i, raw.data() + (i - q0) * m, keys, order);
+            }
+        });
+        return;
+    }
+    // Few queries: split the items of each block over the pool, then its queries.
+    const std::size_t tile = tile_items(items), tiles = (m + tile - 1) / tile;
     std::vector<int64_t> raw(std::min(q, kQueryBlock) * m);
-    std::vector<double> keys(m);
-    std::vector<std::size_t> order(m);
     for (std::size_t q0 = 0; q0 < q; q0 += kQueryBlock) {
         const std::size_t q1 = std::min(q, q0 + kQueryBlock);
-        raw_block(queries, items, q0, q1, hamming, raw.data());
-        for (std::size_t i = q0; i < q1; ++i) {
-            const int64_t *r = raw.data() + (i - q0) * m;
-            for (std::size_t j = 0; j < m; ++j) {
-                keys[j] = ev.key(r[j], i, j);
-                order[j] = j;
+        parallel::parallel_for(static_cast<int64_t>(tiles), 1, [&](int64_t begin, int64_t end) {
+            const std::size_t j0 = static_cast<std::size_t>(begin) * tile;
+            const std::size_t j1 = std::min(m, static_cast<std::size_t>(end) * tile);
+            raw_block(queries, items, q0, q1, j0, j1, hamming, raw.data() + j0, m);
+        });
+        parallel::parallel_for(static_cast<int64_t>(q1 - q0), 1, [&](int64_t begin, int64_t end) {
+            std::vector<double> keys(m);
+            std::vector<std::size_t> order(m);
+            for (int64_t t = begin; t < end; ++t) {
+                const std::size_t i = q0 + static_cast<std::size_t>(t);
+                select(i, raw.data() + (i - q0) * m, keys, order);
             }
-            std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
-                              [&](std::size_t a, std::size_t b) { return keys[a] > keys[b] || (keys[a] == keys[b] && a < b); });
-            for (std::size_t t = 0; t < k; ++t) {
-                const std::size_t j = order[t];
-                index_base[static_cast<int64_t>(i) * si.s0 + static_cast<int64_t>(t) * si.s1] = static_cast<int64_t>(j);
-                if (score_base) score_base[static_cast<int64_t>(i) * ss.s0 + static_cast<int64_t>(t) * ss.s1] = ev.value(r[j], i, j);
-            }
-        }
+        });
     }
 }
 

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -122,9 +123,13 @@ int main(int argc, char **argv) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
     if (!rai_gc_has_mpi()) {
-        if (rank_ == 0) std::printf("librai built without MPI: skipped\n");
+        // Built with MPI, meson sets RAI_EXPECT_MPI: a plugin that fails to load is then a failure.
+        const char *expect = std::getenv("RAI_EXPECT_MPI");
+        const bool required = expect != nullptr && std::strcmp(expect, "1") == 0;
+        if (rank_ == 0)
+            std::printf("the MPI plugin does not load (%s)\n", required ? "FAILED: it was built" : "skipped");
         MPI_Finalize();
-        return 77;
+        return required ? 1 : 77;
     }
     rai_context_params cp;
     rai_context_params_init(&cp);

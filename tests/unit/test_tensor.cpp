@@ -175,3 +175,20 @@ TEST(TensorCheck, WildcardDimensionsKeepTheirPlace) {
     }
     EXPECT_THROW(c.shape({2, 3}), rai::Error);
 }
+
+// numpy 2 gives zero-element arrays 0 strides: such a tensor is contiguous (there is nothing to
+// lay out), so callers get the real error (e.g. a shape mismatch), not a layout one.
+TEST(TensorCheck, ZeroElementTensorsAreContiguousWhateverTheirStrides) {
+    const int64_t shape[2] = {0, 5};
+    const int64_t zero_strides[2] = {0, 0};
+    rai_tensor t = make_tensor(nullptr, kF32, shape, 2);
+    t.strides = zero_strides;
+    rai::TensorCheck c("x", &t);
+    EXPECT_TRUE(c.is_contiguous());
+    EXPECT_NO_THROW(c.contiguous());
+    const int64_t nonempty[2] = {2, 5};
+    float data[10] = {};
+    rai_tensor u = make_tensor(data, kF32, nonempty, 2);
+    u.strides = zero_strides;
+    EXPECT_FALSE(rai::TensorCheck("y", &u).is_contiguous());
+}

@@ -66,9 +66,4 @@ rai_bitlinear *bitlinear_create_from_trits(rai_context &ctx, const rai_bitnet_ac
 void bitlinear_forward(rai_context &ctx, const rai_bitlinear &layer, int32_t mode, const rai_tensor *x,
                        const rai_tensor *y);
 
-// Runs fn(begin, end) over [0, n) in chunks of at least `grain` on the worker pool (size from
-// RAI_NUM_THREADS, default all hardware threads). Results must not depend on the split.
-void parallel_for(int64_t n, int64_t grain, void (*fn)(void *ctx, int64_t begin, int64_t end), void *ctx);
-int num_threads();
-
 }  // namespace rai::bitnet
