@@ -310,8 +310,9 @@ class Errors(unittest.TestCase):
             quant4.quantize_4bit(rai.Tensor(data=0, dtype="f32", shape=[0]))
         with self.assertRaises(rai.LayoutError):
             quant4.quantize_4bit(np.ones((8, 8), np.float32)[:, ::2])
-        with self.assertRaises(rai.InvalidArgumentError):
+        with self.assertRaises(rai.ShapeMismatchError) as cm:
             quant4.QuantState.from_arrays(np.ones(3, np.float32), (1000,), blocksize=64)  # 16 blocks needed
+        self.assertIn("absmax", cm.exception.message)
         with self.assertRaises(TypeError):
             quant4.dequantize_4bit("state")
 
