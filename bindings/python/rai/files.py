@@ -353,7 +353,10 @@ class GGUFWriter(Handle):
         elif kind == "array":
             raise invalid("type='array': pass a list or numpy array as the value")
         else:
-            arr = np.asarray([value], dtype=_GGUF_NUMPY[kind])
+            try:
+                arr = np.asarray([value], dtype=_GGUF_NUMPY[kind])
+            except (OverflowError, ValueError, TypeError):
+                raise invalid(f"{key}: {value!r} does not fit {kind}") from None
             if kind != "bool" and arr[0] != value:
                 raise invalid(f"{key}: {value!r} does not fit {kind}")
             if kind == "bool":
@@ -374,7 +377,10 @@ class GGUFWriter(Handle):
             kind = "bool" if arr.dtype == np.bool_ else arr.dtype.name
         else:
             kind = _GGUF_TYPE_NAMES[choice(type, GGUF_TYPES, "type")]
-            arr = np.asarray(values, dtype=_GGUF_NUMPY.get(kind, "float32"))
+            try:
+                arr = np.asarray(values, dtype=_GGUF_NUMPY.get(kind, "float32"))
+            except (OverflowError, ValueError, TypeError):
+                raise invalid(f"{k.decode()}: the values do not fit {kind}") from None
         if kind not in _GGUF_C:
             raise invalid(f"array element type {kind!r} is not a GGUF numeric type")
         arr = np.ascontiguousarray(arr.astype(np.uint8) if kind == "bool" else arr)
