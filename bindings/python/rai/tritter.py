@@ -29,7 +29,7 @@ Semantics (the reference, /work/shared/reference/ternary-vsa-bitnet.md 7.4, and 
     code 11 unpacks as 0. Unlike tritter, the packed length is checked.
 """
 
-from ._arrays import choice, index_arg, invalid, numpy, pointer
+from ._arrays import choice, index_arg, invalid, numpy
 from ._backend import ffi, lib
 from ._errors import check
 from . import vsa as _vsa

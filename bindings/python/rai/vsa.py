@@ -16,7 +16,7 @@ top-k search returning numpy arrays (or rai Tensors on a CUDA context).
 
 import operator
 
-from ._arrays import (allocate, choice, context, index_arg, int_array, invalid, new_params, numpy, pointer,
+from ._arrays import (allocate, choice, index_arg, int_array, invalid, new_params, numpy, pointer,
                       tensor_in, tensor_out, trit_array)
 from ._backend import ffi, lib
 from ._context import Context
