@@ -68,6 +68,15 @@ from ._runtime import (
     version_number,
 )
 from ._tensor import DTYPES, Tensor, as_tensor, dtype_size, from_dlpack_capsule, tensor_copy
+# Ternary/VSA, the tritter-accel function set, BitNet, NF4/FP4 and the file formats.
+from . import bitnet, files, quant4, ternary, tritter, vsa
+from .bitnet import BitLinear, TernaryWeight
+from .files import GGUFReader, GGUFWriter, SafetensorsFile, SafetensorsWriter
+from .quant4 import QuantState, dequantize_4bit, quantize_4bit
+from .ternary import Tryte, Word
+from .tritter import (pack_ternary_weights, unpack_ternary_weights, vsa_bind, vsa_bundle, vsa_random,
+                      vsa_similarity, vsa_unbind)
+from .vsa import ItemMemory, SparseTritVector, TritVector
 
 # The version of the header this binding was generated from (the loaded library's version is
 # version()).
@@ -90,4 +99,11 @@ __all__ = [
     "set_log_callback", "set_log_level", "system_info", "version", "version_info",
     "version_number",
     "DTYPES", "Tensor", "as_tensor", "dtype_size", "from_dlpack_capsule", "tensor_copy",
+]
+__all__ += [
+    "bitnet", "files", "quant4", "ternary", "tritter", "vsa",
+    "BitLinear", "TernaryWeight", "GGUFReader", "GGUFWriter", "SafetensorsFile", "SafetensorsWriter",
+    "QuantState", "dequantize_4bit", "quantize_4bit", "Tryte", "Word",
+    "pack_ternary_weights", "unpack_ternary_weights", "vsa_bind", "vsa_bundle", "vsa_random",
+    "vsa_similarity", "vsa_unbind", "ItemMemory", "SparseTritVector", "TritVector",
 ]
