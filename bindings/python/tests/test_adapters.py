@@ -59,6 +59,21 @@ def _set_lora(model, adapter, module, A, B):
     model.set_tensor(adapter, f"base_model.model.{module}.lora_B.weight", B)
 
 
+def _check(status):
+    if status != 0:
+        raise rai.error_class(status)(status, rai.last_error_message())
+
+
+def _nf4(W):
+    """(rai_q4_state *, codes) of W through the raw quantization API (the Pythonic quantization
+    module is another part of the binding)."""
+    ffi, lib = rai.ffi, rai.lib
+    codes = np.zeros((W.size + 1) // 2, np.uint8)
+    out = ffi.new("rai_q4_state **")
+    _check(lib.rai_q4_quantize(CTX._handle(), ffi.NULL, rai.as_tensor(W).cdata, rai.as_tensor(codes).cdata, out))
+    return ffi.gc(out[0], lib.rai_q4_state_destroy), codes
+
+
 @requires_numpy
 class FunctionalLayer(unittest.TestCase):
     def test_lora_vector(self):
@@ -137,6 +152,38 @@ class FunctionalLayer(unittest.TestCase):
         y1 = adapters.lora_linear_forward(CTX, x, W, A2, B2, scaling=0.5)
         expected = np.stack([y0[0], x[1] @ W.T, y1[2], y0[3], y1[4]])
         np.testing.assert_allclose(y, expected, rtol=1e-6, atol=1e-6)
+
+    def test_qlora_equals_lora_on_the_dequantized_weight(self):
+        rng = np.random.default_rng(12)
+        M, K, N, r = 5, 64, 6, 2
+        W = rng.standard_normal((N, K)).astype(np.float32)
+        A = rng.standard_normal((r, K)).astype(np.float32)
+        B = rng.standard_normal((N, r)).astype(np.float32)
+        x = rng.standard_normal((M, K)).astype(np.float32)
+        state, codes = _nf4(W)
+        w_deq = np.empty_like(W)
+        _check(rai.lib.rai_q4_dequantize(CTX._handle(), state, rai.as_tensor(codes).cdata,
+                                         rai.as_tensor(w_deq).cdata))
+        self.assertLess(np.abs(w_deq - W).max(), 0.5)  # really 4-bit
+        y = adapters.qlora_linear_forward(CTX, x, state, codes, A, B, out_features=N, scaling=0.5)
+        np.testing.assert_allclose(y, adapters.lora_linear_forward(CTX, x, w_deq, A, B, scaling=0.5),
+                                   rtol=1e-4, atol=1e-4)
+        dy = rng.standard_normal((M, N)).astype(np.float32)
+        g = adapters.qlora_linear_backward(CTX, x, state, codes, A, B, dy, scaling=0.5)
+        ref = adapters.lora_linear_backward(CTX, x, w_deq, A, B, dy, scaling=0.5)
+        for got, want in zip(g[:3], ref[:3]):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+        # the adapter model over the same 4-bit base
+        m = rai.AdapterModel(CTX)
+        m.add_linear_q4("q", state, codes)
+        np.testing.assert_allclose(m.get_weight("q"), w_deq, rtol=0, atol=0)
+        m.add("a", r=r, lora_alpha=1, target_modules=["q"])
+        _set_lora(m, "a", "q", A, B)
+        np.testing.assert_allclose(m.forward("q", x), y, rtol=1e-4, atol=1e-4)
+        with self.assertRaises(rai.InvalidArgumentError):
+            m.merge()  # lossy without lossy=True
+        m.merge(lossy=True)
+        self.assertEqual(m.merged, ["a"])
 
     def test_errors_name_the_argument(self):
         W, A, B, x = _vectors()
