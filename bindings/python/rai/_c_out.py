@@ -107,7 +107,8 @@ def output(out, shape, rai_dtype, what):
     if tensor.readonly:
         raise InvalidArgumentError(Status.INVALID_ARGUMENT, f"{what} is read-only")
     if tensor.shape != shape:
-        raise ShapeMismatchError(Status.SHAPE_MISMATCH, f"{what} has shape {list(tensor.shape)}, expected {list(shape)}")
+        raise ShapeMismatchError(Status.SHAPE_MISMATCH,
+                                 f"{what} has shape {list(tensor.shape)}, expected {list(shape)}")
     return out, tensor
 
 
