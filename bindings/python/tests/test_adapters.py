@@ -70,7 +70,8 @@ def _nf4(W):
     ffi, lib = rai.ffi, rai.lib
     codes = np.zeros((W.size + 1) // 2, np.uint8)
     out = ffi.new("rai_q4_state **")
-    _check(lib.rai_q4_quantize(CTX._handle(), ffi.NULL, rai.as_tensor(W).cdata, rai.as_tensor(codes).cdata, out))
+    tw, tc = rai.as_tensor(W), rai.as_tensor(codes)  # kept: the descriptors must outlive the call
+    _check(lib.rai_q4_quantize(CTX._handle(), ffi.NULL, tw.cdata, tc.cdata, out))
     return ffi.gc(out[0], lib.rai_q4_state_destroy), codes
 
 
@@ -162,8 +163,8 @@ class FunctionalLayer(unittest.TestCase):
         x = rng.standard_normal((M, K)).astype(np.float32)
         state, codes = _nf4(W)
         w_deq = np.empty_like(W)
-        _check(rai.lib.rai_q4_dequantize(CTX._handle(), state, rai.as_tensor(codes).cdata,
-                                         rai.as_tensor(w_deq).cdata))
+        tc, tw = rai.as_tensor(codes), rai.as_tensor(w_deq)  # kept alive across the call
+        _check(rai.lib.rai_q4_dequantize(CTX._handle(), state, tc.cdata, tw.cdata))
         self.assertLess(np.abs(w_deq - W).max(), 0.5)  # really 4-bit
         y = adapters.qlora_linear_forward(CTX, x, state, codes, A, B, out_features=N, scaling=0.5)
         np.testing.assert_allclose(y, adapters.lora_linear_forward(CTX, x, w_deq, A, B, scaling=0.5),
