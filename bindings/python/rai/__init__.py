@@ -107,3 +107,23 @@ __all__ += [
     "pack_ternary_weights", "unpack_ternary_weights", "vsa_bind", "vsa_bundle", "vsa_random",
     "vsa_similarity", "vsa_unbind", "ItemMemory", "SparseTritVector", "TritVector",
 ]
+
+# Adapters, gradient compression and hybrid training (rai.adapters, rai.compress, rai.train;
+# the PyTorch DDP hook is rai.torch_hooks, imported on demand because it needs torch).
+from .adapters import (AdapterBias, AdapterInit, AdapterModel, Combination, LoraGrads, PeftType,
+                       lora_linear_backward, lora_linear_forward, lora_linear_forward_mixed,
+                       qlora_linear_backward, qlora_linear_forward)
+from .compress import GCMethod, GCStats, GradientCompressor, has_mpi
+from .train import (Divergence, HybridEvent, HybridSignal, HybridStats, HybridTrainer, LossModel,
+                    Optimizer, OptimizerKind, Phase, Predictor, Schedule, StepInfo, StepResult,
+                    phase_name)
+
+__all__ += [
+    "AdapterBias", "AdapterInit", "AdapterModel", "Combination", "LoraGrads", "PeftType",
+    "lora_linear_backward", "lora_linear_forward", "lora_linear_forward_mixed",
+    "qlora_linear_backward", "qlora_linear_forward",
+    "GCMethod", "GCStats", "GradientCompressor", "has_mpi",
+    "Divergence", "HybridEvent", "HybridSignal", "HybridStats", "HybridTrainer", "LossModel",
+    "Optimizer", "OptimizerKind", "Phase", "Predictor", "Schedule", "StepInfo", "StepResult",
+    "phase_name",
+]
