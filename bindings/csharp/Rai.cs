@@ -444,6 +444,9 @@ namespace Rai
 
         internal HandleLease Lease() { return new HandleLease(handle, "Rai.Context"); }
 
+        /// <summary>For objects that borrow the context (RaiHandle.Borrow).</summary>
+        internal SafeHandle SafeHandle { get { return handle; } }
+
         internal static N.SWIGTYPE_p_rai_context Native(HandleLease lease)
         {
             return new N.SWIGTYPE_p_rai_context(lease.Pointer, false);
@@ -540,7 +543,7 @@ namespace Rai
         public Context Context { get { return context; } }
         public bool IsDisposed { get { return handle.IsClosed; } }
 
-        private HandleLease Lease() { return new HandleLease(handle, "Rai.Buffer"); }
+        internal HandleLease Lease() { return new HandleLease(handle, "Rai.Buffer"); }
 
         private static N.SWIGTYPE_p_rai_buffer Native(HandleLease lease)
         {
