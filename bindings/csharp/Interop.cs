@@ -27,12 +27,20 @@ namespace Rai
         internal void Adopt(IntPtr p) { SetHandle(p); }
 
         /// <summary>Keeps <paramref name="other"/> alive (not released) until this handle is released.</summary>
-        internal void Borrow(SafeHandle other, string objectName)
+        internal IntPtr Borrow(SafeHandle other, string objectName)
         {
             bool added = false;
             if (other.IsClosed) throw new ObjectDisposedException(objectName);
-            other.DangerousAddRef(ref added);
+            try
+            {
+                other.DangerousAddRef(ref added);
+            }
+            catch (ObjectDisposedException)
+            {
+                throw new ObjectDisposedException(objectName);
+            }
             lock (gate) borrowed.Add(other);
+            return other.DangerousGetHandle();
         }
 
         /// <summary>Pins <paramref name="array"/> until this handle is released (librai keeps its address).</summary>
@@ -93,6 +101,8 @@ namespace Rai
         public static N.SWIGTYPE_p_p_void VoidPP(void* p) { return new N.SWIGTYPE_p_p_void((IntPtr)p, false); }
         public static N.SWIGTYPE_p_p_char CharPP(void* p) { return new N.SWIGTYPE_p_p_char((IntPtr)p, false); }
         public static N.SWIGTYPE_p_rai_context Ctx(HandleLease l) { return new N.SWIGTYPE_p_rai_context(l.Pointer, false); }
+        /// <summary>A context an object borrowed (RaiHandle.Borrow): valid while the object lives.</summary>
+        public static N.SWIGTYPE_p_rai_context Ctx(IntPtr borrowed) { return new N.SWIGTYPE_p_rai_context(borrowed, false); }
     }
 
     /// <summary>Arrays pinned for the duration of one call (GCHandle, no copy); null stays NULL.</summary>

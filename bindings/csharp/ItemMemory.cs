@@ -16,6 +16,7 @@ namespace Rai
             p => N.rai.rai_vsa_matrix_destroy(new N.SWIGTYPE_p_rai_vsa_matrix(p, false));
 
         private readonly Context context;
+        private readonly IntPtr ctx; // borrowed (RaiHandle.Borrow): valid until this object is released
 
         /// <summary><paramref name="rows"/> all-zero vectors of <paramref name="dim"/> trits on
         /// <paramref name="context"/>'s device.</summary>
@@ -32,7 +33,7 @@ namespace Rai
                                                           new N.SWIGTYPE_p_p_rai_vsa_matrix((IntPtr)(&raw), false)));
                 Handle.Adopt(raw);
             }
-            Handle.Borrow(context.SafeHandle, "Rai.Context");
+            ctx = Handle.Borrow(context.SafeHandle, "Rai.Context");
         }
 
         /// <summary>A matrix holding <paramref name="trits"/> [rows, dim] (host int8, each -1/0/+1).</summary>
@@ -73,19 +74,17 @@ namespace Rai
         public void SetRow(long row, TritVector v)
         {
             if (v == null) throw new ArgumentNullException("v");
-            using (var c = context.Lease())
             using (var l = Lease())
             using (var lv = v.Lease())
-                Library.Check(N.rai.rai_vsa_matrix_set_row(P.Ctx(c), M(l), Ternary.Index(row), TritVector.V(lv)));
+                Library.Check(N.rai.rai_vsa_matrix_set_row(P.Ctx(ctx), M(l), Ternary.Index(row), TritVector.V(lv)));
         }
 
         public TritVector GetRow(long row)
         {
             return Vsa.Produce(Dim, o =>
             {
-                using (var c = context.Lease())
                 using (var l = Lease())
-                    return N.rai.rai_vsa_matrix_get_row(P.Ctx(c), M(l), Ternary.Index(row), o);
+                    return N.rai.rai_vsa_matrix_get_row(P.Ctx(ctx), M(l), Ternary.Index(row), o);
             });
         }
 
@@ -100,10 +99,9 @@ namespace Rai
         /// <summary>The same from any int8 tensor [n, dim] on the context's device (e.g. a Buffer).</summary>
         public void Write(long rowOffset, Tensor trits)
         {
-            using (var c = context.Lease())
             using (var l = Lease())
             using (var t = new TensorPins())
-                Library.Check(N.rai.rai_vsa_matrix_write_int8(P.Ctx(c), M(l), Ternary.Index(rowOffset), t[trits]));
+                Library.Check(N.rai.rai_vsa_matrix_write_int8(P.Ctx(ctx), M(l), Ternary.Index(rowOffset), t[trits]));
         }
 
         /// <summary>Rows [rowOffset, rowOffset + count) as host int8 [count, dim].</summary>
@@ -119,19 +117,17 @@ namespace Rai
 
         public void Read(long rowOffset, Tensor destination)
         {
-            using (var c = context.Lease())
             using (var l = Lease())
             using (var t = new TensorPins())
-                Library.Check(N.rai.rai_vsa_matrix_read_int8(P.Ctx(c), M(l), Ternary.Index(rowOffset), t[destination]));
+                Library.Check(N.rai.rai_vsa_matrix_read_int8(P.Ctx(ctx), M(l), Ternary.Index(rowOffset), t[destination]));
         }
 
         /// <summary>Row r becomes Vsa.Random(Dim, options with seed + r).</summary>
         public void Randomize(RandomOptions options = null)
         {
             using (var p = (options ?? new RandomOptions()).Native())
-            using (var c = context.Lease())
             using (var l = Lease())
-                Library.Check(N.rai.rai_vsa_matrix_random(P.Ctx(c), M(l), p));
+                Library.Check(N.rai.rai_vsa_matrix_random(P.Ctx(ctx), M(l), p));
         }
 
         /// <summary>Row-wise bind with <paramref name="b"/> (its rows, or one row for every row).</summary>
@@ -196,11 +192,10 @@ namespace Rai
         {
             if (queries == null) throw new ArgumentNullException("queries");
             if (items == null) throw new ArgumentNullException("items");
-            using (var c = queries.context.Lease())
             using (var lq = queries.Lease())
             using (var li = items.Lease())
             using (var t = new TensorPins())
-                Library.Check(N.rai.rai_vsa_similarity_matrix(P.Ctx(c), M(lq), M(li), (int)metric, t[destination]));
+                Library.Check(N.rai.rai_vsa_similarity_matrix(P.Ctx(queries.ctx), M(lq), M(li), (int)metric, t[destination]));
         }
 
         /// <summary>The k best items per query, best first (largest value; smallest for
@@ -212,11 +207,10 @@ namespace Rai
             if (k < 1) throw new RaiException(Status.InvalidArgument, "k must be >= 1, got " + k);
             var index = new long[queries.Rows, k];
             var score = new float[queries.Rows, k];
-            using (var c = queries.context.Lease())
             using (var lq = queries.Lease())
             using (var li = items.Lease())
             using (var t = new TensorPins())
-                Library.Check(N.rai.rai_vsa_topk(P.Ctx(c), M(lq), M(li), (ulong)k, (int)metric, t[new Tensor(index)], t[new Tensor(score)]));
+                Library.Check(N.rai.rai_vsa_topk(P.Ctx(queries.ctx), M(lq), M(li), (ulong)k, (int)metric, t[new Tensor(index)], t[new Tensor(score)]));
             scores = score;
             return index;
         }
@@ -226,9 +220,8 @@ namespace Rai
             var o = new VsaMatrix(context, rows, Dim);
             try
             {
-                using (var c = context.Lease())
                 using (var l = o.Lease())
-                    Library.Check(call(P.Ctx(c), M(l)));
+                    Library.Check(call(P.Ctx(o.ctx), M(l)));
                 return o;
             }
             catch

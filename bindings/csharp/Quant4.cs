@@ -69,6 +69,7 @@ namespace Rai
         private static readonly Action<IntPtr> destroy = p => N.rai.rai_q4_state_destroy(new N.SWIGTYPE_p_rai_q4_state(p, false));
 
         private readonly Context context;
+        private IntPtr ctx; // borrowed (RaiHandle.Borrow): valid until this object is released
 
         private QuantState(Context context) : base(destroy)
         {
@@ -91,7 +92,7 @@ namespace Rai
                 Library.Check(create(P.Ctx(c), new N.SWIGTYPE_p_p_rai_q4_state((IntPtr)(&raw), false)));
                 s.Handle.Adopt(raw);
             }
-            s.Handle.Borrow(context.SafeHandle, "Rai.Context");
+            s.ctx = s.Handle.Borrow(context.SafeHandle, "Rai.Context");
             return s;
         }
 
@@ -160,11 +161,10 @@ namespace Rai
         {
             if (writer == null) throw new ArgumentNullException("writer");
             if (prefix == null) throw new ArgumentNullException("prefix");
-            using (var c = context.Lease())
             using (var l = Lease())
             using (var w = writer.Lease())
             using (var t = new TensorPins())
-                Library.Check(N.rai.rai_q4_state_save_bnb(P.Ctx(c), SafetensorsWriter.W(w), prefix, S(l), t[codes]));
+                Library.Check(N.rai.rai_q4_state_save_bnb(P.Ctx(ctx), SafetensorsWriter.W(w), prefix, S(l), t[codes]));
         }
 
         /// <summary>A copy of this state on <paramref name="target"/>'s device.</summary>
@@ -210,10 +210,9 @@ namespace Rai
         /// <summary>destination = code[q] * absmax, rounded to its dtype (f32, f16 or bf16).</summary>
         public void Dequantize(Tensor codes, Tensor destination)
         {
-            using (var c = context.Lease())
             using (var l = Lease())
             using (var t = new TensorPins())
-                Library.Check(N.rai.rai_q4_dequantize(P.Ctx(c), S(l), t[codes], t[destination]));
+                Library.Check(N.rai.rai_q4_dequantize(P.Ctx(ctx), S(l), t[codes], t[destination]));
         }
 
         /// <summary>The dequantised weight as f32 with the state's element count (host contexts).</summary>
@@ -228,10 +227,9 @@ namespace Rai
         /// <summary>Copies one array of the state into <paramref name="destination"/>.</summary>
         public void Read(Q4Field field, Tensor destination)
         {
-            using (var c = context.Lease())
             using (var l = Lease())
             using (var t = new TensorPins())
-                Library.Check(N.rai.rai_q4_state_read(P.Ctx(c), S(l), (int)field, t[destination]));
+                Library.Check(N.rai.rai_q4_state_read(P.Ctx(ctx), S(l), (int)field, t[destination]));
         }
 
         /// <summary>An f32 array of the state (QuantMap, NestedAbsmax, NestedQuantMap, AbsmaxDecoded,
@@ -250,10 +248,9 @@ namespace Rai
         /// dtype (f32, f16 or bf16).</summary>
         public void LinearForward(Tensor codes, Tensor x, Tensor bias, Tensor y)
         {
-            using (var c = context.Lease())
             using (var l = Lease())
             using (var t = new TensorPins())
-                Library.Check(N.rai.rai_q4_linear_forward(P.Ctx(c), S(l), t[codes], t[x], t[bias], t[y]));
+                Library.Check(N.rai.rai_q4_linear_forward(P.Ctx(ctx), S(l), t[codes], t[x], t[bias], t[y]));
         }
 
         /// <summary>f32 convenience: x [rows, K] row-major -> y [rows, N].</summary>
@@ -270,10 +267,9 @@ namespace Rai
         /// <summary>dx[M, K] = dy[M, N] W: the input gradient through the frozen 4-bit weight.</summary>
         public void LinearBackwardInput(Tensor codes, Tensor dy, Tensor dx)
         {
-            using (var c = context.Lease())
             using (var l = Lease())
             using (var t = new TensorPins())
-                Library.Check(N.rai.rai_q4_linear_backward_input(P.Ctx(c), S(l), t[codes], t[dy], t[dx]));
+                Library.Check(N.rai.rai_q4_linear_backward_input(P.Ctx(ctx), S(l), t[codes], t[dy], t[dx]));
         }
     }
 }
