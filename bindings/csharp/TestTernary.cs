@@ -22,6 +22,8 @@ internal static partial class TestRai
         yield return new KeyValuePair<string, Action>("VsaBundleCountsThreshold", VsaBundleCountsThreshold);
         yield return new KeyValuePair<string, Action>("SparseTritVectors", SparseTritVectors);
         yield return new KeyValuePair<string, Action>("ItemMemory", ItemMemory);
+        yield return new KeyValuePair<string, Action>("ItemMemoryBufferTensorsCpu", () => ItemMemoryBufferTensors("cpu"));
+        yield return new KeyValuePair<string, Action>("ItemMemoryBufferTensorsCuda", () => ItemMemoryBufferTensors("cuda"));
         yield return new KeyValuePair<string, Action>("TernaryErrors", TernaryErrors);
     }
 
@@ -452,6 +454,48 @@ internal static partial class TestRai
                 Throws(Status.ShapeMismatch, () => items.Write(0, new sbyte[,] { { 1 } }), "src");
                 Check(items.ToArray().Cast<sbyte>().SequenceEqual(all.Cast<sbyte>()), "a failed write changes nothing");
                 Throws(Status.OutOfRange, () => { using (items.GetRow(8)) { } });
+            }
+        }
+    }
+
+    /// <summary>Item memory with device tensors (Rai.Buffer): random rows read into a buffer equal
+    /// the CPU matrix's rows, and the similarity matrix equals the CPU one.</summary>
+    private static void ItemMemoryBufferTensors(string device)
+    {
+        if (device == "cuda" && Library.CudaDeviceCount == 0) throw new SkipException("no CUDA device");
+        const int rows = 5, dim = 333;
+        var opts = new RandomOptions { Generator = VsaGenerator.Counter, Seed = 77 };
+        using (var cpu = Cpu())
+        using (var ctx = new Context(device, strict: true, ignoreEnv: true))
+        using (var reference = new VsaMatrix(cpu, rows, dim))
+        using (var m = new VsaMatrix(ctx, rows, dim))
+        using (var trits = new Rai.Buffer(ctx, rows * dim))
+        using (var sim = new Rai.Buffer(ctx, rows * rows * 4))
+        {
+            reference.Randomize(opts);
+            m.Randomize(opts);
+            m.Read(0, new Tensor(trits, DType.I8, rows, dim));
+            VsaMatrix.Similarity(m, m, VsaMetric.Dot, new Tensor(sim, DType.I32, rows, rows));
+            ctx.Synchronize();
+            byte[] got = trits.Read(0, rows * dim);
+            sbyte[,] expected = reference.ToArray();
+            Check(expected.Cast<sbyte>().Select(v => (byte)v).SequenceEqual(got), device + ": rows read into a buffer tensor");
+            byte[] dots = sim.Read(0, rows * rows * 4);
+            var cpuSim = new int[rows, rows];
+            VsaMatrix.Similarity(reference, reference, VsaMetric.Dot, new Tensor(cpuSim));
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < rows; j++)
+                    Equal(cpuSim[i, j], BitConverter.ToInt32(dots, 4 * (i * rows + j)), device + ": dot[" + i + "," + j + "]");
+            using (var again = new VsaMatrix(ctx, rows, dim))
+            {
+                again.Write(0, new Tensor(trits, DType.I8, rows, dim));
+                using (var z = again.Bind(m))
+                {
+                    // bind(a, a) == 0: the matrix written from the buffer equals m.
+                    z.Read(0, new Tensor(trits, DType.I8, rows, dim));
+                    ctx.Synchronize();
+                    Check(trits.Read(0, rows * dim).All(b => b == 0), device + ": written from a buffer tensor");
+                }
             }
         }
     }
