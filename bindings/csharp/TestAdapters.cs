@@ -233,6 +233,32 @@ internal static partial class TestRai
                 Check(Math.Abs(ym[j] - y[j]) <= 1e-4f * (1 + Math.Abs(y[j])), "mixed row 0 uses the adapter");
                 Check(Math.Abs(ym[n + j] - (baseY[n + j] + bias[j])) <= 1e-4f * (1 + Math.Abs(ym[n + j])), "mixed row 1 is the base");
             }
+            // QLoRA: the same layer over a 4-bit base equals the dense layer over its dequantized weight.
+            byte[] codes;
+            using (var st = QuantState.Quantize(ctx, new Tensor(w, n, k), out codes))
+            using (var model = new AdapterModel(ctx))
+            {
+                float[] wq = st.Dequantize(codes);
+                var yDense = new float[m * n];
+                var yQ = new float[m * n];
+                LoraLinear.Forward(ctx, opts, new Tensor(x, m, k), new Tensor(wq, n, k), new Tensor(bias), new Tensor(a, r, k),
+                                   new Tensor(b, n, r), null, new Tensor(yDense, m, n));
+                LoraLinear.QloraForward(ctx, opts, new Tensor(x, m, k), st, new Tensor(codes), new Tensor(bias), new Tensor(a, r, k),
+                                        new Tensor(b, n, r), null, new Tensor(yQ, m, n));
+                Check(MaxDiff(yDense, yQ) <= 1e-4f, "QLoRA forward == LoRA over the dequantized weight: " + MaxDiff(yDense, yQ));
+                var dx = new float[m * k];
+                var dxDense = new float[m * k];
+                LoraLinear.QloraBackward(ctx, opts, new Tensor(x, m, k), st, new Tensor(codes), new Tensor(a, r, k), new Tensor(b, n, r),
+                                         null, new Tensor(dy, m, n), new Tensor(dx, m, k), null, null, null);
+                LoraLinear.Backward(ctx, opts, new Tensor(x, m, k), new Tensor(wq, n, k), new Tensor(a, r, k), new Tensor(b, n, r), null,
+                                    new Tensor(dy, m, n), new Tensor(dxDense, m, k), null, null, null);
+                Check(MaxDiff(dx, dxDense) <= 1e-4f, "QLoRA dx == dense dx");
+                model.AddLinear("q", st, new Tensor(codes));
+                var yBase = new float[m * n];
+                model.Forward("q", new Tensor(x, m, k), new Tensor(yBase, m, n));
+                float[] expected = MatMulT(x, wq, m, k, n);
+                Check(MaxDiff(yBase, expected) <= 1e-4f, "4-bit base module forward");
+            }
             Throws(Status.ShapeMismatch, () => LoraLinear.Forward(ctx, opts, new Tensor(x, m, k), new Tensor(w, n, k), null,
                                                                   new Tensor(a, r, k), new Tensor(b, r, n), null, new Tensor(y, m, n)));
         }

@@ -13,6 +13,7 @@ internal static partial class TestRai
         yield return new KeyValuePair<string, Action>("OptimizerUpdateRules", OptimizerUpdateRules);
         yield return new KeyValuePair<string, Action>("HybridRollbackAfterLossSpike", HybridRollbackAfterLossSpike);
         yield return new KeyValuePair<string, Action>("HybridDeterministicMetricsAndState", HybridDeterministicMetricsAndState);
+        yield return new KeyValuePair<string, Action>("HybridGetPredicted", HybridGetPredicted);
         yield return new KeyValuePair<string, Action>("HybridErrors", HybridErrors);
     }
 
@@ -225,6 +226,36 @@ internal static partial class TestRai
             Check(r.Params().SequenceEqual(p1), "LoadState restores the parameters");
             Equal(60L, h.Stats.Steps, "LoadState restores the counters");
             Throws(Status.Format, () => h.LoadState(s1.Take(s1.Length - 3).ToArray()));
+        }
+    }
+
+    private static void HybridGetPredicted()
+    {
+        var r = new Regression();
+        using (var ctx = Cpu())
+        using (var opt = new Optimizer(ctx, new OptimizerOptions { LearningRate = 0.1f }))
+        using (var h = new HybridTrainer(ctx, new HybridOptions { WarmupSteps = 1, FullSteps = 1 }))
+        {
+            r.Register((p, g, sh, n) => opt.AddParam(p, g, sh, n));
+            r.Register((p, g, sh, n) => h.AddParam(p, g, sh, n));
+            h.SetOptimizer(opt);
+            ProtocolStep(h, r);
+            float[] before = r.Params();
+            ProtocolStep(h, r);
+            float[] after = r.Params();
+            HybridStepInfo info = h.BeginStep();
+            Equal(HybridPhase.Predict, info.Phase, "third step predicts");
+            Check(!info.NeedsBackward, "no backward on a predict step");
+            var ow = new float[Regression.Out * Regression.In];
+            var ob = new float[Regression.Out];
+            h.GetPredicted(new[] { ow, ob });
+            Check(r.Params().SequenceEqual(after), "GetPredicted leaves the parameters alone");
+            // HOLD (the default predictor) repeats the last real update.
+            float[] predicted = ow.Concat(ob).ToArray();
+            for (int i = 0; i < predicted.Length; i++) Equal(after[i] - before[i], predicted[i], "predicted update " + i);
+            if (info.NeedsForward) h.ReportLoss(r.LossAndGrad(info.Step, false));
+            HybridStepResult res = h.EndStep();
+            Equal(HybridPhase.Predict, res.Phase, "result phase");
         }
     }
 
