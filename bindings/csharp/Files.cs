@@ -384,10 +384,10 @@ namespace Rai
 
         private static N.SWIGTYPE_p_rai_gguf_reader R(HandleLease l) { return new N.SWIGTYPE_p_rai_gguf_reader(l.Pointer, false); }
 
-        public int Version { get { return (int)FileInfo().version; } }
-        public long KvCount { get { return (long)FileInfo().kv_count; } }
-        public long TensorCount { get { return (long)FileInfo().tensor_count; } }
-        public long Alignment { get { return (long)FileInfo().alignment; } }
+        public int Version { get { using (var i = FileInfo()) return (int)i.version; } }
+        public long KvCount { get { using (var i = FileInfo()) return (long)i.kv_count; } }
+        public long TensorCount { get { using (var i = FileInfo()) return (long)i.tensor_count; } }
+        public long Alignment { get { using (var i = FileInfo()) return (long)i.alignment; } }
 
         private N.rai_gguf_file_info FileInfo()
         {
