@@ -351,30 +351,6 @@ namespace Rai
         }
     }
 
-    internal sealed class ContextHandle : SafeHandle
-    {
-        public ContextHandle() : base(IntPtr.Zero, true) { }
-        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
-        internal void Adopt(IntPtr p) { SetHandle(p); }
-        protected override bool ReleaseHandle()
-        {
-            N.rai.rai_context_destroy(new N.SWIGTYPE_p_rai_context(handle, false));
-            return true;
-        }
-    }
-
-    internal sealed class BufferHandle : SafeHandle
-    {
-        public BufferHandle() : base(IntPtr.Zero, true) { }
-        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
-        internal void Adopt(IntPtr p) { SetHandle(p); }
-        protected override bool ReleaseHandle()
-        {
-            N.rai.rai_buffer_destroy(new N.SWIGTYPE_p_rai_buffer(handle, false));
-            return true;
-        }
-    }
-
     /// <summary>Keeps a SafeHandle from being released for the duration of one native call.</summary>
     internal struct HandleLease : IDisposable
     {
@@ -408,7 +384,7 @@ namespace Rai
     /// context are serialised by librai; different contexts run in parallel.</summary>
     public sealed class Context : IDisposable
     {
-        private readonly ContextHandle handle;
+        private readonly RaiHandle handle;
 
         /// <summary>Creates a context on <paramref name="device"/> ("cpu", "cuda", "cuda:N", "auto").
         /// The environment variable RAI_DEVICE overrides it unless <paramref name="ignoreEnv"/>;
@@ -423,7 +399,7 @@ namespace Rai
             uint flags = 0;
             if (strict) flags |= N.rai.RAI_CONTEXT_STRICT;
             if (ignoreEnv) flags |= N.rai.RAI_CONTEXT_IGNORE_ENV;
-            handle = new ContextHandle();
+            handle = new RaiHandle(p => N.rai.rai_context_destroy(new N.SWIGTYPE_p_rai_context(p, false)));
             using (var p = new N.rai_context_params())
             {
                 p.device_type = (int)device.Type;
@@ -443,6 +419,9 @@ namespace Rai
         }
 
         internal HandleLease Lease() { return new HandleLease(handle, "Rai.Context"); }
+
+        /// <summary>For objects that borrow the context (RaiHandle.Borrow).</summary>
+        internal SafeHandle SafeHandle { get { return handle; } }
 
         internal static N.SWIGTYPE_p_rai_context Native(HandleLease lease)
         {
@@ -509,7 +488,7 @@ namespace Rai
     /// (With <c>using System;</c> in scope, write Rai.Buffer to tell it from System.Buffer.)</summary>
     public sealed class Buffer : IDisposable
     {
-        private readonly BufferHandle handle;
+        private readonly RaiHandle handle;
         private readonly Context context;
         private readonly ulong size;
 
@@ -520,7 +499,7 @@ namespace Rai
             if (bytes < 0) throw new RaiException(Status.InvalidArgument, "bytes must be > 0, got " + bytes);
             this.context = context;
             size = (ulong)bytes;
-            handle = new BufferHandle();
+            handle = new RaiHandle(p => N.rai.rai_buffer_destroy(new N.SWIGTYPE_p_rai_buffer(p, false)));
             using (var lease = context.Lease())
             {
                 N.SWIGTYPE_p_p_rai_buffer cell = N.rai.new_rai_buffer_pp();
@@ -540,7 +519,7 @@ namespace Rai
         public Context Context { get { return context; } }
         public bool IsDisposed { get { return handle.IsClosed; } }
 
-        private HandleLease Lease() { return new HandleLease(handle, "Rai.Buffer"); }
+        internal HandleLease Lease() { return new HandleLease(handle, "Rai.Buffer"); }
 
         private static N.SWIGTYPE_p_rai_buffer Native(HandleLease lease)
         {

@@ -1,5 +1,7 @@
-// TestRai.cs: self-checking tests of the C# binding. Prints one line per test and
-// "N passed, N failed" last; exits non-zero when a test fails.
+// TestRai.cs: self-checking tests of the C# binding: the foundation tests, the shared assertion
+// helpers and the runner (Main). The capability tests live in TestTernary.cs, TestQuant.cs,
+// TestFiles.cs, TestAdapters.cs, TestCompression.cs and TestTraining.cs (partial class). Prints
+// one line per test and "N passed, N failed" last; exits non-zero when a test fails.
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -14,7 +16,7 @@ internal sealed class SkipException : Exception
     public SkipException(string why) : base(why) { }
 }
 
-internal static class TestRai
+internal static partial class TestRai
 {
     [DllImport("libc", EntryPoint = "setenv")]
     private static extern int CSetEnv(string name, string value, int overwrite);
@@ -446,6 +448,13 @@ internal static class TestRai
             new KeyValuePair<string, Action>("SystemInfoJson", SystemInfoJson),
             new KeyValuePair<string, Action>("LogLevels", LogLevels),
         };
+        // One list per capability file (TestTernary.cs, TestQuant.cs, ...).
+        tests.AddRange(TernaryTests());
+        tests.AddRange(QuantTests());
+        tests.AddRange(FileTests());
+        tests.AddRange(AdapterTests());
+        tests.AddRange(CompressionTests());
+        tests.AddRange(TrainingTests());
         int passed = 0, failed = 0, skipped = 0;
         foreach (var t in tests)
         {
