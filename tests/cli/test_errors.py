@@ -41,7 +41,7 @@ class QuantizeErrorTest(unittest.TestCase):
         missing = os.path.join(self.dir, "missing.safetensors")
         self.fails(1, missing, missing, "--format", "nf4")
         self.fails(1, self.truncated, self.truncated, "--format", "nf4")
-        self.fails(1, "FORMAT", self.truncated, "--format", "nf4")
+        self.fails(1, "malformed data", self.truncated, "--format", "nf4")
 
     def test_usage_problems(self):
         self.fails(2, "unknown --format 'q3_k'", self.src, "--format", "q3_k")

@@ -136,7 +136,7 @@ class InspectTest(unittest.TestCase):
                 f.write(data[:-64])
             rc, _, err = run("inspect", cut)
             self.assertEqual(rc, 1, fmt)
-            self.assertIn("FORMAT", err)
+            self.assertIn("malformed data", err)
         rc, _, err = run("inspect", self.src, "--bogus")
         self.assertEqual(rc, 2)
 

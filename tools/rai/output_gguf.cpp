@@ -35,11 +35,10 @@ public:
     }
 
     std::string cannot_hold(const rai_safetensors_tensor_info &info) const override {
-        std::string why = ternary_shape_problem(info, params_);
-        if (why.empty() && info.shape[1] % 256 != 0)
-            why = std::string(type_ == RAI_GGML_TYPE_TQ1_0 ? "TQ1_0" : "TQ2_0") +
-                  " needs in to be a multiple of 256 (got " + std::to_string(info.shape[1]) + ")";
-        return why;
+        if (info.ndim == 2 && info.shape[1] % 256 != 0)
+            return std::string(type_ == RAI_GGML_TYPE_TQ1_0 ? "TQ1_0" : "TQ2_0") +
+                   " needs in to be a multiple of 256 (got " + std::to_string(info.shape[1]) + ")";
+        return ternary_shape_problem(info, params_);
     }
 
     bool quantize(rai_context *ctx, const rai_safetensors_tensor_info &info, const rai_tensor &w, Quantized *out,
