@@ -64,10 +64,6 @@ int cmd_merge(int argc, char **argv) {
     }
     rai_safetensors *base = nullptr;
     if (rai_safetensors_open(pos[0], &base) != RAI_OK) return fail(pos[0]);
-    rai_context_params cp;
-    rai_context_params_init(&cp);
-    cp.device_type = RAI_DEVICE_CPU;
-    cp.flags = RAI_CONTEXT_IGNORE_ENV;
     rai_context *ctx = nullptr;
     rai_adapter_model *model = nullptr;
     rai_safetensors_writer *w = nullptr;
@@ -75,7 +71,7 @@ int cmd_merge(int argc, char **argv) {
     size_t count = 0;
     std::vector<std::string> modules;
     do {
-        if (rai_context_create(&cp, &ctx) != RAI_OK) { rc = fail("context"); break; }
+        if (create_cpu_context(&ctx) != RAI_OK) { rc = fail("context"); break; }
         if (rai_adapter_model_create(ctx, &model) != RAI_OK) { rc = fail("model"); break; }
         if (rai_safetensors_count(base, &count) != RAI_OK) { rc = fail("base"); break; }
         bool ok = true;

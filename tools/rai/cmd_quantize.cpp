@@ -187,12 +187,8 @@ int cmd_quantize(int argc, char **argv) {
     rai_status st = rai_safetensors_open(o.in, &in);
     if (st != RAI_OK) return fail(api_error(o.in, st));
     std::unique_ptr<rai_safetensors, void (*)(rai_safetensors *)> in_guard(in, rai_safetensors_destroy);
-    rai_context_params cp;
-    rai_context_params_init(&cp);
-    cp.device_type = RAI_DEVICE_CPU;
-    cp.flags = RAI_CONTEXT_IGNORE_ENV;
     rai_context *ctx = nullptr;
-    if ((st = rai_context_create(&cp, &ctx)) != RAI_OK) return fail(api_error("context", st));
+    if ((st = create_cpu_context(&ctx)) != RAI_OK) return fail(api_error("context", st));
     std::unique_ptr<rai_context, void (*)(rai_context *)> ctx_guard(ctx, rai_context_destroy);
 
     size_t count = 0;

@@ -46,3 +46,12 @@ struct HostTensor {
 inline std::string api_error(const std::string &what, rai_status st) {
     return what + ": " + rai_status_string(st) + ": " + rai_last_error_message();
 }
+
+// The CLI's context: the CPU, whatever RAI_DEVICE says (its work is on host files and buffers).
+inline rai_status create_cpu_context(rai_context **out) {
+    rai_context_params cp;
+    rai_context_params_init(&cp);
+    cp.device_type = RAI_DEVICE_CPU;
+    cp.flags = RAI_CONTEXT_IGNORE_ENV;
+    return rai_context_create(&cp, out);
+}

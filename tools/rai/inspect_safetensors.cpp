@@ -136,12 +136,8 @@ int inspect_safetensors(const char *path, bool json) {
         return 1;
     }
     std::unique_ptr<rai_safetensors, void (*)(rai_safetensors *)> guard(f, rai_safetensors_destroy);
-    rai_context_params cp;
-    rai_context_params_init(&cp);
-    cp.device_type = RAI_DEVICE_CPU;
-    cp.flags = RAI_CONTEXT_IGNORE_ENV;
     rai_context *ctx = nullptr;
-    if ((st = rai_context_create(&cp, &ctx)) != RAI_OK) {
+    if ((st = create_cpu_context(&ctx)) != RAI_OK) {
         std::fprintf(stderr, "rai inspect: %s\n", api_error("context", st).c_str());
         return 1;
     }
