@@ -25,11 +25,7 @@ rai_status rai_device_info_init_sized(rai_device_info *info, size_t struct_size)
 
 rai_status rai_cuda_device_info(int32_t ordinal, rai_device_info *info) {
     return guarded([&] {
-        rai::require_not_null(info, "info");
-        rai::require(info->struct_size >= sizeof(rai_device_info), RAI_ERROR_STRUCT_SIZE,
-                     "info->struct_size is " + std::to_string(info->struct_size) +
-                         ", expected at least " + std::to_string(sizeof(rai_device_info)) +
-                         " (use rai_device_info_init)");
+        rai::require_struct_size(info, sizeof(rai_device_info), "info", "rai_device_info_init");
         const int32_t n = rai::cuda::device_count();
         rai::require(ordinal >= 0 && ordinal < n, RAI_ERROR_NO_DEVICE,
                      "CUDA device " + std::to_string(ordinal) + " requested but " + std::to_string(n) + " available");
@@ -37,9 +33,7 @@ rai_status rai_cuda_device_info(int32_t ordinal, rai_device_info *info) {
         tmp.struct_size = sizeof tmp;
         const raicuda_backend &be = rai::cuda::require_plugin();
         rai::cuda::check([&](raicuda_err *e) { return be.device_info(ordinal, &tmp, e); });
-        const uint32_t caller_size = info->struct_size;
-        std::memcpy(info, &tmp, sizeof tmp);
-        info->struct_size = caller_size;
+        rai::write_out_struct(info, tmp);
     });
 }
 

@@ -58,13 +58,9 @@ rai_status rai_safetensors_tensor_info_init_sized(rai_safetensors_tensor_info *i
 rai_status rai_safetensors_get_info(const rai_safetensors *file, size_t index, rai_safetensors_tensor_info *info) {
     return guarded([&] {
         const rai_safetensors &f = deref(file, "file");
-        rai::require_not_null(info, "info");
-        rai::require(info->struct_size >= kTensorInfoV1, RAI_ERROR_STRUCT_SIZE,
-                     "info->struct_size is " + std::to_string(info->struct_size) + ", expected at least " +
-                         std::to_string(kTensorInfoV1) + " (use rai_safetensors_tensor_info_init)");
+        rai::require_struct_size(info, kTensorInfoV1, "info", "rai_safetensors_tensor_info_init");
         const rai::st::TensorEntry &t = entry_at(f, index);
         rai_safetensors_tensor_info full{};
-        full.struct_size = info->struct_size;
         full.ndim = static_cast<int32_t>(t.shape.size());
         full.name = t.name.c_str();
         full.dtype_name = t.dtype.c_str();
@@ -73,7 +69,7 @@ rai_status rai_safetensors_get_info(const rai_safetensors *file, size_t index, r
         full.nbytes = t.end - t.begin;
         full.data_offset = t.begin;
         full.dtype = rai::st::rai_dtype_of(t.dtype);
-        std::memcpy(static_cast<void *>(info), &full, sizeof full);
+        rai::write_out_struct(info, full);
     });
 }
 

@@ -77,14 +77,10 @@ rai_status rai_q4_dequantize(rai_context *ctx, const rai_q4_state *state, const 
 rai_status rai_q4_state_get_info(const rai_q4_state *state, rai_q4_state_info *info) {
     return guarded([&] {
         const rai_q4_state &s = deref(state, "state");
-        rai::require_not_null(info, "info");
-        rai::require(info->struct_size >= kQ4StateInfoV1, RAI_ERROR_STRUCT_SIZE,
-                     "info->struct_size is " + std::to_string(info->struct_size) + ", expected at least " +
-                         std::to_string(kQ4StateInfoV1) + " (use rai_q4_state_info_init)");
+        rai::require_struct_size(info, kQ4StateInfoV1, "info", "rai_q4_state_info_init");
         rai_q4_state_info full{};
         rai::q4::state_info(s, &full);
-        full.struct_size = info->struct_size;
-        std::memcpy(static_cast<void *>(info), &full, sizeof full);
+        rai::write_out_struct(info, full);
     });
 }
 

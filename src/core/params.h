@@ -40,4 +40,24 @@ T read_params(const T *p, std::size_t first_release_size, const char *name) {
     return out;
 }
 
+// Checks a struct the caller passes for the library to fill in (an "info" out-struct) or to read
+// in place (callbacks): not NULL, and a struct_size of at least the first release's size.
+// `init` names the function that sets struct_size, for the message (NULL: none).
+template <class T>
+void require_struct_size(const T *p, std::size_t first_release_size, const char *name, const char *init) {
+    require_not_null(p, name);
+    require(p->struct_size >= first_release_size, RAI_ERROR_STRUCT_SIZE,
+            std::string(name) + "->struct_size is " + std::to_string(p->struct_size) + ", expected at least " +
+                std::to_string(first_release_size) + (init ? std::string(" (use ") + init + ")" : std::string()));
+}
+
+// Fills a caller's out-struct (checked with require_struct_size) from `full`: the fields its
+// struct_size covers (an older, smaller struct gets only its own), keeping the caller's struct_size.
+template <class T>
+void write_out_struct(T *p, const T &full) {
+    const uint32_t caller_size = p->struct_size;
+    std::memcpy(static_cast<void *>(p), &full, caller_size < sizeof(T) ? caller_size : sizeof(T));
+    p->struct_size = caller_size;
+}
+
 }  // namespace rai

@@ -2,6 +2,7 @@
 #include <mutex>
 
 #include "../core/error.h"
+#include "../core/params.h"
 #include "hybrid.h"
 
 using namespace rai::train;
@@ -21,10 +22,7 @@ constexpr std::size_t kCallbacksV1 = sizeof(rai_hybrid_callbacks);
 
 void rai_hybrid::run_steps(const rai_hybrid_callbacks *cb, void *user, uint64_t n, uint64_t *done) {
     if (done != nullptr) *done = 0;
-    rai::require_not_null(cb, "callbacks");
-    rai::require(cb->struct_size >= kCallbacksV1, RAI_ERROR_STRUCT_SIZE,
-                 "callbacks->struct_size is " + std::to_string(cb->struct_size) + ", expected at least " +
-                     std::to_string(kCallbacksV1));
+    rai::require_struct_size(cb, kCallbacksV1, "callbacks", nullptr);
     rai::require(cb->backward != nullptr, RAI_ERROR_INVALID_ARGUMENT, "callbacks->backward must not be NULL");
     rai::require(cb->forward != nullptr, RAI_ERROR_INVALID_ARGUMENT, "callbacks->forward must not be NULL");
     bool own_optimizer;

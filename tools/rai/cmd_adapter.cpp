@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "host_tensor.h"
 #include "rai.h"
 
 namespace {
@@ -124,14 +125,10 @@ int inspect(const std::string &dir, bool json) {
         std::fprintf(stderr, "rai adapter inspect: %s: %s\n", dir.c_str(), why.c_str());
         return 1;
     }
-    rai_context_params cp;
-    rai_context_params_init(&cp);
-    cp.device_type = RAI_DEVICE_CPU;
-    cp.flags = RAI_CONTEXT_IGNORE_ENV;
     rai_context *ctx = nullptr;
     rai_adapter_model *model = nullptr;
     int rc = 1;
-    if (rai_context_create(&cp, &ctx) == RAI_OK && rai_adapter_model_create(ctx, &model) == RAI_OK) {
+    if (create_cpu_context(&ctx) == RAI_OK && rai_adapter_model_create(ctx, &model) == RAI_OK) {
         bool ok = true;
         for (const auto &m : mods) {
             std::vector<float> w(static_cast<size_t>(m.second.out * m.second.in), 0.0f), b(static_cast<size_t>(m.second.out), 0.0f);

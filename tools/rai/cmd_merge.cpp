@@ -11,6 +11,8 @@
 
 #include "../../src/adapters/half.h"  // header-only fp32/bf16/f16 conversions
 #include "commands.h"
+#include "host_tensor.h"
+#include "tensor_select.h"
 #include "rai.h"
 
 namespace {
@@ -20,37 +22,12 @@ int fail(const char *what) {
     return 1;
 }
 
-bool is_float(const rai_dtype &d) {
-    return (d.code == RAI_DTYPE_FLOAT && (d.bits == 32 || d.bits == 16)) || (d.code == RAI_DTYPE_BFLOAT && d.bits == 16);
-}
-
 bool ends_with(const std::string &s, const char *suffix) {
     const size_t n = std::strlen(suffix);
     return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
-// Embedding tables are 2-D ".weight" tensors too, but not linear layers.
-bool is_embedding(const std::string &module) {
-    const size_t dot = module.rfind('.');
-    const std::string last = dot == std::string::npos ? module : module.substr(dot + 1);
-    return last.find("embed") != std::string::npos || last == "wte" || last == "wpe";
-}
-
-struct Owned {
-    std::vector<int64_t> shape;
-    std::vector<unsigned char> bytes;
-    rai_tensor t{};
-    Owned(const rai_tensor &like, rai_dtype dtype) : shape(like.shape, like.shape + like.ndim) {
-        size_t n = 1, es = dtype.bits / 8;
-        for (int64_t d : shape) n *= static_cast<size_t>(d);
-        bytes.resize(n * es + 1);
-        t.data = bytes.data();
-        t.device = {RAI_DEVICE_CPU, 0};
-        t.ndim = like.ndim;
-        t.dtype = dtype;
-        t.shape = shape.data();
-    }
-};
+std::vector<int64_t> shape_of(const rai_tensor &t) { return std::vector<int64_t>(t.shape, t.shape + t.ndim); }
 
 }  // namespace
 
@@ -87,10 +64,6 @@ int cmd_merge(int argc, char **argv) {
     }
     rai_safetensors *base = nullptr;
     if (rai_safetensors_open(pos[0], &base) != RAI_OK) return fail(pos[0]);
-    rai_context_params cp;
-    rai_context_params_init(&cp);
-    cp.device_type = RAI_DEVICE_CPU;
-    cp.flags = RAI_CONTEXT_IGNORE_ENV;
     rai_context *ctx = nullptr;
     rai_adapter_model *model = nullptr;
     rai_safetensors_writer *w = nullptr;
@@ -98,7 +71,7 @@ int cmd_merge(int argc, char **argv) {
     size_t count = 0;
     std::vector<std::string> modules;
     do {
-        if (rai_context_create(&cp, &ctx) != RAI_OK) { rc = fail("context"); break; }
+        if (create_cpu_context(&ctx) != RAI_OK) { rc = fail("context"); break; }
         if (rai_adapter_model_create(ctx, &model) != RAI_OK) { rc = fail("model"); break; }
         if (rai_safetensors_count(base, &count) != RAI_OK) { rc = fail("base"); break; }
         bool ok = true;
@@ -116,7 +89,7 @@ int cmd_merge(int argc, char **argv) {
                 rc = 1;
                 break;
             }
-            if (info.ndim != 2 || !ends_with(name, ".weight") || !is_float(info.dtype)) continue;
+            if (info.ndim != 2 || !ends_with(name, ".weight") || !is_float16_32(info.dtype)) continue;
             const std::string module = name.substr(0, name.size() - 7);
             if (is_embedding(module)) continue;
             rai_tensor wt, bt;
@@ -151,7 +124,7 @@ int cmd_merge(int argc, char **argv) {
             const std::string name = info.name;
             rai_tensor view;
             const bool viewable = rai_safetensors_tensor_view(base, i, &view) == RAI_OK;
-            const rai_dtype dt = (out_dtype.bits != 0 && viewable && is_float(view.dtype)) ? out_dtype : view.dtype;
+            const rai_dtype dt = (out_dtype.bits != 0 && viewable && is_float16_32(view.dtype)) ? out_dtype : view.dtype;
             bool is_weight = false, is_bias = false;
             std::string module;
             for (const std::string &m : modules) {
@@ -164,7 +137,7 @@ int cmd_merge(int argc, char **argv) {
                 continue;
             }
             if (is_weight || is_bias) {
-                Owned o(view, dt);
+                HostTensor o(shape_of(view), dt);
                 rai_status st = RAI_OK;
                 if (is_weight) {
                     st = rai_adapter_model_get_weight(model, module.c_str(), &o.t, nullptr);
@@ -173,12 +146,12 @@ int cmd_merge(int argc, char **argv) {
                     int64_t wi = -1;
                     rai_safetensors_find(base, (module + ".weight").c_str(), &wi);
                     rai_safetensors_tensor_view(base, static_cast<size_t>(wi), &wv);
-                    Owned ws(wv, wv.dtype);
+                    HostTensor ws(shape_of(wv), wv.dtype);
                     st = rai_adapter_model_get_weight(model, module.c_str(), &ws.t, &o.t);
                 }
                 if (st != RAI_OK || rai_safetensors_writer_add(w, info.name, &o.t) != RAI_OK) { ok = false; rc = fail(info.name); }
             } else if (dt.code != view.dtype.code || dt.bits != view.dtype.bits) {
-                Owned o(view, dt);
+                HostTensor o(shape_of(view), dt);
                 namespace ra = rai::adapters;
                 ra::Fp from = ra::Fp::F32, to = ra::Fp::F32;
                 ra::float_kind(view.dtype, &from);

@@ -4,3 +4,5 @@
 int cmd_info(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_adapter(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);

@@ -17,6 +17,10 @@ const Command kCommands[] = {
     {"info", "version, build, CPU features, CUDA devices and plugin state (--json for JSON)", cmd_info},
     {"merge", "BASE.safetensors ADAPTER_DIR OUT.safetensors [--dtype bf16]: merge a PEFT adapter", cmd_merge},
     {"adapter", "inspect DIR [--json]: validate and describe a PEFT adapter directory", cmd_adapter},
+    {"quantize", "IN.safetensors OUT --format nf4|fp4|nf4-dq|tq2_0|tq1_0|i2_s|bitnet: quantize a checkpoint",
+     cmd_quantize},
+    {"inspect", "FILE [--json]: tensors, dtypes, shapes, quant states and metadata of a safetensors or GGUF file",
+     cmd_inspect},
 };
 
 void usage(FILE *out) {

@@ -16,6 +16,7 @@
 
 #include "../../core/dtype.h"
 #include "../../core/error.h"
+#include "../../core/params.h"
 #include "../../core/tensor_check.h"
 #include "../../quant/bitnet/bitnet.h"
 #include "../../quant/bitnet/half.h"
@@ -287,17 +288,7 @@ const rai_gguf_reader::Kv &kv_at(const rai_gguf_reader &r, std::size_t index) {
 
 template <class Info>
 void check_info(const Info *info, const char *init) {
-    require_not_null(info, "info");
-    require(info->struct_size >= sizeof(Info), RAI_ERROR_STRUCT_SIZE,
-            "info->struct_size is " + std::to_string(info->struct_size) + ", expected at least " +
-                std::to_string(sizeof(Info)) + " (use " + init + ")");
-}
-
-template <class Info>
-void copy_info(Info *info, Info &t) {
-    const uint32_t caller = info->struct_size;
-    std::memcpy(static_cast<void *>(info), &t, sizeof t);
-    info->struct_size = caller;
+    require_struct_size(info, sizeof(Info), "info", init);
 }
 
 std::vector<uint8_t> read_bytes(const rai_gguf_reader &r, const rai_gguf_reader::Tensor &t) {
@@ -333,7 +324,7 @@ void reader_info(const rai_gguf_reader &r, rai_gguf_file_info *info) {
     t.alignment = r.alignment;
     t.data_offset = r.data_offset;
     t.file_size = r.file_size;
-    copy_info(info, t);
+    write_out_struct(info, t);
 }
 
 void reader_kv(const rai_gguf_reader &r, std::size_t index, rai_gguf_kv_info *info) {
@@ -345,7 +336,7 @@ void reader_kv(const rai_gguf_reader &r, std::size_t index, rai_gguf_kv_info *in
     t.key = kv.key.c_str();
     t.count = kv.count;
     t.data = kv.data.empty() ? nullptr : kv.data.data();
-    copy_info(info, t);
+    write_out_struct(info, t);
 }
 
 int64_t reader_find_kv(const rai_gguf_reader &r, const char *key) {
@@ -380,7 +371,7 @@ void reader_tensor(const rai_gguf_reader &r, std::size_t index, rai_gguf_tensor_
     for (int d = 0; d < 4; ++d) o.shape[d] = d < t.ndim ? t.shape[d] : 0;
     o.offset = r.data_offset + t.offset;
     o.nbytes = t.nbytes;
-    copy_info(info, o);
+    write_out_struct(info, o);
 }
 
 int64_t reader_find_tensor(const rai_gguf_reader &r, const char *name) {

@@ -10,6 +10,7 @@
 #include "../../core/cpu_features.h"
 #include "../../core/dtype.h"
 #include "../../core/error.h"
+#include "../../core/params.h"
 #include "../../core/thread_pool.h"
 #include "half.h"
 
@@ -122,10 +123,7 @@ rai_ternary_weight *weight_create(rai_context &ctx, const rai_tensor *trits_, co
 }
 
 void weight_info(const rai_ternary_weight &w, rai_ternary_weight_info *info) {
-    require_not_null(info, "info");
-    require(info->struct_size >= sizeof(rai_ternary_weight_info), RAI_ERROR_STRUCT_SIZE,
-            "info->struct_size is " + std::to_string(info->struct_size) + ", expected at least " +
-                std::to_string(sizeof(rai_ternary_weight_info)) + " (use rai_ternary_weight_info_init)");
+    require_struct_size(info, sizeof(rai_ternary_weight_info), "info", "rai_ternary_weight_info_init");
     rai_ternary_weight_info t{};
     t.granularity = static_cast<int32_t>(w.smap.gran);
     t.out_features = static_cast<uint64_t>(w.rows);
@@ -140,9 +138,7 @@ void weight_info(const rai_ternary_weight &w, rai_ternary_weight_info *info) {
                               4.0 * static_cast<double>(w.smap.count());
     t.compression_ratio = rust_bytes > 0 ? 4.0 * all / rust_bytes : 0.0;
     t.device = w.device;
-    const uint32_t caller = info->struct_size;
-    std::memcpy(info, &t, sizeof t);
-    info->struct_size = caller;
+    write_out_struct(info, t);
 }
 
 void weight_unpack(rai_context &ctx, const rai_ternary_weight &w, const rai_tensor *trits_, const rai_tensor *scales_) {

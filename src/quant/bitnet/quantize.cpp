@@ -421,6 +421,35 @@ float rms_inverse(const float *x, int64_t hidden, float norm_eps) {
     return static_cast<float>(1.0 / std::sqrt(mean + static_cast<double>(norm_eps)));
 }
 
+namespace {
+
+// The CUDA activation-quantization arguments both entry points share (quantize_activations and
+// rmsnorm_quantize, which then sets the RMSNorm fields), and their launch on the context's stream.
+raicuda_bitnet_act_args cuda_act_args(const ActQuant &q, TensorCheck &x, int64_t tokens, int64_t hidden,
+                                      TensorCheck &qt, TensorCheck &s) {
+    raicuda_bitnet_act_args a{};
+    a.x = x.data();
+    a.x_type = dtype::equal(x.tensor().dtype, dtype::bf16) ? RAICUDA_BITNET_BF16 : RAICUDA_BITNET_F32;
+    a.bits = q.bits;
+    a.qmax = q.qmax;
+    a.scale_mode = q.scale_mode;
+    a.round_mode = q.round_mode;
+    a.per_tensor = q.per_tensor ? 1 : 0;
+    a.eps = q.eps;
+    a.rows = tokens;
+    a.cols = hidden;
+    a.q = static_cast<int8_t *>(qt.data());
+    a.scales = static_cast<float *>(s.data());
+    return a;
+}
+
+void launch_cuda_act_quant(rai_context &ctx, const raicuda_bitnet_act_args &a) {
+    const raicuda_bitnet_v1 &t = cuda_table();
+    cuda::check([&](raicuda_err *e) { return t.act_quant(ordinal(ctx), ctx.stream, &a, e); });
+}
+
+}  // namespace
+
 void quantize_activations(rai_context &ctx, const rai_bitnet_act_params *params, const rai_tensor *x_,
                           const rai_tensor *q_, const rai_tensor *scales_) {
     const ActQuant q = act_quant_from(params);
@@ -433,21 +462,7 @@ void quantize_activations(rai_context &ctx, const rai_bitnet_act_params *params,
     s.on(ctx);
     check_token_scales(s, x, tokens, q.per_tensor);
     if (is_cuda(ctx)) {
-        raicuda_bitnet_act_args a{};
-        a.x = x.data();
-        a.x_type = dtype::equal(x.tensor().dtype, dtype::bf16) ? RAICUDA_BITNET_BF16 : RAICUDA_BITNET_F32;
-        a.bits = q.bits;
-        a.qmax = q.qmax;
-        a.scale_mode = q.scale_mode;
-        a.round_mode = q.round_mode;
-        a.per_tensor = q.per_tensor ? 1 : 0;
-        a.eps = q.eps;
-        a.rows = tokens;
-        a.cols = hidden;
-        a.q = static_cast<int8_t *>(qt.data());
-        a.scales = static_cast<float *>(s.data());
-        const raicuda_bitnet_v1 &t = cuda_table();
-        cuda::check([&](raicuda_err *e) { return t.act_quant(ordinal(ctx), ctx.stream, &a, e); });
+        launch_cuda_act_quant(ctx, cuda_act_args(q, x, tokens, hidden, qt, s));
         return;
     }
     std::vector<float> storage;
@@ -517,24 +532,11 @@ void rmsnorm_quantize(rai_context &ctx, const rai_bitnet_act_params *params, con
     s.on(ctx);
     check_token_scales(s, x, tokens, q.per_tensor);
     if (is_cuda(ctx)) {
-        raicuda_bitnet_act_args a{};
-        a.x = x.data();
-        a.x_type = dtype::equal(x.tensor().dtype, dtype::bf16) ? RAICUDA_BITNET_BF16 : RAICUDA_BITNET_F32;
-        a.bits = q.bits;
-        a.qmax = q.qmax;
-        a.scale_mode = q.scale_mode;
-        a.round_mode = q.round_mode;
-        a.per_tensor = q.per_tensor ? 1 : 0;
-        a.eps = q.eps;
+        raicuda_bitnet_act_args a = cuda_act_args(q, x, tokens, hidden, qt, s);
         a.rmsnorm = 1;
         a.norm_eps = eps;
         a.gamma = gamma;
-        a.rows = tokens;
-        a.cols = hidden;
-        a.q = static_cast<int8_t *>(qt.data());
-        a.scales = static_cast<float *>(s.data());
-        const raicuda_bitnet_v1 &t = cuda_table();
-        cuda::check([&](raicuda_err *e) { return t.act_quant(ordinal(ctx), ctx.stream, &a, e); });
+        launch_cuda_act_quant(ctx, a);
         return;
     }
     std::vector<float> storage;
