@@ -1068,9 +1068,9 @@ RAI_API rai_status rai_adapter_model_add_linear_q4(rai_adapter_model *model, con
  * registered shape (any of f32/bf16/f16; a 4-bit weight is dequantized); bias may be NULL. */
 RAI_API rai_status rai_adapter_model_get_weight(rai_adapter_model *model, const char *name,
                                                 rai_tensor *weight, rai_tensor *bias);
-/* JSON {"modules": [{"name", "out", "in", "dtype", "bias"}...], "adapters": [{"name",
- * "peft_type", "modules", "parameters"}...], "active": [...], "merged": [...], "enabled",
- * "training"}; release with rai_free. */
+/* JSON {"modules": [{"name", "out", "in", "dtype", "bias", "fan_in_fan_out"}...],
+ * "adapters": [{"name", "peft_type", "modules", "parameters"}...], "active": [{"name",
+ * "weight"}...], "merged": [names...], "enabled": bool, "training": bool}; release with rai_free. */
 RAI_API rai_status rai_adapter_model_info_json(rai_adapter_model *model, char **out_json);
 /* Training mode enables dropout (and LoHa/LoKr rank/module dropout). Default: eval. */
 RAI_API rai_status rai_adapter_model_set_training(rai_adapter_model *model, int32_t training);

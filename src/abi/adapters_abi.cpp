@@ -286,9 +286,18 @@ rai_status rai_adapter_model_info_json(rai_adapter_model *model, char **out_json
             ads.items.push_back(std::move(o));
         }
         jsonu::set(root, "adapters", std::move(ads));
+        Value active = J::array();
+        for (const auto &[an, weight] : m.active()) {
+            Value o = J::object();
+            jsonu::set(o, "name", J::string(an));
+            jsonu::set(o, "weight", J::number(weight));
+            active.items.push_back(std::move(o));
+        }
+        jsonu::set(root, "active", std::move(active));
         Value merged = J::array();
         for (const std::string &n : m.merged()) merged.items.push_back(J::string(n));
         jsonu::set(root, "merged", std::move(merged));
+        jsonu::set(root, "enabled", J::boolean(m.enabled()));
         jsonu::set(root, "training", J::boolean(m.training()));
         *out_json = copy_out(jsonu::dump(root, 2));
     });

@@ -120,6 +120,9 @@ public:
     std::vector<std::string> adapter_names() const;
     void set_active(const std::vector<std::string> &names, const std::vector<float> &weights);
     void set_enabled(bool enabled);
+    bool enabled() const { return enabled_; }
+    // The active adapters with their weights, in activation order.
+    const std::vector<std::pair<std::string, float>> &active() const { return active_; }
     void set_training(bool training) { training_ = training; }
     bool training() const { return training_; }
     void add_weighted(const std::string &new_name, const std::vector<std::string> &names,

@@ -475,6 +475,27 @@ TEST_F(Multi, DeleteAndSwitchingCopiesNothing) {
     rai_free(info);
 }
 
+TEST_F(Multi, InfoReportsActiveAdaptersWithWeightsAndEnabled) {
+    const char *n[] = {"a", "b"};
+    const float wts[] = {0.25f, 2.0f};
+    ASSERT_RAI_OK(rai_adapter_set_active(model, n, wts, 2));
+    ASSERT_RAI_OK(rai_adapter_set_enabled(model, 0));
+    char *info = nullptr;
+    ASSERT_RAI_OK(rai_adapter_model_info_json(model, &info));
+    const std::string s(info);
+    rai_free(info);
+    EXPECT_NE(s.find("\"active\": [\n    {\n      \"name\": \"a\",\n      \"weight\": 0.25"), std::string::npos) << s;
+    EXPECT_NE(s.find("\"name\": \"b\",\n      \"weight\": 2.0"), std::string::npos) << s;
+    EXPECT_NE(s.find("\"enabled\": false"), std::string::npos) << s;
+    ASSERT_RAI_OK(rai_adapter_set_enabled(model, 1));
+    ASSERT_RAI_OK(rai_adapter_set_active(model, nullptr, nullptr, 0));
+    ASSERT_RAI_OK(rai_adapter_model_info_json(model, &info));
+    const std::string t(info);
+    rai_free(info);
+    EXPECT_NE(t.find("\"active\": []"), std::string::npos) << t;
+    EXPECT_NE(t.find("\"enabled\": true"), std::string::npos) << t;
+}
+
 // ---------------------------------------------------------------- gradients
 
 // Finite differences of loss = Σ y ⊙ R against the analytic gradients of rai_adapter_backward.
