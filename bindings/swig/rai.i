@@ -100,6 +100,19 @@
   $1 = ($1_ltype)$input.array;
   $2 = (size_t)$input.len;
 }
+
+/* SWIG's default Go type for a pointer to int32_t / uint32_t is *int / *uint (64-bit under
+ * -intgosize 64) while C reads 32-bit cells: give them their exact-width Go types, so the
+ * idiomatic layer can pass &slice[0] of an []int32 / []uint32 (and the out-param cells
+ * new_int32_tp / new_uint32_tp become *int32 / *uint32). */
+%typemap(gotype) int32_t *, const int32_t * "*int32"
+%typemap(gotype) uint32_t *, const uint32_t * "*uint32"
+/* Arrays of vector handles (rai_vsa_bind_many, rai_vsa_bundle, ...): a Go []uintptr of C
+ * handles, passed without a copy (it holds no Go pointers). */
+%typemap(gotype) const rai_tvec *const * "[]uintptr"
+%typemap(in) const rai_tvec *const * {
+  $1 = ($1_ltype)$input.array;
+}
 #endif
 
 #if defined(SWIGCSHARP)
