@@ -209,3 +209,8 @@ func raiGoPinnedCall(token C.uintptr_t) {
 	}
 	f()
 }
+
+// unsafeAdd is &p[i] for a C array of int64 returned by SWIG (a fixed-size array field).
+func unsafeAdd(p *int64, i int) unsafe.Pointer {
+	return unsafe.Add(unsafe.Pointer(p), i*8)
+}
