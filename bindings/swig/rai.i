@@ -113,6 +113,20 @@
 %typemap(in) const rai_tvec *const * {
   $1 = ($1_ltype)$input.array;
 }
+/* Message, state and file byte ranges (compressor messages and state, optimizer and hybrid
+ * state, safetensors serialisation, GGUF raw reads): a Go []byte, no copy; rai reads or writes it
+ * during the call only. A nil slice is (NULL, 0), the size query. */
+%typemap(gotype) (void *out, size_t capacity), (void *buffer, size_t capacity), (void *dst, size_t capacity),
+                 (const void *message, size_t length), (const void *p_sum, size_t length),
+                 (const void *data, size_t length), (const void *buffer, size_t size),
+                 (const void *data, size_t size) "[]byte"
+%typemap(in) (void *out, size_t capacity), (void *buffer, size_t capacity), (void *dst, size_t capacity),
+             (const void *message, size_t length), (const void *p_sum, size_t length),
+             (const void *data, size_t length), (const void *buffer, size_t size),
+             (const void *data, size_t size) {
+  $1 = ($1_ltype)$input.array;
+  $2 = (size_t)$input.len;
+}
 #endif
 
 #if defined(SWIGCSHARP)
