@@ -12,6 +12,11 @@ package rai
 
 static void *raigo_calloc(size_t n) { return calloc(n == 0 ? 1 : n, 1); }
 
+// Copies n bytes from C memory that rai handed out as an address (file views, metadata values).
+static void raigo_copy(void *dst, uintptr_t src, size_t n) {
+	if (n > 0) memcpy(dst, (const void *)src, n);
+}
+
 // An array of count C strings copied from one Go buffer of NUL-terminated strings (so the
 // Go side passes a single []byte, which holds no Go pointers).
 static char **raigo_strings(const char *packed, const size_t *offsets, size_t count, size_t total) {
@@ -52,6 +57,34 @@ import (
 func cAlloc(n int) unsafe.Pointer { return C.raigo_calloc(C.size_t(n)) }
 
 func cFree(p unsafe.Pointer) { C.free(p) }
+
+// copyFromC is a Go copy of n bytes of C memory at address src (0 gives nil).
+func copyFromC(src uintptr, n int) []byte {
+	if src == 0 {
+		return nil
+	}
+	b := make([]byte, n)
+	if n > 0 {
+		C.raigo_copy(unsafe.Pointer(&b[0]), C.uintptr_t(src), C.size_t(n))
+	}
+	return b
+}
+
+// cellPointer reads the C pointer stored in an out-parameter cell made by SWIG's pointer
+// functions (new_const_char_pp, ...), without interpreting it.
+func cellPointer(cell *string) uintptr { return *(*uintptr)(unsafe.Pointer(cell)) }
+
+// cBytesCopy is a C copy of b (for values rai reads through a const void * it does not size).
+func cBytesCopy(b []byte) (unsafe.Pointer, error) {
+	p := cAlloc(len(b))
+	if p == nil {
+		return nil, newError(StatusOutOfMemory, "cannot copy %d bytes", len(b))
+	}
+	if len(b) > 0 {
+		C.memcpy(p, unsafe.Pointer(&b[0]), C.size_t(len(b)))
+	}
+	return p, nil
+}
 
 // cStrings is a C array of copies of ss (nil for an empty list); free it with cStringsFree.
 func cStrings(ss []string) (unsafe.Pointer, error) {

@@ -119,11 +119,11 @@
 %typemap(gotype) (void *out, size_t capacity), (void *buffer, size_t capacity), (void *dst, size_t capacity),
                  (const void *message, size_t length), (const void *p_sum, size_t length),
                  (const void *data, size_t length), (const void *buffer, size_t size),
-                 (const void *data, size_t size) "[]byte"
+                 (const void *data, size_t size), (const void *data, size_t nbytes) "[]byte"
 %typemap(in) (void *out, size_t capacity), (void *buffer, size_t capacity), (void *dst, size_t capacity),
              (const void *message, size_t length), (const void *p_sum, size_t length),
              (const void *data, size_t length), (const void *buffer, size_t size),
-             (const void *data, size_t size) {
+             (const void *data, size_t size), (const void *data, size_t nbytes) {
   $1 = ($1_ltype)$input.array;
   $2 = (size_t)$input.len;
 }
