@@ -415,3 +415,81 @@ func TestAdapterErrors(t *testing.T) {
 	_, err = nilm.InfoJSON()
 	wantError(t, err, StatusInvalidArgument, "model is nil")
 }
+
+// PEFT's own outputs (tests/adapters/golden, written by make_peft_golden.py): every recorded
+// module of the tiny Llama must match within 1e-5 of max |y|, for every tuner.
+func TestAdapterPEFTGoldenFixtures(t *testing.T) {
+	golden := os.Getenv("RAI_GOLDEN_DIR")
+	if golden == "" {
+		t.Skip("RAI_GOLDEN_DIR is not set (meson test sets it)")
+	}
+	base, err := OpenSafetensors(filepath.Join(golden, "base", "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Close()
+	baseTensors, err := base.Tensors()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tuner, want := range map[string]int{"lora": 7, "dora": 3, "ia3": 3, "vera": 2, "loha": 2, "lokr": 2} {
+		m, err := NewAdapterModel(cpuContext(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		for _, bt := range baseTensors {
+			if len(bt.Shape) != 2 || bt.Name == "model.embed_tokens.weight" {
+				continue
+			}
+			w, _, err := base.Float32(bt.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.AddLinear(strings.TrimSuffix(bt.Name, ".weight"), w, int(bt.Shape[0]), int(bt.Shape[1]), nil, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := m.LoadPEFT(filepath.Join(golden, tuner), tuner); err != nil {
+			t.Fatalf("%s: LoadPEFT: %v", tuner, err)
+		}
+		io, err := OpenSafetensors(filepath.Join(golden, tuner, "io.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer io.Close()
+		ios, _ := io.Tensors()
+		checked := 0
+		for _, xt := range ios {
+			if !strings.HasSuffix(xt.Name, ".x") {
+				continue
+			}
+			mod := strings.TrimSuffix(xt.Name, ".x")
+			x, _, err := io.Float32(xt.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			y, _, err := io.Float32(mod + ".y")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := m.Forward(mod, x)
+			if err != nil {
+				t.Fatalf("%s %s: %v", tuner, mod, err)
+			}
+			maxAbs := 1.0
+			for _, v := range y {
+				maxAbs = math.Max(maxAbs, math.Abs(float64(v)))
+			}
+			for i := range y {
+				if math.Abs(float64(got[i]-y[i])) > 1e-5*maxAbs {
+					t.Fatalf("%s %s: y[%d] = %v, peft %v", tuner, mod, i, got[i], y[i])
+				}
+			}
+			checked++
+		}
+		if checked != want {
+			t.Fatalf("%s: %d modules checked, want %d", tuner, checked, want)
+		}
+	}
+}
