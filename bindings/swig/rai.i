@@ -115,8 +115,8 @@
 }
 /* Message, state and file byte ranges (compressor messages and state, optimizer and hybrid
  * state, safetensors parse/serialise/add_raw, GGUF raw reads): a Go []byte, no copy; rai reads or
- * writes it
- * during the call only (open_memory and add_raw copy). A nil slice is (NULL, 0), the size query. */
+ * writes it during the call only (open_memory and add_raw copy). A nil slice is (NULL, 0), the
+ * size query. */
 %typemap(gotype) (void *out, size_t capacity), (void *buffer, size_t capacity), (void *dst, size_t capacity),
                  (const void *message, size_t length), (const void *p_sum, size_t length),
                  (const void *data, size_t length), (const void *buffer, size_t size),
