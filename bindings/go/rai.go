@@ -163,12 +163,11 @@ type DeviceInfo struct {
 // CudaDeviceCount is the number of usable CUDA devices: 0 (and no error) when the CUDA plugin,
 // the driver or a GPU is missing. It loads the CUDA plugin on first use.
 func CudaDeviceCount() (int, error) {
-	p := native.New_int32_tp()
-	defer native.Delete_int32_tp(p)
-	if err := call(func() native.Enum_SS_rai_status { return native.Rai_cuda_device_count(p) }); err != nil {
+	var n int32 // the SWIGGO typemaps give int32_t * its exact Go type
+	if err := call(func() native.Enum_SS_rai_status { return native.Rai_cuda_device_count(&n) }); err != nil {
 		return 0, err
 	}
-	return native.Int32_tp_value(p), nil
+	return int(n), nil
 }
 
 // CudaDeviceInfo describes CUDA device ordinal; StatusNoDevice when it does not exist.

@@ -100,6 +100,34 @@
   $1 = ($1_ltype)$input.array;
   $2 = (size_t)$input.len;
 }
+
+/* SWIG's default Go type for a pointer to int32_t / uint32_t is *int / *uint (64-bit under
+ * -intgosize 64) while C reads 32-bit cells: give them their exact-width Go types, so the
+ * idiomatic layer can pass &slice[0] of an []int32 / []uint32 (and the out-param cells
+ * new_int32_tp / new_uint32_tp become *int32 / *uint32). */
+%typemap(gotype) int32_t *, const int32_t * "*int32"
+%typemap(gotype) uint32_t *, const uint32_t * "*uint32"
+/* Arrays of vector handles (rai_vsa_bind_many, rai_vsa_bundle, ...): a Go []uintptr of C
+ * handles, passed without a copy (it holds no Go pointers). */
+%typemap(gotype) const rai_tvec *const * "[]uintptr"
+%typemap(in) const rai_tvec *const * {
+  $1 = ($1_ltype)$input.array;
+}
+/* Message, state and file byte ranges (compressor messages and state, optimizer and hybrid
+ * state, safetensors parse/serialise/add_raw, GGUF raw reads): a Go []byte, no copy; rai reads or
+ * writes it during the call only (open_memory and add_raw copy). A nil slice is (NULL, 0), the
+ * size query. */
+%typemap(gotype) (void *out, size_t capacity), (void *buffer, size_t capacity), (void *dst, size_t capacity),
+                 (const void *message, size_t length), (const void *p_sum, size_t length),
+                 (const void *data, size_t length), (const void *buffer, size_t size),
+                 (const void *data, size_t size), (const void *data, size_t nbytes) "[]byte"
+%typemap(in) (void *out, size_t capacity), (void *buffer, size_t capacity), (void *dst, size_t capacity),
+             (const void *message, size_t length), (const void *p_sum, size_t length),
+             (const void *data, size_t length), (const void *buffer, size_t size),
+             (const void *data, size_t size), (const void *data, size_t nbytes) {
+  $1 = ($1_ltype)$input.array;
+  $2 = (size_t)$input.len;
+}
 #endif
 
 #if defined(SWIGCSHARP)
