@@ -12,6 +12,8 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <cstdlib>
+#include <thread>
 #include <vector>
 
 #include "bench_util.h"
@@ -132,7 +134,48 @@ struct BackendSel {
 
 }  // namespace
 
+// Item-memory top-k at the sizes (D = 1e4, m = 1e5, q in {1, 64}) on one thread and on
+// every hardware thread (the worker pool; RAI_NUM_THREADS is read at each call), best backend.
+void item_memory_threads() {
+    const size_t m = 100000, dim = 10000, k = 10;
+    rai_context_params p;
+    rai_context_params_init(&p);
+    p.device_type = RAI_DEVICE_CPU;
+    rai_context *ctx = nullptr;
+    rai_context_create(&p, &ctx);
+    rai_vsa_matrix *mi = nullptr;
+    rai_vsa_matrix_create(ctx, m, dim, &mi);
+    rai_random_params rp;
+    rai_random_params_init(&rp);
+    rp.generator = RAI_VSA_RNG_COUNTER;
+    rp.seed = 7;
+    rai_vsa_matrix_random(ctx, mi, &rp);
+    const unsigned hw = std::thread::hardware_concurrency();
+    std::printf("\nitem-memory top-k, D=%zu, m=%zu, k=%zu, dot; threads: 1 vs %u (worker pool)\n", dim, m, k, hw);
+    std::printf("%-6s %14s %14s %8s\n", "q", "1 thread", "all threads", "speedup");
+    for (size_t q : {size_t{1}, size_t{64}}) {
+        rai_vsa_matrix *mq = nullptr;
+        rai_vsa_matrix_create(ctx, q, dim, &mq);
+        rp.seed = 11;
+        rai_vsa_matrix_random(ctx, mq, &rp);
+        std::vector<int64_t> idx(q * k);
+        const int64_t ks[2] = {static_cast<int64_t>(q), static_cast<int64_t>(k)};
+        rai_tensor ti{idx.data(), {RAI_DEVICE_CPU, 0}, 2, {RAI_DTYPE_INT, 64, 1}, ks, nullptr, 0};
+        const int reps = q == 1 ? 7 : 3;
+        setenv("RAI_NUM_THREADS", "1", 1);
+        const double t1 = bench::median_seconds([&] { rai_vsa_topk(ctx, mq, mi, k, RAI_VSA_DOT, &ti, nullptr); }, reps);
+        unsetenv("RAI_NUM_THREADS");
+        const double tn = bench::median_seconds([&] { rai_vsa_topk(ctx, mq, mi, k, RAI_VSA_DOT, &ti, nullptr); }, reps);
+        std::printf("%-6zu %10.3g q/s %10.3g q/s %7.2fx\n", q, static_cast<double>(q) / t1, static_cast<double>(q) / tn,
+                    t1 / tn);
+        rai_vsa_matrix_destroy(mq);
+    }
+    rai_vsa_matrix_destroy(mi);
+    rai_context_destroy(ctx);
+}
+
 int main() {
+    setenv("RAI_NUM_THREADS", "1", 1);  // per-core numbers; item_memory_threads() measures the pool
     std::printf("rai %s ternary bench, 1 thread; CPU features 0x%llx\n", rai_version_string(),
                 static_cast<unsigned long long>(rai_cpu_features_detected()));
     std::printf("throughput in trits/s (bundle: input trits n*D); ratio = anchor time / rai time\n");
@@ -254,5 +297,6 @@ int main() {
         rai_vsa_matrix_destroy(mi);
         rai_context_destroy(ctx);
     }
+    item_memory_threads();
     return 0;
 }
