@@ -416,8 +416,8 @@ class AdapterModel:
         return (w, b) if tb is not None else w
 
     def info(self):
-        """rai_adapter_model_info_json parsed: {"modules", "adapters", "merged", "training"}.
-        (rai.h also promises "active" and "enabled"; the library does not write them yet.)"""
+        """rai_adapter_model_info_json parsed: {"modules", "adapters", "active" ([{"name",
+        "weight"}]), "merged", "enabled", "training"}."""
         handle = self._handle()
         return take_json(lambda out: lib.rai_adapter_model_info_json(handle, out))
 
@@ -495,6 +495,16 @@ class AdapterModel:
     def enable(self):
         """Computes with the active adapters again after disable()."""
         check(lib.rai_adapter_set_enabled(self._handle(), 1))
+
+    @property
+    def active(self):
+        """The active adapters as [(name, weight), ...], in activation order."""
+        return [(a["name"], float(a["weight"])) for a in self.info()["active"]]
+
+    @property
+    def enabled(self):
+        """False between disable() and enable()."""
+        return bool(self.info()["enabled"])
 
     def add_weighted(self, new_name, names, weights, combination="cat"):
         """New LoRA adapter `new_name` combining LoRA adapters `names` with `weights`, as PEFT's

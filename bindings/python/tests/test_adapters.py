@@ -303,11 +303,15 @@ class Model(unittest.TestCase):
         db = self.m.forward("layer.q_proj", x) - base
         self.assertGreater(np.abs(db).max(), 1e-3)  # init=False is not the identity
         self.m.set_active(["a", "b"], [0.5, 2.0])
+        self.assertEqual(self.m.active, [("a", 0.5), ("b", 2.0)])
         np.testing.assert_allclose(self.m.forward("layer.q_proj", x), base + 0.5 * da + 2 * db, rtol=1e-5, atol=1e-5)
+        self.assertTrue(self.m.enabled)
         self.m.disable()
+        self.assertFalse(self.m.enabled)
         np.testing.assert_allclose(self.m.forward("layer.q_proj", x), base, rtol=1e-6, atol=1e-6)
         self.m.enable()
         self.m.set_active([])
+        self.assertEqual(self.m.active, [])
         np.testing.assert_allclose(self.m.forward("layer.q_proj", x), base, rtol=1e-6, atol=1e-6)
         y = self.m.forward_mixed("layer.q_proj", x, ["b", None, "a", "b"])
         np.testing.assert_allclose(y, base + np.stack([db[0], 0 * db[1], da[2], db[3]]), rtol=1e-5, atol=1e-5)
