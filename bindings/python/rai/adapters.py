@@ -30,6 +30,7 @@ from ._c_out import (cdata_or_null, encode_name, fill_struct, name_array, option
                      take_json, take_string)
 from ._context import Context
 from ._errors import InvalidArgumentError, Status, check
+from ._handle import Handle
 from ._tensor import as_tensor, resolve_dtype
 
 
@@ -327,7 +328,7 @@ def _dtype_arg(dtype, what):
     return d
 
 
-class AdapterModel:
+class AdapterModel(Handle):
     """rai_adapter_model: frozen linear modules by name, and named adapters over them.
 
     Needs a CPU Context (UnsupportedError on CUDA; use lora_linear_* there), which the model
@@ -335,37 +336,15 @@ class AdapterModel:
     takes (a CPU PyTorch tensor). Use it as a context manager or call close().
     """
 
+    _KIND = "rai.AdapterModel"
+
     def __init__(self, ctx):
         handle = _context_handle(ctx)
         out = ffi.new("rai_adapter_model **")
         check(lib.rai_adapter_model_create(handle, out))
-        self._ptr = ffi.gc(out[0], lib.rai_adapter_model_destroy)
+        self._own(out[0], lib.rai_adapter_model_destroy)
         self._ctx = ctx
         self._modules = {}  # name -> (out, in, dtype), from info() after each registration
-
-    # -- lifetime
-    def close(self):
-        """Destroys the model now. Idempotent."""
-        ptr, self._ptr = getattr(self, "_ptr", None), None
-        if ptr is not None:
-            ffi.release(ptr)
-
-    @property
-    def closed(self):
-        return getattr(self, "_ptr", None) is None
-
-    def __enter__(self):
-        self._handle()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def _handle(self):
-        ptr = getattr(self, "_ptr", None)
-        if ptr is None:
-            raise ValueError("operation on a closed rai.AdapterModel")
-        return ptr
 
     # -- base modules
     def add_linear(self, name, weight, bias=None, *, fan_in_fan_out=False):

@@ -19,6 +19,7 @@ from ._backend import ffi, lib
 from ._c_out import byte_view, encode_name, fill_struct, output, sized_bytes
 from ._context import Context
 from ._errors import InvalidArgumentError, Status, check
+from ._handle import Handle
 from ._tensor import as_tensor
 
 
@@ -90,7 +91,7 @@ def _mpi_comm_pointer(comm):
     return ffi.cast("void *", MPI._addressof(comm))
 
 
-class GradientCompressor:
+class GradientCompressor(Handle):
     """rai_gc: a compressor with per-tensor error-feedback residuals, PowerSGD warm starts,
     step counters and statistics.
 
@@ -107,6 +108,8 @@ class GradientCompressor:
 
     The Context is kept alive. Use it as a context manager or call close().
     """
+
+    _KIND = "rai.GradientCompressor"
 
     def __init__(self, ctx, method="topk", *, ratio=None, rank=None, power_iters=None,
                  qsgd_levels=None, vsa_dimension=None, vsa_ratio=None, error_feedback=None,
@@ -125,34 +128,10 @@ class GradientCompressor:
                     "GradientCompressor")
         out = ffi.new("rai_gc **")
         check(lib.rai_gc_create(ctx._handle(), params, out))
-        self._ptr = ffi.gc(out[0], lib.rai_gc_destroy)
+        self._own(out[0], lib.rai_gc_destroy)
         self._ctx = ctx
         self._method = GCMethod(params.method)
         self._shapes = []  # registered shape per id, for decompress outputs
-
-    # -- lifetime
-    def close(self):
-        """Destroys the compressor now. Idempotent."""
-        ptr, self._ptr = getattr(self, "_ptr", None), None
-        if ptr is not None:
-            ffi.release(ptr)
-
-    @property
-    def closed(self):
-        return getattr(self, "_ptr", None) is None
-
-    def __enter__(self):
-        self._handle()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def _handle(self):
-        ptr = getattr(self, "_ptr", None)
-        if ptr is None:
-            raise ValueError("operation on a closed rai.GradientCompressor")
-        return ptr
 
     @property
     def method(self):

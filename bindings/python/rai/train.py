@@ -31,6 +31,7 @@ from ._backend import ffi, lib
 from ._c_out import byte_view, encode_name, fill_struct, output, take_string
 from ._context import Context
 from ._errors import InvalidArgumentError, Status, check
+from ._handle import Handle
 from ._tensor import as_tensor
 
 
@@ -104,46 +105,14 @@ def _state_blob(size_call, save_call):
     return ffi.unpack(buf, int(written[0]))
 
 
-class _Handle:
-    """Lifetime plumbing shared by Optimizer and HybridTrainer."""
-
-    _kind = "object"
-
-    def close(self):
-        """Destroys the object now. Idempotent."""
-        ptr, self._ptr = getattr(self, "_ptr", None), None
-        if ptr is not None:
-            ffi.release(ptr)
-
-    @property
-    def closed(self):
-        return getattr(self, "_ptr", None) is None
-
-    def __enter__(self):
-        self._handle()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def _handle(self):
-        ptr = getattr(self, "_ptr", None)
-        if ptr is None:
-            raise ValueError(f"operation on a closed rai.{self._kind}")
-        return ptr
-
-
-# ------------------------------------------------------------------ optimizer
-
-
-class Optimizer(_Handle):
+class Optimizer(Handle):
     """rai_optimizer: SGD, MOMENTUM (PyTorch SGD with momentum, optional Nesterov) or ADAMW
     (PyTorch AdamW), over borrowed f32 parameters and gradients.
 
     kind -- "sgd", "momentum", "adamw" (or an OptimizerKind); lr default 1e-3; betas (b1, b2)
     default (0.9, 0.999); max_grad_norm > 0 clips by the global norm inside step()."""
 
-    _kind = "Optimizer"
+    _KIND = "rai.Optimizer"
 
     def __init__(self, ctx, kind="sgd", *, lr=None, momentum=None, betas=None, eps=None,
                  weight_decay=None, max_grad_norm=None, nesterov=False):
@@ -157,10 +126,10 @@ class Optimizer(_Handle):
                         "nesterov": 1 if nesterov else 0}, "Optimizer")
         out = ffi.new("rai_optimizer **")
         check(lib.rai_optimizer_create(handle, p, out))
-        self._ptr = ffi.gc(out[0], lib.rai_optimizer_destroy)
+        self._own(out[0], lib.rai_optimizer_destroy)
         self._ctx = ctx
         self._kind_value = OptimizerKind(p.kind)
-        self._borrowed = []  # (param, grad, their Tensors): rai keeps the data pointers
+        self._params = []  # (param, grad, their Tensors): rai keeps the data pointers
 
     @property
     def kind(self):
@@ -172,7 +141,7 @@ class Optimizer(_Handle):
         out = ffi.new("uint32_t *")
         check(lib.rai_optimizer_add_param(self._handle(), encode_name(name, "name", allow_none=True),
                                           tp.cdata, tg.cdata, out))
-        self._borrowed.append((param, grad, tp, tg))
+        self._params.append((param, grad, tp, tg))
         return int(out[0])
 
     def step(self):
@@ -224,7 +193,7 @@ class Optimizer(_Handle):
     def __repr__(self):
         if self.closed:
             return "<rai.Optimizer closed>"
-        return f"<rai.Optimizer {self._kind_value.name.lower()} lr={self.lr:g} {len(self._borrowed)} params>"
+        return f"<rai.Optimizer {self._kind_value.name.lower()} lr={self.lr:g} {len(self._params)} params>"
 
 
 Optimizer.__module__ = "rai"
@@ -310,7 +279,7 @@ _HYBRID_FIELDS = tuple(name for name, _ in ffi.typeof("rai_hybrid_params").field
                                        "reserved0"))
 
 
-class HybridTrainer(_Handle):
+class HybridTrainer(Handle):
     """rai_hybrid: a caller-driven trainer that skips some backward passes by predicting updates,
     with a divergence guard that rolls back bit for bit.
 
@@ -320,7 +289,7 @@ class HybridTrainer(_Handle):
     that name (warmup_steps, full_steps, predict_steps, correct_every, seed, guard_sigma, ...;
     0 = the default)."""
 
-    _kind = "HybridTrainer"
+    _KIND = "rai.HybridTrainer"
 
     def __init__(self, ctx, *, schedule="fixed", predictor="default", loss_model="default",
                  snapshot=True, guard=True, **fields):
@@ -338,9 +307,9 @@ class HybridTrainer(_Handle):
         fill_struct(p, fields, "HybridTrainer")
         out = ffi.new("rai_hybrid **")
         check(lib.rai_hybrid_create(handle, p, out))
-        self._ptr = ffi.gc(out[0], lib.rai_hybrid_destroy)
+        self._own(out[0], lib.rai_hybrid_destroy)
         self._ctx = ctx
-        self._borrowed = []
+        self._params = []
         self._optimizer = None  # kept alive: rai borrows it and it must outlive the hybrid
 
     # -- setup
@@ -350,7 +319,7 @@ class HybridTrainer(_Handle):
         out = ffi.new("uint32_t *")
         check(lib.rai_hybrid_add_param(self._handle(), encode_name(name, "name", allow_none=True),
                                        tp.cdata, tg.cdata, out))
-        self._borrowed.append((param, grad, tp, tg))
+        self._params.append((param, grad, tp, tg))
         return int(out[0])
 
     def set_optimizer(self, optimizer):
@@ -394,12 +363,12 @@ class HybridTrainer(_Handle):
         into `out` (a list of arrays shaped like the parameters) or new f32 numpy arrays.
         Parameters are not touched."""
         if out is None:
-            out = [None] * len(self._borrowed)
+            out = [None] * len(self._params)
         out = list(out)
-        if len(out) != len(self._borrowed):
+        if len(out) != len(self._params):
             raise InvalidArgumentError(Status.INVALID_ARGUMENT,
-                                       f"out has {len(out)} arrays, {len(self._borrowed)} parameters are registered")
-        pairs = [output(o, b[2].shape, "f32", f"out[{i}]") for i, (o, b) in enumerate(zip(out, self._borrowed))]
+                                       f"out has {len(out)} arrays, {len(self._params)} parameters are registered")
+        pairs = [output(o, b[2].shape, "f32", f"out[{i}]") for i, (o, b) in enumerate(zip(out, self._params))]
         n = len(pairs)
         c_out = ffi.new("const rai_tensor *[]", [t.cdata for _, t in pairs]) if n else ffi.NULL
         check(lib.rai_hybrid_get_predicted(self._handle(), c_out, n))
@@ -470,7 +439,7 @@ class HybridTrainer(_Handle):
         in API and ABI mode alike, alive only for this call.
         """
         state = {"error": None, "stopped": False}
-        grads = [b[1] for b in self._borrowed]
+        grads = [b[1] for b in self._params]
 
         def guarded(fn):
             def call(*args):
@@ -527,7 +496,7 @@ class HybridTrainer(_Handle):
     def __repr__(self):
         if self.closed:
             return "<rai.HybridTrainer closed>"
-        return f"<rai.HybridTrainer {len(self._borrowed)} params>"
+        return f"<rai.HybridTrainer {len(self._params)} params>"
 
 
 HybridTrainer.__module__ = "rai"
