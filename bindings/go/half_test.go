@@ -33,15 +33,15 @@ func TestHalfConversionsKnownValues(t *testing.T) {
 	}{
 		{1, 0x3c00}, {-2, 0xc000}, {0.1, 0x2e66}, {65504, 0x7bff}, {65519.99, 0x7bff}, {65520, 0x7c00},
 		{1e10, 0x7c00}, {float32(math.Inf(-1)), 0xfc00},
-		{f(0x33800000), 0x0001},              // 2^-24, the smallest subnormal
-		{f(0x33000000), 0x0000},              // 2^-25: a tie, rounds to even 0
-		{f(0x33400000), 0x0001},              // 1.5 * 2^-25
-		{f(0x38800000), 0x0400},              // 2^-14, the smallest normal
-		{f(0x387ff000), 0x0400},              // 1023.5 subnormal units: a tie, rounds to even 1024
-		{f(0x3f801000), 0x3c00},              // 1 + 2^-11: a tie, stays even
-		{f(0x3f803000), 0x3c02},              // 1 + 3 * 2^-11: a tie, rounds up to even
-		{f(0x7f800001), 0x7e00},              // signalling NaN comes back quiet
-		{f(0xffc02000), 0xfe01},              // payload's top bits kept
+		{f(0x33800000), 0x0001}, // 2^-24, the smallest subnormal
+		{f(0x33000000), 0x0000}, // 2^-25: a tie, rounds to even 0
+		{f(0x33400000), 0x0001}, // 1.5 * 2^-25
+		{f(0x38800000), 0x0400}, // 2^-14, the smallest normal
+		{f(0x387ff000), 0x0400}, // 1023.5 subnormal units: a tie, rounds to even 1024
+		{f(0x3f801000), 0x3c00}, // 1 + 2^-11: a tie, stays even
+		{f(0x3f803000), 0x3c02}, // 1 + 3 * 2^-11: a tie, rounds up to even
+		{f(0x7f800001), 0x7e00}, // signalling NaN comes back quiet
+		{f(0xffc02000), 0xfe01}, // payload's top bits kept
 		{float32(math.Copysign(1e-30, -1)), 0x8000},
 	}
 	for _, c := range h {

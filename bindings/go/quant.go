@@ -50,7 +50,7 @@ type Q4Info struct {
 	DoubleQuant     bool
 	NestedBlockSize int // 256 with double quantization, else 0
 	Shape           []int64
-	DType           DType // of the weight before quantization
+	DType           DType   // of the weight before quantization
 	Offset          float32 // double quantization: the mean absmax
 	Numel           int64
 	Blocks          int64
@@ -59,7 +59,9 @@ type Q4Info struct {
 	StateBytes      uint64
 }
 
-func q4state(p uintptr) native.Struct_SS_rai_q4_state { return native.SwigcptrStruct_SS_rai_q4_state(p) }
+func q4state(p uintptr) native.Struct_SS_rai_q4_state {
+	return native.SwigcptrStruct_SS_rai_q4_state(p)
+}
 
 func (s *QuantState) h() *handle {
 	if s == nil {
