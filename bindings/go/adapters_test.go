@@ -493,3 +493,145 @@ func TestAdapterPEFTGoldenFixtures(t *testing.T) {
 		}
 	}
 }
+
+// QLoRA over a 4-bit base is LoRA over the dequantized base: forward and every gradient, for
+// LoRA and DoRA, from slices and from buffers.
+func TestQLoRALinear(t *testing.T) {
+	ctx := cpuContext(t)
+	r := rand.New(rand.NewSource(21))
+	const m, in, out, rank = 3, 64, 10, 3
+	codes, st, err := Quantize4(ctx, randomGrad(r, out*in), []int{out, in}, Q4Options{Type: NF4, DoubleQuant: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	wd, err := st.Dequantize(codes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bias, a, b := randomGrad(r, out), randomGrad(r, rank*in), randomGrad(r, out*rank)
+	x, dy := randomGrad(r, m*in), randomGrad(r, m*out)
+	for _, dora := range []bool{false, true} {
+		ref := &LoRALinear{In: in, Out: out, Rank: rank, Weight: wd, Bias: bias, A: a, B: b, Scaling: 0.75}
+		q := &QLoRALinear{State: st, Codes: codes, Bias: bias, Rank: rank, A: a, B: b, Scaling: 0.75}
+		if dora {
+			mag := make([]float32, out)
+			for i := range mag {
+				mag[i] = 0.5 + r.Float32()
+			}
+			ref.Magnitude, q.Magnitude = mag, mag
+		}
+		want, err := ref.Forward(ctx, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := q.Forward(ctx, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeTo(t, "QLoRA y", y, f64(want), 1e-5)
+		wantG, err := ref.Backward(ctx, x, dy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := q.Backward(ctx, x, dy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeTo(t, "QLoRA dx", g.X, f64(wantG.X), 1e-5)
+		closeTo(t, "QLoRA dA", g.A, f64(wantG.A), 1e-5)
+		closeTo(t, "QLoRA dB", g.B, f64(wantG.B), 1e-5)
+		if dora != (g.Magnitude != nil) {
+			t.Fatalf("dora=%v: magnitude gradient %v", dora, g.Magnitude)
+		}
+		if dora {
+			closeTo(t, "QLoRA dMagnitude", g.Magnitude, f64(wantG.Magnitude), 1e-5)
+		}
+	}
+	// The same layer on buffers gives the same values; only dA is wanted.
+	q := &QLoRALinear{State: st, Codes: mustBuffer(t, ctx, codes).Tensor(U8), Bias: mustBuffer(t, ctx, float32Bytes(bias)).Tensor(F32),
+		Rank: rank, A: mustBuffer(t, ctx, float32Bytes(a)).Tensor(F32), B: mustBuffer(t, ctx, float32Bytes(b)).Tensor(F32), Scaling: 0.75}
+	want, _ := q.Forward(ctx, x)
+	yBuf := mustBuffer(t, ctx, make([]byte, 4*m*out))
+	xT := mustBuffer(t, ctx, float32Bytes(x)).Tensor(F32)
+	if err := q.ForwardInto(ctx, xT, yBuf.Tensor(F32)); err != nil {
+		t.Fatal(err)
+	}
+	yb := make([]byte, 4*m*out)
+	_ = yBuf.Read(0, yb)
+	closeTo(t, "QLoRA y from buffers", bytesFloat32(yb), f64(want), 0)
+	wantG, _ := q.Backward(ctx, x, dy)
+	dA := make([]float32, rank*in)
+	if err := q.BackwardInto(ctx, xT, dy, QLoRAGrads{A: dA}); err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "QLoRA dA alone", dA, f64(wantG.A), 0)
+
+	// Errors name the argument.
+	_, err = q.Forward(ctx, x[1:])
+	wantError(t, err, StatusShapeMismatch, "x")
+	q.A = a[1:]
+	_, err = q.Forward(ctx, x)
+	wantError(t, err, StatusShapeMismatch, "lora_a")
+	q.A = a
+	q.Codes = codes[1:]
+	_, err = q.Forward(ctx, x)
+	wantError(t, err, StatusShapeMismatch)
+	q.Codes = codes
+	wantError(t, q.BackwardInto(ctx, x, dy, QLoRAGrads{B: make([]float32, 2)}), StatusShapeMismatch, "d_b")
+	_, err = (&QLoRALinear{Rank: rank}).Forward(ctx, x)
+	wantError(t, err, StatusInvalidArgument, "layer.State is nil")
+	_, vec, _ := Quantize4(ctx, make([]float32, 64), nil, Q4Options{})
+	defer vec.Close()
+	_, err = (&QLoRALinear{State: vec, Codes: codes, Rank: rank, A: a, B: b}).Forward(ctx, x)
+	wantError(t, err, StatusShapeMismatch, "2-D")
+	st.Close()
+	_, err = (&QLoRALinear{State: st, Codes: codes, Rank: rank, A: a, B: b}).Forward(ctx, x)
+	wantError(t, err, StatusInvalidArgument, "closed")
+}
+
+// A mixed batch: each row gets its own adapter (ranks differ) or none.
+func TestLoRALinearForwardMixed(t *testing.T) {
+	ctx := cpuContext(t)
+	r := rand.New(rand.NewSource(31))
+	const in, out = 13, 7
+	l := &LoRALinear{In: in, Out: out, Weight: randomGrad(r, out*in), Bias: randomGrad(r, out)}
+	adapters := []MixedAdapter{
+		{Rank: 2, A: randomGrad(r, 2*in), B: randomGrad(r, out*2), Scaling: 0.5},
+		{Rank: 5, A: randomGrad(r, 5*in), B: randomGrad(r, out*5), Scaling: 2},
+		{Rank: 1, A: randomGrad(r, in), B: randomGrad(r, out), Scaling: 1},
+	}
+	rowAdapter := []int32{-1, 0, 2, 1, 0, -1, 2, 1, 1}
+	m := len(rowAdapter)
+	x := randomGrad(r, m*in)
+	y, err := l.ForwardMixed(ctx, x, adapters, rowAdapter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ai := range rowAdapter {
+		w := l.Weight
+		if ai >= 0 {
+			a := adapters[ai]
+			w = addF(w, loraDelta(a.A, a.B, a.Rank, in, out, float64(a.Scaling)))
+		}
+		closeTo(t, "mixed row", y[i*out:(i+1)*out], linearRef(x[i*in:(i+1)*in], w, l.Bias, 1, in, out), 1e-5)
+	}
+	// No adapters: every row is the base.
+	base := []int32{-1, -1}
+	y, err = l.ForwardMixed(ctx, x[:2*in], nil, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "base rows", y, linearRef(x[:2*in], l.Weight, l.Bias, 2, in, out), 1e-5)
+
+	_, err = l.ForwardMixed(ctx, x, adapters, rowAdapter[1:])
+	wantError(t, err, StatusShapeMismatch, "rowAdapter")
+	bad := append([]MixedAdapter(nil), adapters...)
+	bad[1].A = bad[1].A[1:]
+	_, err = l.ForwardMixed(ctx, x, bad, rowAdapter)
+	wantError(t, err, StatusShapeMismatch, "adapters[1].A")
+	_, err = l.ForwardMixed(ctx, x[:in], adapters, []int32{3})
+	wantError(t, err, StatusOutOfRange, "row_adapter[0]")
+	_, err = l.ForwardMixed(ctx, x[1:], adapters, rowAdapter)
+	wantError(t, err, StatusShapeMismatch, "x")
+}

@@ -50,6 +50,7 @@ type Q4Info struct {
 	DoubleQuant     bool
 	NestedBlockSize int // 256 with double quantization, else 0
 	Shape           []int64
+	DType           DType   // of the weight before quantization
 	Offset          float32 // double quantization: the mean absmax
 	Numel           int64
 	Blocks          int64
@@ -58,7 +59,9 @@ type Q4Info struct {
 	StateBytes      uint64
 }
 
-func q4state(p uintptr) native.Struct_SS_rai_q4_state { return native.SwigcptrStruct_SS_rai_q4_state(p) }
+func q4state(p uintptr) native.Struct_SS_rai_q4_state {
+	return native.SwigcptrStruct_SS_rai_q4_state(p)
+}
 
 func (s *QuantState) h() *handle {
 	if s == nil {
@@ -84,7 +87,8 @@ func wrapQ4State(ctx *Context, p uintptr) (*QuantState, error) {
 	}
 	s.info = Q4Info{
 		Type: Q4Type(info.GetXtype()), BlockSize: info.GetBlocksize(), DoubleQuant: info.GetDouble_quant() != 0,
-		NestedBlockSize: info.GetNested_blocksize(), Shape: shape, Offset: info.GetOffset(), Numel: info.GetNumel(),
+		NestedBlockSize: info.GetNested_blocksize(), Shape: shape,
+		DType: DType{Code: info.GetDtype().GetCode(), Bits: info.GetDtype().GetBits()}, Offset: info.GetOffset(), Numel: info.GetNumel(),
 		Blocks: info.GetBlocks(), NestedBlocks: info.GetNested_blocks(), CodesBytes: info.GetCodes_bytes(),
 		StateBytes: info.GetState_bytes(),
 	}
@@ -106,12 +110,22 @@ func (s *QuantState) Info() Q4Info { return s.info }
 // CPU context for Go slices) into packed codes (the first element of each pair in the high
 // nibble) and a new state.
 func Quantize4(ctx *Context, src []float32, shape []int, opts Q4Options) (codes []byte, state *QuantState, err error) {
-	t, err := view("src", src, shape...)
-	if err != nil {
+	codes = make([]byte, Q4CodesSize(len(src)))
+	if state, err = Quantize4Into(ctx, src, shape, codes, opts); err != nil {
 		return nil, nil, err
 	}
-	codes = make([]byte, Q4CodesSize(len(src)))
-	c, _ := view("codes", codes)
+	return codes, state, nil
+}
+
+// Quantize4Into is Quantize4 for any tensors: src []float32, Float16, BFloat16 or a
+// BufferTensor on ctx's device (shape nil: src's own), and codes the caller's Q4CodesSize
+// bytes ([]byte or a BufferTensor) that receive the packed codes.
+func Quantize4Into(ctx *Context, src interface{}, shape []int, codes interface{}, opts Q4Options) (*QuantState, error) {
+	ts, err := views(spec("src", src, shape...), spec("codes", codes))
+	if err != nil {
+		return nil, err
+	}
+	var state *QuantState
 	err = ctx.use(func(ch native.Struct_SS_rai_context) error {
 		params := native.NewRai_q4_params()
 		defer native.DeleteRai_q4_params(params)
@@ -122,7 +136,7 @@ func Quantize4(ctx *Context, src []float32, shape []int, opts Q4Options) (codes 
 		}
 		out := native.New_rai_q4_state_pp()
 		defer native.Delete_rai_q4_state_pp(out)
-		err := withTensors([]*hostTensor{t, c}, func(d []native.Rai_tensor) error {
+		err := withTensors(ts, func(d []native.Rai_tensor) error {
 			return call(func() status { return native.Rai_q4_quantize(ch, params, d[0], d[1], out) })
 		})
 		if err != nil {
@@ -131,10 +145,7 @@ func Quantize4(ctx *Context, src []float32, shape []int, opts Q4Options) (codes 
 		state, err = wrapQ4State(ctx, native.Rai_q4_state_pp_value(out).Swigcptr())
 		return err
 	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return codes, state, nil
+	return state, err
 }
 
 // use runs f with the context and the live state.
@@ -142,7 +153,16 @@ func (s *QuantState) use(f func(ch native.Struct_SS_rai_context, p native.Struct
 	if s == nil {
 		return newError(StatusInvalidArgument, "state is nil")
 	}
-	return s.ctx.use(func(ch native.Struct_SS_rai_context) error {
+	return s.useOn(s.ctx, f)
+}
+
+// useOn runs f with ctx (which may differ from the state's own, on the same device) and the
+// live state.
+func (s *QuantState) useOn(ctx *Context, f func(ch native.Struct_SS_rai_context, p native.Struct_SS_rai_q4_state) error) error {
+	if s == nil {
+		return newError(StatusInvalidArgument, "state is nil")
+	}
+	return ctx.use(func(ch native.Struct_SS_rai_context) error {
 		return s.h().use1("state", func(p uintptr) error { return f(ch, q4state(p)) })
 	})
 }
@@ -153,19 +173,24 @@ func (s *QuantState) Dequantize(codes []byte) ([]float32, error) {
 		return nil, newError(StatusInvalidArgument, "state is nil")
 	}
 	dst := make([]float32, s.info.Numel)
-	ts, err := views(spec("codes", codes), spec("dst", dst))
-	if err != nil {
+	if err := s.DequantizeInto(codes, dst); err != nil {
 		return nil, err
 	}
-	err = s.use(func(ch native.Struct_SS_rai_context, p native.Struct_SS_rai_q4_state) error {
+	return dst, nil
+}
+
+// DequantizeInto writes code * absmax, rounded to dst's dtype, into dst: []float32, Float16,
+// BFloat16 or a BufferTensor with the state's element count. codes: []byte or a BufferTensor.
+func (s *QuantState) DequantizeInto(codes, dst interface{}) error {
+	ts, err := views(spec("codes", codes), spec("dst", dst))
+	if err != nil {
+		return err
+	}
+	return s.use(func(ch native.Struct_SS_rai_context, p native.Struct_SS_rai_q4_state) error {
 		return withTensors(ts, func(d []native.Rai_tensor) error {
 			return call(func() status { return native.Rai_q4_dequantize(ch, p, d[0], d[1]) })
 		})
 	})
-	if err != nil {
-		return nil, err
-	}
-	return dst, nil
 }
 
 // Q4Field names an array of a state, as in bitsandbytes checkpoints (rai_q4_field values).
@@ -243,25 +268,36 @@ func (s *QuantState) LinearForward(codes []byte, x []float32, bias []float32) ([
 	if len(x)%k != 0 {
 		return nil, newError(StatusShapeMismatch, "x has %d values, not a multiple of in_features %d", len(x), k)
 	}
-	m := len(x) / k
-	y := make([]float32, m*n)
-	var b interface{}
-	if bias != nil {
-		b = bias
-	}
-	ts, err := views(spec("codes", codes), spec("x", x, m, k), spec("bias", b), spec("y", y, m, n))
-	if err != nil {
+	y := make([]float32, len(x)/k*n)
+	if err := s.LinearForwardInto(codes, x, optional(bias), y); err != nil {
 		return nil, err
 	}
-	err = s.use(func(ch native.Struct_SS_rai_context, p native.Struct_SS_rai_q4_state) error {
+	return y, nil
+}
+
+// LinearForwardInto is LinearForward on any tensors of one float dtype ([]float32, Float16,
+// BFloat16 or BufferTensors): x [M, K], bias nil or [N], y [M, N] (shapes from the counts).
+func (s *QuantState) LinearForwardInto(codes, x, bias, y interface{}) error {
+	if s == nil {
+		return newError(StatusInvalidArgument, "state is nil")
+	}
+	n, k, err := s.matrixShape()
+	if err != nil {
+		return err
+	}
+	m, err := rowsOf("x", x, k)
+	if err != nil {
+		return err
+	}
+	ts, err := views(spec("codes", codes), spec("x", x, m, k), spec("bias", optionalT(bias), n), spec("y", y, m, n))
+	if err != nil {
+		return err
+	}
+	return s.use(func(ch native.Struct_SS_rai_context, p native.Struct_SS_rai_q4_state) error {
 		return withTensors(ts, func(d []native.Rai_tensor) error {
 			return call(func() status { return native.Rai_q4_linear_forward(ch, p, d[0], d[1], d[2], d[3]) })
 		})
 	})
-	if err != nil {
-		return nil, err
-	}
-	return y, nil
 }
 
 // LinearBackwardInput is dx[M, K] = dy[M, N] . W, the input gradient through the frozen weight.
@@ -276,21 +312,36 @@ func (s *QuantState) LinearBackwardInput(codes []byte, dy []float32) ([]float32,
 	if len(dy)%n != 0 {
 		return nil, newError(StatusShapeMismatch, "dy has %d values, not a multiple of out_features %d", len(dy), n)
 	}
-	m := len(dy) / n
-	dx := make([]float32, m*k)
-	ts, err := views(spec("codes", codes), spec("dy", dy, m, n), spec("dx", dx, m, k))
-	if err != nil {
+	dx := make([]float32, len(dy)/n*k)
+	if err := s.LinearBackwardInputInto(codes, dy, dx); err != nil {
 		return nil, err
 	}
-	err = s.use(func(ch native.Struct_SS_rai_context, p native.Struct_SS_rai_q4_state) error {
+	return dx, nil
+}
+
+// LinearBackwardInputInto is LinearBackwardInput on any tensors of one float dtype: dy [M, N]
+// and dx [M, K].
+func (s *QuantState) LinearBackwardInputInto(codes, dy, dx interface{}) error {
+	if s == nil {
+		return newError(StatusInvalidArgument, "state is nil")
+	}
+	n, k, err := s.matrixShape()
+	if err != nil {
+		return err
+	}
+	m, err := rowsOf("dy", dy, n)
+	if err != nil {
+		return err
+	}
+	ts, err := views(spec("codes", codes), spec("dy", dy, m, n), spec("dx", dx, m, k))
+	if err != nil {
+		return err
+	}
+	return s.use(func(ch native.Struct_SS_rai_context, p native.Struct_SS_rai_q4_state) error {
 		return withTensors(ts, func(d []native.Rai_tensor) error {
 			return call(func() status { return native.Rai_q4_linear_backward_input(ch, p, d[0], d[1], d[2]) })
 		})
 	})
-	if err != nil {
-		return nil, err
-	}
-	return dx, nil
 }
 
 func (s *QuantState) matrixShape() (n, k int, err error) {
@@ -298,4 +349,40 @@ func (s *QuantState) matrixShape() (n, k int, err error) {
 		return 0, 0, newError(StatusShapeMismatch, "state: the weight must be 2-D [out, in], it has shape %v", s.info.Shape)
 	}
 	return int(s.info.Shape[0]), int(s.info.Shape[1]), nil
+}
+
+// LoadQuantStateBnb reads the 4-bit state of module prefix ("model.layers.0.mlp.down_proj")
+// from a bitsandbytes Linear4bit checkpoint into a new state on ctx. Its codes are the tensor
+// prefix + ".weight" (f.Bytes). A missing or inconsistent key: StatusFormat naming it.
+func LoadQuantStateBnb(ctx *Context, f *Safetensors, prefix string) (*QuantState, error) {
+	var state *QuantState
+	err := ctx.use(func(ch native.Struct_SS_rai_context) error {
+		return f.use(func(fp native.Struct_SS_rai_safetensors) error {
+			out := native.New_rai_q4_state_pp()
+			defer native.Delete_rai_q4_state_pp(out)
+			if err := call(func() status { return native.Rai_q4_state_load_bnb(ch, fp, prefix, out) }); err != nil {
+				return err
+			}
+			var err error
+			state, err = wrapQ4State(ctx, native.Rai_q4_state_pp_value(out).Swigcptr())
+			return err
+		})
+	})
+	return state, err
+}
+
+// SaveBnb adds the keys of module prefix for the state and its codes ([]byte or a
+// BufferTensor) to w, byte-compatible with bitsandbytes (codes as u8 [(n+1)/2, 1]).
+func (s *QuantState) SaveBnb(w *SafetensorsWriter, prefix string, codes interface{}) error {
+	ts, err := views(spec("codes", codes))
+	if err != nil {
+		return err
+	}
+	return s.use(func(ch native.Struct_SS_rai_context, p native.Struct_SS_rai_q4_state) error {
+		return w.use(func(wp native.Struct_SS_rai_safetensors_writer) error {
+			return withTensors(ts, func(d []native.Rai_tensor) error {
+				return call(func() status { return native.Rai_q4_state_save_bnb(ch, wp, prefix, p, d[0]) })
+			})
+		})
+	})
 }

@@ -15,28 +15,60 @@ import "C"
 
 import (
 	"fmt"
+	"reflect"
 	"sync"
 	"unsafe"
 
 	"rai.invalid/rai/native"
 )
 
-// hostTensor is a contiguous row-major view of a Go slice; nil stands for a NULL tensor.
+// hostTensor is a contiguous row-major view of a Go slice or of a Buffer; nil stands for a
+// NULL tensor.
 type hostTensor struct {
 	name  string // the argument name used in error messages
 	data  unsafe.Pointer
-	code  uint8 // rai_dtype_code
+	buf   *Buffer // set for buffer tensors (data is then nil: the address is the buffer's)
+	code  uint8   // rai_dtype_code
 	bits  uint8
 	shape []int64
 }
 
-// view describes slice s (a []float32, []float64, []int8, []uint8, []int32, []int64 or
-// []uint64) as a tensor of the given shape; with no shape it is 1-D. The element count must
-// match: StatusShapeMismatch naming the argument otherwise.
+// numel is the element count of t's shape.
+func (t *hostTensor) numel() int {
+	n := 1
+	for _, d := range t.shape {
+		n *= int(d)
+	}
+	return n
+}
+
+// view describes s as a tensor of the given shape: a slice ([]float32, []float64, []int8,
+// []uint8, []int32, []int64, []uint64, Float16, BFloat16; with no shape it is 1-D) or a
+// BufferTensor (with no shape, its own). The element count must match: StatusShapeMismatch
+// naming the argument otherwise.
 func view(name string, s interface{}, shape ...int) (*hostTensor, error) {
 	t := &hostTensor{name: name}
 	var n int
 	switch v := s.(type) {
+	case BufferTensor:
+		return v.view(name, shape)
+	case *BufferTensor:
+		if v == nil {
+			return nil, newError(StatusInvalidArgument, "%s: nil *BufferTensor", name)
+		}
+		return v.view(name, shape)
+	case Float16:
+		n, t.code, t.bits = len(v), uint8(native.RAI_DTYPE_FLOAT), 16
+		if n > 0 {
+			t.data = unsafe.Pointer(&v[0])
+		}
+	case BFloat16:
+		n, t.code, t.bits = len(v), uint8(native.RAI_DTYPE_BFLOAT), 16
+		if n > 0 {
+			t.data = unsafe.Pointer(&v[0])
+		}
+	case []uint16:
+		return nil, newError(StatusDTypeMismatch, "%s: []uint16 is ambiguous: convert it to rai.Float16 or rai.BFloat16", name)
 	case []float32:
 		n, t.code, t.bits = len(v), uint8(native.RAI_DTYPE_FLOAT), 32
 		if n > 0 {
@@ -78,22 +110,28 @@ func view(name string, s interface{}, shape ...int) (*hostTensor, error) {
 	if len(shape) == 0 {
 		shape = []int{n}
 	}
+	return t, t.setShape(n, shape)
+}
+
+// setShape checks shape against the n elements of the data and stores it.
+func (t *hostTensor) setShape(n int, shape []int) error {
+	name := t.name
 	if len(shape) > 32 {
-		return nil, newError(StatusInvalidArgument, "%s: %d dimensions, at most 32", name, len(shape))
+		return newError(StatusInvalidArgument, "%s: %d dimensions, at most 32", name, len(shape))
 	}
 	count := 1
 	t.shape = make([]int64, len(shape))
 	for i, d := range shape {
 		if d < 0 {
-			return nil, newError(StatusInvalidArgument, "%s: dimension %d is negative (%d)", name, i, d)
+			return newError(StatusInvalidArgument, "%s: dimension %d is negative (%d)", name, i, d)
 		}
 		t.shape[i] = int64(d)
 		count *= d
 	}
 	if count != n {
-		return nil, newError(StatusShapeMismatch, "%s has %d elements but shape %v needs %d", name, n, shape, count)
+		return newError(StatusShapeMismatch, "%s has %d elements but shape %v needs %d", name, n, shape, count)
 	}
-	return t, nil
+	return nil
 }
 
 // views builds several views, stopping at the first error. Each spec is (name, slice, shape).
@@ -149,9 +187,11 @@ func withTensors(ts []*hostTensor, f func(d []native.Rai_tensor) error) error {
 		}
 		descs[i] = native.SwigcptrRai_tensor(raw[i])
 	}
-	var err error
-	pinAll(ts, raw, 0, func() { err = f(descs) })
-	return err
+	return holdBuffers(ts, raw, func() error {
+		var err error
+		pinAll(ts, raw, 0, func() { err = f(descs) })
+		return err
+	})
 }
 
 // pinAll pins ts[i:] one by one (each pin is a C frame that calls back into Go), then runs f
@@ -213,4 +253,27 @@ func raiGoPinnedCall(token C.uintptr_t) {
 // unsafeAdd is &p[i] for a C array of int64 returned by SWIG (a fixed-size array field).
 func unsafeAdd(p *int64, i int) unsafe.Pointer {
 	return unsafe.Add(unsafe.Pointer(p), i*8)
+}
+
+// rowsOf is the number of rows of width values in tensor s (a slice or a BufferTensor).
+func rowsOf(name string, s interface{}, width int) (int, error) {
+	if s == nil {
+		return 0, newError(StatusInvalidArgument, "%s is nil", name)
+	}
+	t, err := view(name, s)
+	if err != nil {
+		return 0, err
+	}
+	if width <= 0 || t.numel()%width != 0 {
+		return 0, newError(StatusShapeMismatch, "%s has %d values, not a multiple of %d", name, t.numel(), width)
+	}
+	return t.numel() / width, nil
+}
+
+// optionalT is s, or nil (a NULL tensor) when s is a nil slice of any type.
+func optionalT(s interface{}) interface{} {
+	if v := reflect.ValueOf(s); s == nil || (v.Kind() == reflect.Slice && v.IsNil()) {
+		return nil
+	}
+	return s
 }

@@ -27,6 +27,14 @@ static uintptr_t raigo_tensor_new(int32_t ndim, const int64_t *shape, uint8_t co
 	return (uintptr_t)t;
 }
 
+// Points a descriptor at device (or CPU) memory of a rai_buffer: C memory, kept by the buffer.
+static void raigo_tensor_place(uintptr_t tensor, uintptr_t data, int32_t device_type, int32_t device_id) {
+	rai_tensor *t = (rai_tensor *)tensor;
+	t->data = (void *)data;
+	t->device.device_type = device_type;
+	t->device.device_id = device_id;
+}
+
 static void raigo_tensor_free(uintptr_t t) { free((void *)t); }
 
 // Points the tensor at data (a Go pointer, kept alive and in place by cgo for the duration of
@@ -49,6 +57,10 @@ func cTensorNew(shape []int64, code, bits uint8) uintptr {
 		p = (*C.int64_t)(unsafe.Pointer(&shape[0]))
 	}
 	return uintptr(C.raigo_tensor_new(C.int32_t(len(shape)), p, C.uint8_t(code), C.uint8_t(bits)))
+}
+
+func cTensorPlace(t, data uintptr, dev DeviceSpec) {
+	C.raigo_tensor_place(C.uintptr_t(t), C.uintptr_t(data), C.int32_t(dev.Type), C.int32_t(dev.ID))
 }
 
 func cTensorFree(t uintptr) { C.raigo_tensor_free(C.uintptr_t(t)) }
