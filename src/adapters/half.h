@@ -1,67 +1,20 @@
-// fp32 <-> bf16 / fp16 conversions (round to nearest even), and reading/writing rai_tensor
-// element buffers of the three float dtypes the adapters take.
+// Reading/writing rai_tensor element buffers of the three float dtypes the adapters take
+// (f32, bf16, f16), on core's conversions.
 #pragma once
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
+#include "../core/half.h"
 #include "rai.h"
 
 namespace rai::adapters {
 
-inline float bf16_to_f32(uint16_t h) {
-    const uint32_t u = static_cast<uint32_t>(h) << 16;
-    float f;
-    std::memcpy(&f, &u, 4);
-    return f;
-}
-inline uint16_t f32_to_bf16(float f) {
-    uint32_t u;
-    std::memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);  // quiet NaN
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return static_cast<uint16_t>(u >> 16);
-}
-inline float f16_to_f32(uint16_t h) {
-    const uint32_t sign = (h & 0x8000u) << 16;
-    const uint32_t exp = (h >> 10) & 0x1fu;
-    const uint32_t man = h & 0x3ffu;
-    uint32_t u;
-    if (exp == 0) {
-        if (man == 0) {
-            u = sign;
-        } else {  // subnormal
-            float f = std::ldexp(static_cast<float>(man), -24);
-            std::memcpy(&u, &f, 4);
-            u |= sign;
-        }
-    } else if (exp == 31) {
-        u = sign | 0x7f800000u | (man << 13);
-    } else {
-        u = sign | ((exp + 112) << 23) | (man << 13);
-    }
-    float f;
-    std::memcpy(&f, &u, 4);
-    return f;
-}
-inline uint16_t f32_to_f16(float f) {
-    uint32_t u;
-    std::memcpy(&u, &f, 4);
-    const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
-    const uint32_t au = u & 0x7fffffffu;
-    if (au > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);
-    if (au >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to >= 65520: inf
-    if (au < 0x38800000u) {  // below the smallest normal: subnormal or zero
-        float a;
-        std::memcpy(&a, &au, 4);
-        const float scaled = a * 16777216.0f;  // 2^24: units of the smallest subnormal
-        const uint32_t m = static_cast<uint32_t>(std::nearbyint(scaled));
-        return static_cast<uint16_t>(sign | m);
-    }
-    uint32_t m = au + 0xfffu + ((au >> 13) & 1u);
-    m -= 0x38000000u;  // rebias 127 -> 15
-    return static_cast<uint16_t>(sign | (m >> 13));
-}
+// The 16-bit float conversions are core's (half.h).
+using half::bf16_to_f32;
+using half::f16_to_f32;
+using half::f32_to_bf16;
+using half::f32_to_f16;
 
 enum class Fp { F32, BF16, F16 };
 

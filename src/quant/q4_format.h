@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "../core/half.h"
+
 namespace rai::q4 {
 
 constexpr int32_t kFP4 = 1;  // RAI_Q4_FP4
@@ -95,63 +97,13 @@ inline float fmax_ignore_nan(float m, float v) { return v > m || std::isnan(m) ?
 // ---- half conversions (round to nearest even; NaN stays a quiet NaN with its top payload bits,
 // as F16C and CUDA's __float2half_rn do)
 
-inline uint32_t f32_bits(float f) {
-    uint32_t u;
-    std::memcpy(&u, &f, 4);
-    return u;
-}
-inline float bits_f32(uint32_t u) {
-    float f;
-    std::memcpy(&f, &u, 4);
-    return f;
-}
-
-inline float bf16_to_f32(uint16_t h) { return bits_f32(static_cast<uint32_t>(h) << 16); }
-
-inline uint16_t f32_to_bf16(float f) {
-    const uint32_t u = f32_bits(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
-    return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-
-inline float f16_to_f32(uint16_t h) {
-    const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-    const uint32_t exp = (h >> 10) & 0x1fu;
-    uint32_t mant = h & 0x3ffu;
-    if (exp == 0x1f) return bits_f32(sign | 0x7f800000u | (mant << 13));
-    if (exp == 0) {
-        if (mant == 0) return bits_f32(sign);
-        int e = -1;
-        do {
-            ++e;
-            mant <<= 1;
-        } while ((mant & 0x400u) == 0);
-        return bits_f32(sign | (static_cast<uint32_t>(112 - e) << 23) | ((mant & 0x3ffu) << 13));
-    }
-    return bits_f32(sign | ((exp + 112) << 23) | (mant << 13));
-}
-
-inline uint16_t f32_to_f16(float f) {
-    const uint32_t u = f32_bits(f);
-    const uint32_t sign = (u >> 16) & 0x8000u;
-    const uint32_t a = u & 0x7fffffffu;
-    if (a > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u | ((a >> 13) & 0x3ffu));
-    if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to inf
-    if (a < 0x38800000u) {                                                // subnormal or zero
-        if (a < 0x33000000u) return static_cast<uint16_t>(sign);          // < 2^-25: rounds to 0
-        const uint32_t e = a >> 23;
-        const uint32_t m = (a & 0x7fffffu) | 0x800000u;
-        const uint32_t shift = 126 - e;  // 14 + (113 - e) - 1
-        const uint32_t half = 1u << (shift - 1);
-        uint32_t r = m >> shift;
-        const uint32_t rem = m & ((1u << shift) - 1);
-        if (rem > half || (rem == half && (r & 1u))) ++r;
-        return static_cast<uint16_t>(sign | r);
-    }
-    uint32_t r = a - 0x38000000u;  // rebias exponent 127 -> 15
-    r = (r + 0xfffu + ((r >> 13) & 1u)) >> 13;
-    return static_cast<uint16_t>(sign | r);
-}
+// The 16-bit float conversions are core's (half.h).
+using half::bf16_to_f32;
+using half::bits_f32;
+using half::f16_to_f32;
+using half::f32_bits;
+using half::f32_to_bf16;
+using half::f32_to_f16;
 
 inline float load_elem(const void *p, Elem e, int64_t i) {
     switch (e) {

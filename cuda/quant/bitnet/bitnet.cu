@@ -17,7 +17,7 @@
 #include "cuda_backend_abi.h"
 #include "error_util.cuh"
 #include "quant/bitnet/cuda_bitnet_abi.h"
-#include "quant/bitnet/half.h"
+#include "core/half.h"
 
 namespace raicuda::bitnet {
 

@@ -19,7 +19,7 @@
 #include "../../core/params.h"
 #include "../../core/tensor_check.h"
 #include "../../quant/bitnet/bitnet.h"
-#include "../../quant/bitnet/half.h"
+#include "../../core/half.h"
 #include "gguf.h"
 
 struct rai_gguf_reader {

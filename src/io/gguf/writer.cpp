@@ -15,7 +15,7 @@
 #include "../../core/error.h"
 #include "../../core/tensor_check.h"
 #include "../../quant/bitnet/bitnet.h"
-#include "../../quant/bitnet/half.h"
+#include "../../core/half.h"
 #include "gguf.h"
 
 struct rai_gguf_writer {

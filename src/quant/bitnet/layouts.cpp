@@ -10,7 +10,7 @@
 #include "../../core/dtype.h"
 #include "../../core/error.h"
 #include "bitnet.h"
-#include "half.h"
+#include "../../core/half.h"
 
 namespace rai::bitnet {
 

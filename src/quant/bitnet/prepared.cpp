@@ -12,7 +12,7 @@
 #include "../../core/error.h"
 #include "../../core/params.h"
 #include "../../core/thread_pool.h"
-#include "half.h"
+#include "../../core/half.h"
 
 namespace rai::bitnet {
 

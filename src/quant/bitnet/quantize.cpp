@@ -11,7 +11,7 @@
 #include "../../core/params.h"
 #include "../../core/tensor_copy.h"
 #include "bitnet.h"
-#include "half.h"
+#include "../../core/half.h"
 
 namespace rai::bitnet {
 

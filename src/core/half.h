@@ -1,5 +1,6 @@
-// Bit-exact conversions between f32 and the 16-bit float formats (IEEE binary16 "f16" and
-// bfloat16), round to nearest even like F16C / ggml / numpy. Header-only, host and device.
+// The one set of bit-exact conversions between f32 and the 16-bit float formats (IEEE binary16
+// "f16" and bfloat16), round to nearest even like F16C / ggml / numpy. Header-only, host and
+// device; every capability (NF4/FP4, BitNet, adapters, compression, files, the CLI) uses these.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -32,12 +33,14 @@ RAI_HD float bits_f32(uint32_t u) {
 #endif
 }
 
-// f32 -> f16, round to nearest even; overflow gives +-inf, NaN stays NaN (quiet).
+// f32 -> f16, round to nearest even; overflow gives +-inf; NaN stays NaN, quiet, with the top
+// payload bits kept (as F16C and numpy do).
 RAI_HD uint16_t f32_to_f16(float f) {
     const uint32_t x = f32_bits(f);
     const uint32_t sign = (x >> 16) & 0x8000u;
     const uint32_t abs = x & 0x7fffffffu;
-    if (abs >= 0x7f800000u) return static_cast<uint16_t>(sign | (abs > 0x7f800000u ? 0x7e00u : 0x7c00u));
+    if (abs > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u | ((abs >> 13) & 0x3ffu));
+    if (abs == 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00u);
     if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to >= 65520: inf
     if (abs < 0x38800000u) {
         // f16 subnormal or zero: value = m * 2^-24.
