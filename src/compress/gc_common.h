@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../core/half.h"
+
 #if defined(__CUDACC__)
 #define RAI_GC_HD __host__ __device__ __forceinline__
 #else
@@ -46,20 +48,9 @@ RAI_GC_HD uint64_t stream_key(uint64_t seed, uint64_t purpose, uint64_t a, uint6
     return mix64(seed ^ mix64(purpose ^ mix64(a ^ mix64(b))));
 }
 
-// bf16 <-> f32 (round to nearest even; NaN stays NaN).
-RAI_GC_HD float bf16_to_f32(uint16_t h) {
-    const uint32_t u = static_cast<uint32_t>(h) << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-RAI_GC_HD uint16_t f32_to_bf16(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return static_cast<uint16_t>(u >> 16);
-}
+// bf16 <-> f32 are core's (half.h).
+using half::bf16_to_f32;
+using half::f32_to_bf16;
 
 // 2-bit trit codes used by TERNARY, TERNARY_STOCH, the sign vote and VSA_COMPAT.
 constexpr uint8_t kTritZero = 0, kTritPlus = 1, kTritMinus = 2;
