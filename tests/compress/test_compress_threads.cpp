@@ -1,6 +1,6 @@
 // The CPU compressors split their work over the worker pool (src/compress/gc_parallel.h); every
 // output must be the same bits whatever RAI_NUM_THREADS says. Each case runs the same sequence
-// (two peers compress three steps, the messages are reduced and decompressed, a third handle
+// (two peers compress two steps, the messages are reduced and decompressed, a third handle
 // applies in place, PowerSGD also runs its two-round protocol, stats and the state blob are
 // read) once per thread setting and compares the recorded bytes. Sizes are awkward: several
 // 64 Ki-element blocks with tails that are not multiples of the packing units.
@@ -94,7 +94,7 @@ std::vector<uint8_t> run_case(rai_context *ctx, const rai_gc_params &params, con
     rai_tensor lt = like.t();
     uint32_t id = 0;
     for (rai_gc *gc : {peers[0], peers[1], local}) EXPECT_EQ(rai_gc_add_tensor(gc, "w", &lt, &id), RAI_OK);
-    for (uint32_t step = 0; step < 3; ++step) {
+    for (uint32_t step = 0; step < 2; ++step) {
         std::vector<std::vector<uint8_t>> msgs(2);
         for (int p = 0; p < 2; ++p) {
             Grad g = random_grad(shape, 100 * step + p, bf16, 0.01f);
@@ -164,15 +164,14 @@ protected:
 }  // namespace
 
 TEST_F(GcThreads, EveryMethodGivesTheSameBitsOnAnyThreadCount) {
-    // 333 x 1001 = 333,333 elements (6 blocks, tail not a multiple of 8 or 512), a 1-D tensor of
-    // 70,001 (EF and packing only; PowerSGD sends it raw), and a bf16 matrix.
-    const std::vector<std::vector<int64_t>> shapes = {{333, 1001}, {70001}};
+    // 131 x 1031 = 135,061 f32 elements (3 blocks, tail not a multiple of 8 or 512) and a bf16
+    // 67 x 1033 matrix (2 blocks). The pool has one worker fewer than the hardware threads, so
+    // "2" splits differently from "1" on any machine with two or more cores.
     for (const Case &c : all_cases()) {
-        for (size_t s = 0; s < shapes.size() + 1; ++s) {
-            const bool bf16 = s == shapes.size();
-            const std::vector<int64_t> shape = bf16 ? std::vector<int64_t>{129, 1031} : shapes[s];
-            SCOPED_TRACE(c.name + (bf16 ? " bf16" : " f32") + " shape " + std::to_string(shape[0]));
-            std::vector<uint8_t> one, two, three;
+        for (const bool bf16 : {false, true}) {
+            const std::vector<int64_t> shape = bf16 ? std::vector<int64_t>{67, 1033} : std::vector<int64_t>{131, 1031};
+            SCOPED_TRACE(c.name + (bf16 ? " bf16" : " f32"));
+            std::vector<uint8_t> one, two;
             {
                 ThreadsEnv env("1");
                 one = run_case(ctx, c.params, shape, bf16);
@@ -181,13 +180,8 @@ TEST_F(GcThreads, EveryMethodGivesTheSameBitsOnAnyThreadCount) {
                 ThreadsEnv env("2");
                 two = run_case(ctx, c.params, shape, bf16);
             }
-            {
-                ThreadsEnv env("3");
-                three = run_case(ctx, c.params, shape, bf16);
-            }
             ASSERT_GT(one.size(), 1000u);
             EXPECT_TRUE(one == two) << "RAI_NUM_THREADS=1 and 2 differ";
-            EXPECT_TRUE(one == three) << "RAI_NUM_THREADS=1 and 3 differ";
         }
     }
 }
@@ -207,7 +201,8 @@ TEST_F(GcThreads, TopkTiesAcrossBlocksGoToTheSmallestIndices) {
                      [&](uint32_t a, uint32_t b) { return std::fabs(g.f[a]) > std::fabs(g.f[b]); });
     std::vector<uint32_t> expect(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k));
     std::sort(expect.begin(), expect.end());
-    ASSERT_EQ(std::fabs(g.f[expect.back()]), 0.5f) << "the test needs ties at the threshold";
+    const size_t big = static_cast<size_t>(std::count_if(g.f.begin(), g.f.end(), [](float v) { return std::fabs(v) > 1.0f; }));
+    ASSERT_LT(big, k) << "the test needs ties at the threshold";
     for (const char *threads : {"1", "2", "3"}) {
         SCOPED_TRACE(std::string("RAI_NUM_THREADS=") + threads);
         ThreadsEnv env(threads);
