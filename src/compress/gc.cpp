@@ -12,6 +12,7 @@
 #include "../core/tensor_check.h"
 #include "gc_common.h"
 #include "gc_kernels.h"
+#include "gc_parallel.h"
 
 namespace rai::gc {
 
@@ -340,45 +341,71 @@ Parsed parse(const rai_gc &gc, const TensorState &ts, const void *msg, std::size
 }
 
 // ---------------------------------------------------------------- PowerSGD pieces (CPU)
-// P (rows x r) = M (rows x cols) Q (cols x r)
+// Each output element is summed by one thread in a fixed order, so the split over the pool never
+// changes a bit.
+// P (rows x r) = M (rows x cols) Q (cols x r): split over rows of M.
 void matmul_mq(const float *M, const float *Q, float *P, uint32_t rows, uint32_t cols, uint32_t r) {
-    std::vector<float> acc(r);
-    for (uint32_t i = 0; i < rows; ++i) {
-        std::fill(acc.begin(), acc.end(), 0.0f);
-        const float *mi = M + std::size_t{i} * cols;
-        for (uint32_t j = 0; j < cols; ++j) {
-            const float v = mi[j];
-            const float *qj = Q + std::size_t{j} * r;
-            for (uint32_t c = 0; c < r; ++c) acc[c] += v * qj[c];
+    par::for_rows(rows, std::size_t{cols} * r, [&](std::size_t i0, std::size_t i1) {
+        std::vector<float> acc(r);
+        for (std::size_t i = i0; i < i1; ++i) {
+            std::fill(acc.begin(), acc.end(), 0.0f);
+            const float *mi = M + i * cols;
+            for (uint32_t j = 0; j < cols; ++j) {
+                const float v = mi[j];
+                const float *qj = Q + std::size_t{j} * r;
+                for (uint32_t c = 0; c < r; ++c) acc[c] += v * qj[c];
+            }
+            std::copy(acc.begin(), acc.end(), P + i * r);
         }
-        std::copy(acc.begin(), acc.end(), P + std::size_t{i} * r);
-    }
+    });
 }
-// Q (cols x r) = M^T P
+// Q (cols x r) = M^T P: split over columns of M (rows of Q), each summed over the rows of M in
+// ascending order, as the single-threaded loop does.
 void matmul_mtp(const float *M, const float *P, float *Q, uint32_t rows, uint32_t cols, uint32_t r) {
-    std::fill(Q, Q + std::size_t{cols} * r, 0.0f);
-    for (uint32_t i = 0; i < rows; ++i) {
-        const float *mi = M + std::size_t{i} * cols;
-        const float *pi = P + std::size_t{i} * r;
-        for (uint32_t j = 0; j < cols; ++j) {
-            const float v = mi[j];
-            float *qj = Q + std::size_t{j} * r;
-            for (uint32_t c = 0; c < r; ++c) qj[c] += v * pi[c];
+    par::for_rows(cols, std::size_t{rows} * r, [&](std::size_t j0, std::size_t j1) {
+        std::fill(Q + j0 * r, Q + j1 * r, 0.0f);
+        for (uint32_t i = 0; i < rows; ++i) {
+            const float *mi = M + std::size_t{i} * cols;
+            const float *pi = P + std::size_t{i} * r;
+            for (std::size_t j = j0; j < j1; ++j) {
+                const float v = mi[j];
+                float *qj = Q + j * r;
+                for (uint32_t c = 0; c < r; ++c) qj[c] += v * pi[c];
+            }
         }
-    }
+    });
 }
-// out (rows x cols) = P (rows x r) Q^T (Q: cols x r); accumulates when add
+// out (rows x cols) = P (rows x r) Q^T (Q: cols x r); accumulates when add. Split over rows.
 void matmul_pqt(const float *P, const float *Q, float *out, uint32_t rows, uint32_t cols, uint32_t r, bool add) {
-    for (uint32_t i = 0; i < rows; ++i) {
-        const float *pi = P + std::size_t{i} * r;
-        float *oi = out + std::size_t{i} * cols;
-        for (uint32_t j = 0; j < cols; ++j) {
-            const float *qj = Q + std::size_t{j} * r;
-            float s = 0.0f;
-            for (uint32_t c = 0; c < r; ++c) s += pi[c] * qj[c];
-            oi[j] = add ? oi[j] + s : s;
+    par::for_rows(rows, std::size_t{cols} * r, [&](std::size_t i0, std::size_t i1) {
+        for (std::size_t i = i0; i < i1; ++i) {
+            const float *pi = P + i * r;
+            float *oi = out + i * cols;
+            for (uint32_t j = 0; j < cols; ++j) {
+                const float *qj = Q + std::size_t{j} * r;
+                float s = 0.0f;
+                for (uint32_t c = 0; c < r; ++c) s += pi[c] * qj[c];
+                oi[j] = add ? oi[j] + s : s;
+            }
         }
-    }
+    });
+}
+
+// Sums of |x| and x^2 over fixed blocks, combined in block order (independent of the split).
+void abs_stats_blocked(const float *x, std::size_t n, double *sum_abs, double *sum_sq) {
+    const kern::Kernels &K = kern::kernels();
+    std::vector<double> a(par::block_count(n)), q(par::block_count(n));
+    par::for_blocks(n, [&](std::size_t b, std::size_t lo, std::size_t hi) { K.abs_stats(x + lo, hi - lo, &a[b], &q[b]); });
+    double sa = 0, sq = 0;
+    for (std::size_t b = 0; b < a.size(); ++b) sa += a[b], sq += q[b];
+    *sum_abs = sa;
+    *sum_sq = sq;
+}
+
+// m = g + r (r may be null), elementwise over the pool.
+void ef_add_blocked(const float *g, const float *r, float *m, std::size_t n) {
+    const kern::Kernels &K = kern::kernels();
+    par::for_blocks(n, [&](std::size_t, std::size_t lo, std::size_t hi) { K.ef_add(g + lo, r ? r + lo : nullptr, m + lo, hi - lo); });
 }
 
 }  // namespace
@@ -450,12 +477,16 @@ void decode_cpu(const rai_gc &gc, const TensorState &ts, const Parsed &p, float 
     const std::size_t n = ts.numel;
     const uint8_t *pl = p.payload;
     switch (p.h.encoding) {
-    case kRawF32: std::memcpy(out, pl, 4 * n); break;
+    case kRawF32:
+        par::for_blocks(n, [&](std::size_t, std::size_t lo, std::size_t hi) { std::memcpy(out + lo, pl + 4 * lo, 4 * (hi - lo)); });
+        break;
     case kRawBf16:
-        for (std::size_t i = 0; i < n; ++i) out[i] = bf16_to_f32(get<uint16_t>(pl + 2 * i));
+        par::for_blocks(n, [&](std::size_t, std::size_t lo, std::size_t hi) {
+            for (std::size_t i = lo; i < hi; ++i) out[i] = bf16_to_f32(get<uint16_t>(pl + 2 * i));
+        });
         break;
     case kTopk: {
-        std::fill(out, out + n, 0.0f);
+        par::for_blocks(n, [&](std::size_t, std::size_t lo, std::size_t hi) { std::fill(out + lo, out + hi, 0.0f); });
         const uint32_t k = get<uint32_t>(pl);
         for (uint32_t j = 0; j < k; ++j) out[get<uint32_t>(pl + 4 + 4 * j)] = get<float>(pl + 4 + 4 * std::size_t{k} + 4 * j);
         break;
@@ -466,9 +497,11 @@ void decode_cpu(const rai_gc &gc, const TensorState &ts, const Parsed &p, float 
         for (uint32_t b = 0; b < 256; ++b)
             for (uint32_t j = 0; j < 8; ++j) lut[b * 8 + j] = ((b >> j) & 1) ? -s : s;
         const uint8_t *bits = pl + 4;
-        const std::size_t full = n / 8;
-        for (std::size_t b = 0; b < full; ++b) std::memcpy(out + 8 * b, &lut[std::size_t{bits[b]} * 8], 32);
-        for (std::size_t i = 8 * full; i < n; ++i) out[i] = ((bits[i / 8] >> (i % 8)) & 1) ? -s : s;
+        par::for_blocks(n, [&](std::size_t, std::size_t lo, std::size_t hi) {
+            const std::size_t full = hi / 8;  // lo is a multiple of 8
+            for (std::size_t b = lo / 8; b < full; ++b) std::memcpy(out + 8 * b, &lut[std::size_t{bits[b]} * 8], 32);
+            for (std::size_t i = 8 * full; i < hi; ++i) out[i] = ((bits[i / 8] >> (i % 8)) & 1) ? -s : s;
+        });
         break;
     }
     case kTernary: {  // a table of the 4 values of each byte
@@ -477,9 +510,11 @@ void decode_cpu(const rai_gc &gc, const TensorState &ts, const Parsed &p, float 
         for (uint32_t b = 0; b < 256; ++b)
             for (uint32_t j = 0; j < 4; ++j) lut[b * 4 + j] = s * trit_value((b >> (2 * j)) & 3);
         const uint8_t *codes = pl + 4;
-        const std::size_t full = n / 4;
-        for (std::size_t b = 0; b < full; ++b) std::memcpy(out + 4 * b, &lut[std::size_t{codes[b]} * 4], 16);
-        for (std::size_t i = 4 * full; i < n; ++i) out[i] = s * trit_value((codes[i / 4] >> (2 * (i % 4))) & 3);
+        par::for_blocks(n, [&](std::size_t, std::size_t lo, std::size_t hi) {
+            const std::size_t full = hi / 4;  // lo is a multiple of 4
+            for (std::size_t b = lo / 4; b < full; ++b) std::memcpy(out + 4 * b, &lut[std::size_t{codes[b]} * 4], 16);
+            for (std::size_t i = 4 * full; i < hi; ++i) out[i] = s * trit_value((codes[i / 4] >> (2 * (i % 4))) & 3);
+        });
         break;
     }
     case kQsgd: {
@@ -487,22 +522,26 @@ void decode_cpu(const rai_gc &gc, const TensorState &ts, const Parsed &p, float 
         const std::size_t nb = ceil_div(n, kQsgdBucket);
         const uint8_t *codes = pl + 12 + 4 * nb;
         if (w == 16) {
-            for (std::size_t i = 0; i < n; ++i)
-                out[i] = qsgd_value(get<uint16_t>(codes + 2 * i), get<float>(pl + 12 + 4 * (i / kQsgdBucket)), lv, w);
+            par::for_blocks(n, [&](std::size_t, std::size_t lo, std::size_t hi) {
+                for (std::size_t i = lo; i < hi; ++i)
+                    out[i] = qsgd_value(get<uint16_t>(codes + 2 * i), get<float>(pl + 12 + 4 * (i / kQsgdBucket)), lv, w);
+            });
             break;
         }
         // w in {2, 4, 8}: per bucket, a table of every code's value (the same qsgd_value).
         const uint32_t mask = (1u << w) - 1;
-        std::vector<float> lut(std::size_t{1} << w);
-        for (std::size_t b = 0; b < nb; ++b) {
-            const float scale = get<float>(pl + 12 + 4 * b);
-            for (uint32_t c = 0; c <= mask; ++c) lut[c] = qsgd_value(c, scale, lv, w);
-            const std::size_t lo = b * kQsgdBucket, hi = std::min(n, lo + kQsgdBucket);
-            for (std::size_t i = lo; i < hi; ++i) {
-                const std::size_t bit = i * w;
-                out[i] = lut[(codes[bit / 8] >> (bit % 8)) & mask];
+        par::for_blocks(n, [&](std::size_t, std::size_t blo, std::size_t bhi) {
+            std::vector<float> lut(std::size_t{1} << w);
+            for (std::size_t b = blo / kQsgdBucket; b < ceil_div(bhi, kQsgdBucket); ++b) {
+                const float scale = get<float>(pl + 12 + 4 * b);
+                for (uint32_t c = 0; c <= mask; ++c) lut[c] = qsgd_value(c, scale, lv, w);
+                const std::size_t lo = b * kQsgdBucket, hi = std::min(n, lo + kQsgdBucket);
+                for (std::size_t i = lo; i < hi; ++i) {
+                    const std::size_t bit = i * w;
+                    out[i] = lut[(codes[bit / 8] >> (bit % 8)) & mask];
+                }
             }
-        }
+        });
         break;
     }
     case kPsgdPQ: {
@@ -537,11 +576,13 @@ void decode_cpu(const rai_gc &gc, const TensorState &ts, const Parsed &p, float 
             v[j] = s * trit_value((bound + vsa_key_trit(kkey, j)) % 3);  // unbind
         }
         const float a = std::sqrt(3.0f / static_cast<float>(D));
-        for (std::size_t i = 0; i < n; ++i) {
-            float acc = 0.0f;
-            vsa_row(pkey, i, D, [&](uint32_t j, float sg) { acc += sg * v[j]; });
-            out[i] = a * acc;
-        }
+        par::for_rows(n, D, [&](std::size_t i0, std::size_t i1) {
+            for (std::size_t i = i0; i < i1; ++i) {
+                float acc = 0.0f;
+                vsa_row(pkey, i, D, [&](uint32_t j, float sg) { acc += sg * v[j]; });
+                out[i] = a * acc;
+            }
+        });
         break;
     }
     default: fail(RAI_ERROR_FORMAT, "message: unknown encoding");
@@ -556,52 +597,89 @@ void encode_cpu(const rai_gc &gc, const TensorState &ts, const float *m, uint8_t
     const std::size_t n = ts.numel;
     const kern::Kernels &K = kern::kernels();
     switch (enc) {
-    case kRawF32: std::memcpy(pl, m, 4 * n); break;
+    case kRawF32:
+        par::for_blocks(n, [&](std::size_t, std::size_t lo, std::size_t hi) { std::memcpy(pl + 4 * lo, m + lo, 4 * (hi - lo)); });
+        break;
     case kRawBf16:
-        for (std::size_t i = 0; i < n; ++i) put<uint16_t>(pl + 2 * i, f32_to_bf16(m[i]));
+        par::for_blocks(n, [&](std::size_t, std::size_t lo, std::size_t hi) {
+            for (std::size_t i = lo; i < hi; ++i) put<uint16_t>(pl + 2 * i, f32_to_bf16(m[i]));
+        });
         break;
     case kTopk: {
         const uint64_t k = topk_k(gc, ts);
         put<uint32_t>(pl, static_cast<uint32_t>(k));
         if (n == 0) break;
         // Exact selection of the k-th largest magnitude key: a histogram of the top 12 key bits
-        // finds its bucket, nth_element runs on that bucket only.
+        // finds its bucket, nth_element runs on that bucket only. Keys, histograms, bucket
+        // members and the final scan run per block; blocks are merged in order, so the result
+        // (indices ascending, ties to the smaller index) does not depend on the split.
         std::vector<uint32_t> &keys = gc.scratch_keys, &sel = gc.scratch_sel;
         keys.resize(n);
+        const std::size_t nb = par::block_count(n);
+        std::vector<uint32_t> block_hist(nb * 4096, 0);  // a block holds at most 2^16 elements
+        par::for_blocks(n, [&](std::size_t b, std::size_t lo, std::size_t hi) {
+            uint32_t *h = &block_hist[b * 4096];
+            for (std::size_t i = lo; i < hi; ++i) {
+                keys[i] = magnitude_key(m[i]);
+                ++h[keys[i] >> 20];
+            }
+        });
         std::vector<uint64_t> hist(4096, 0);
-        for (std::size_t i = 0; i < n; ++i) {
-            keys[i] = magnitude_key(m[i]);
-            ++hist[keys[i] >> 20];
-        }
+        for (std::size_t b = 0; b < nb; ++b)
+            for (std::size_t t = 0; t < 4096; ++t) hist[t] += block_hist[b * 4096 + t];
         uint32_t bucket = 4095;
         uint64_t above_bucket = 0;
         while (above_bucket + hist[bucket] < k) above_bucket += hist[bucket--];
-        sel.clear();
-        for (std::size_t i = 0; i < n; ++i)
-            if ((keys[i] >> 20) == bucket) sel.push_back(keys[i]);
+        // The bucket's members, gathered block by block into their final place.
+        std::vector<uint64_t> sel_at(nb + 1, 0);
+        for (std::size_t b = 0; b < nb; ++b) sel_at[b + 1] = sel_at[b] + block_hist[b * 4096 + bucket];
+        sel.resize(sel_at[nb]);
+        par::for_blocks(n, [&](std::size_t b, std::size_t lo, std::size_t hi) {
+            uint64_t o = sel_at[b];
+            for (std::size_t i = lo; i < hi; ++i)
+                if ((keys[i] >> 20) == bucket) sel[o++] = keys[i];
+        });
         const std::size_t rank = static_cast<std::size_t>(k - above_bucket - 1);
         std::nth_element(sel.begin(), sel.begin() + static_cast<std::ptrdiff_t>(rank), sel.end(),
                          std::greater<uint32_t>());
         const uint32_t thr = sel[rank];
+        // Per block: how many keys are above the threshold and how many equal it.
+        std::vector<uint64_t> above_b(nb, 0), equal_b(nb, 0);
+        par::for_blocks(n, [&](std::size_t b, std::size_t lo, std::size_t hi) {
+            uint64_t a = 0, e = 0;
+            for (std::size_t i = lo; i < hi; ++i) a += keys[i] > thr, e += keys[i] == thr;
+            above_b[b] = a, equal_b[b] = e;
+        });
         uint64_t above = 0;
-        for (std::size_t i = 0; i < n; ++i) above += keys[i] > thr;
-        uint64_t ties = k - above, j = 0;
-        uint8_t *ix = pl + 4, *vx = pl + 4 + 4 * k;
-        for (std::size_t i = 0; i < n && j < k; ++i) {
-            if (keys[i] > thr || (keys[i] == thr && ties > 0)) {
-                if (keys[i] == thr) --ties;
-                put<uint32_t>(ix + 4 * j, static_cast<uint32_t>(i));
-                put<float>(vx + 4 * j, m[i]);
-                ++j;
-            }
+        for (uint64_t a : above_b) above += a;
+        // Ties go to the smallest indices: hand the remaining slots to the blocks in order.
+        std::vector<uint64_t> ties_b(nb, 0), out_at(nb, 0);
+        uint64_t ties = k - above, at = 0;
+        for (std::size_t b = 0; b < nb; ++b) {
+            ties_b[b] = std::min(ties, equal_b[b]);
+            ties -= ties_b[b];
+            out_at[b] = at;
+            at += above_b[b] + ties_b[b];
         }
+        uint8_t *ix = pl + 4, *vx = pl + 4 + 4 * k;
+        par::for_blocks(n, [&](std::size_t b, std::size_t lo, std::size_t hi) {
+            uint64_t j = out_at[b], t = ties_b[b];
+            for (std::size_t i = lo; i < hi; ++i) {
+                if (keys[i] > thr || (keys[i] == thr && t > 0)) {
+                    if (keys[i] == thr) --t;
+                    put<uint32_t>(ix + 4 * j, static_cast<uint32_t>(i));
+                    put<float>(vx + 4 * j, m[i]);
+                    ++j;
+                }
+            }
+        });
         break;
     }
     case kSign: {
         double sa = 0, sq = 0;
-        K.abs_stats(m, n, &sa, &sq);
+        abs_stats_blocked(m, n, &sa, &sq);
         put<float>(pl, n ? static_cast<float>(sa / static_cast<double>(n)) : 0.0f);
-        K.pack_sign(m, n, pl + 4);
+        par::for_blocks(n, [&](std::size_t, std::size_t lo, std::size_t hi) { K.pack_sign(m + lo, hi - lo, pl + 4 + lo / 8); });
         break;
     }
     case kTernary: {
@@ -609,23 +687,36 @@ void encode_cpu(const rai_gc &gc, const TensorState &ts, const float *m, uint8_t
         std::memset(codes, 0, ceil_div(n, 4));
         if (gc.cfg.method == RAI_GC_TERNARY) {
             double sa = 0, sq = 0;
-            K.abs_stats(m, n, &sa, &sq);
+            abs_stats_blocked(m, n, &sa, &sq);
             const float thr = n ? static_cast<float>(0.7 * sa / static_cast<double>(n)) : 0.0f;
+            std::vector<double> kept_b(par::block_count(n), 0.0);
+            std::vector<uint64_t> cnt_b(par::block_count(n), 0);
+            par::for_blocks(n, [&](std::size_t b, std::size_t lo, std::size_t hi) {
+                K.pack_ternary(m + lo, hi - lo, thr, codes + lo / 4, &kept_b[b], &cnt_b[b]);
+            });
             double kept = 0;
             uint64_t cnt = 0;
-            K.pack_ternary(m, n, thr, codes, &kept, &cnt);
+            for (std::size_t b = 0; b < kept_b.size(); ++b) kept += kept_b[b], cnt += cnt_b[b];
             put<float>(pl, cnt ? static_cast<float>(kept / static_cast<double>(cnt)) : 0.0f);
-        } else {  // TERNARY_STOCH
+        } else {  // TERNARY_STOCH: the counter RNG draws element i's number, whichever thread packs it
+            std::vector<float> mx_b(par::block_count(n), 0.0f);
+            par::for_blocks(n, [&](std::size_t b, std::size_t lo, std::size_t hi) {
+                float v = 0.0f;
+                for (std::size_t i = lo; i < hi; ++i) v = std::max(v, std::fabs(m[i]));  // NaN ignored
+                mx_b[b] = v;
+            });
             float mx = 0.0f;
-            for (std::size_t i = 0; i < n; ++i) mx = std::max(mx, std::fabs(m[i]));  // NaN ignored
+            for (float v : mx_b) mx = std::max(mx, v);
             put<float>(pl, mx);
             const uint64_t key = stream_key(gc.cfg.seed, kRngTernaryStoch, ts.id, ts.step);
             if (mx > 0.0f)
-                for (std::size_t i = 0; i < n; ++i) {
-                    const float p = std::fabs(m[i]) / mx;
-                    if (rng_uniform(key, i) < p)
-                        codes[i / 4] |= static_cast<uint8_t>((m[i] < 0 ? kTritMinus : kTritPlus) << (2 * (i % 4)));
-                }
+                par::for_blocks(n, [&](std::size_t, std::size_t lo, std::size_t hi) {
+                    for (std::size_t i = lo; i < hi; ++i) {
+                        const float p = std::fabs(m[i]) / mx;
+                        if (rng_uniform(key, i) < p)
+                            codes[i / 4] |= static_cast<uint8_t>((m[i] < 0 ? kTritMinus : kTritPlus) << (2 * (i % 4)));
+                    }
+                });
         }
         break;
     }
@@ -638,18 +729,21 @@ void encode_cpu(const rai_gc &gc, const TensorState &ts, const float *m, uint8_t
         uint8_t *codes = pl + 12 + 4 * nb;
         std::memset(codes, 0, ceil_div(n * w, 8));
         const uint64_t key = stream_key(gc.cfg.seed, kRngQsgd, ts.id, ts.step);
-        for (std::size_t b = 0; b < nb; ++b) {
-            const std::size_t lo = b * kQsgdBucket, hi = std::min(n, lo + kQsgdBucket);
-            float mx = 0.0f;
-            for (std::size_t i = lo; i < hi; ++i) mx = std::max(mx, std::fabs(m[i]));
-            put<float>(pl + 12 + 4 * b, mx);
-            for (std::size_t i = lo; i < hi; ++i) {
-                const uint32_t code = qsgd_code(m[i], mx, lv, w, rng_uniform(key, i));
-                const std::size_t bit = i * w;
-                if (w == 16) put<uint16_t>(codes + bit / 8, static_cast<uint16_t>(code));
-                else codes[bit / 8] |= static_cast<uint8_t>(code << (bit % 8));
+        // Buckets are independent and byte-aligned (512 codes of w bits); blocks hold whole buckets.
+        par::for_blocks(n, [&](std::size_t, std::size_t blo, std::size_t bhi) {
+            for (std::size_t b = blo / kQsgdBucket; b < ceil_div(bhi, kQsgdBucket); ++b) {
+                const std::size_t lo = b * kQsgdBucket, hi = std::min(n, lo + kQsgdBucket);
+                float mx = 0.0f;
+                for (std::size_t i = lo; i < hi; ++i) mx = std::max(mx, std::fabs(m[i]));
+                put<float>(pl + 12 + 4 * b, mx);
+                for (std::size_t i = lo; i < hi; ++i) {
+                    const uint32_t code = qsgd_code(m[i], mx, lv, w, rng_uniform(key, i));
+                    const std::size_t bit = i * w;
+                    if (w == 16) put<uint16_t>(codes + bit / 8, static_cast<uint16_t>(code));
+                    else codes[bit / 8] |= static_cast<uint8_t>(code << (bit % 8));
+                }
             }
-        }
+        });
         break;
     }
     case kPsgdPQ: {
@@ -719,7 +813,9 @@ void load_f32(const TensorCheck &t, float *dst) {
     const std::size_t n = static_cast<std::size_t>(t.numel());
     if (is_bf16(t.tensor().dtype)) {
         const auto *s = static_cast<const uint16_t *>(t.data());
-        for (std::size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(s[i]);
+        par::for_blocks(n, [&](std::size_t, std::size_t lo, std::size_t hi) {
+            for (std::size_t i = lo; i < hi; ++i) dst[i] = bf16_to_f32(s[i]);
+        });
     } else {
         std::memcpy(dst, t.data(), 4 * n);
     }
@@ -728,7 +824,9 @@ void store_f32(const TensorCheck &t, const float *src) {
     const std::size_t n = static_cast<std::size_t>(t.numel());
     if (is_bf16(t.tensor().dtype)) {
         auto *d = static_cast<uint16_t *>(t.data());
-        for (std::size_t i = 0; i < n; ++i) d[i] = f32_to_bf16(src[i]);
+        par::for_blocks(n, [&](std::size_t, std::size_t lo, std::size_t hi) {
+            for (std::size_t i = lo; i < hi; ++i) d[i] = f32_to_bf16(src[i]);
+        });
     } else {
         std::memcpy(t.data(), src, 4 * n);
     }
@@ -736,14 +834,22 @@ void store_f32(const TensorCheck &t, const float *src) {
 
 void record_quality(const rai_gc &gc, Stats &st, const float *m, const float *d, std::size_t n) {
     if (!(gc.cfg.flags & RAI_GC_MEASURE_QUALITY)) return;
+    // Per-block partial sums, added in block order: the same numbers on any thread count.
+    std::vector<double> part(4 * par::block_count(n), 0.0);
+    par::for_blocks(n, [&](std::size_t blk, std::size_t lo, std::size_t hi) {
+        double dot = 0, aa = 0, bb = 0, df = 0;
+        for (std::size_t i = lo; i < hi; ++i) {
+            const double a = m[i], b = d[i];
+            dot += a * b;
+            aa += a * a;
+            bb += b * b;
+            df += (a - b) * (a - b);
+        }
+        part[4 * blk] = dot, part[4 * blk + 1] = aa, part[4 * blk + 2] = bb, part[4 * blk + 3] = df;
+    });
     double dot = 0, aa = 0, bb = 0, df = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        const double a = m[i], b = d[i];
-        dot += a * b;
-        aa += a * a;
-        bb += b * b;
-        df += (a - b) * (a - b);
-    }
+    for (std::size_t blk = 0; blk < part.size() / 4; ++blk)
+        dot += part[4 * blk], aa += part[4 * blk + 1], bb += part[4 * blk + 2], df += part[4 * blk + 3];
     st.has_quality = true;
     st.dot = dot, st.aa = aa, st.bb = bb, st.diff2 = df;
     ++st.quality_samples;
@@ -1162,11 +1268,10 @@ void compress_cpu(rai_gc &gc, TensorState &ts, const rai_tensor *grad, uint8_t *
     float *m = gc.scratch_m.data();
     const TensorCheck g("grad", grad);
     if (!is_bf16(ts.dtype)) {
-        kern::kernels().ef_add(static_cast<const float *>(g.data()), ts.residual.size() ? ts.residual.host() : nullptr,
-                               m, n);
+        ef_add_blocked(static_cast<const float *>(g.data()), ts.residual.size() ? ts.residual.host() : nullptr, m, n);
     } else {
         load_f32(g, m);
-        if (ts.residual.size()) kern::kernels().ef_add(m, ts.residual.host(), m, n);
+        if (ts.residual.size()) ef_add_blocked(m, ts.residual.host(), m, n);
     }
     const uint8_t enc = method_encoding(gc, ts);
     Header h;
@@ -1192,7 +1297,9 @@ void compress_cpu(rai_gc &gc, TensorState &ts, const rai_tensor *grad, uint8_t *
         record_quality(gc, ts.stats, m, d, n);
         if (ts.residual.size()) {
             float *r = ts.residual.host();
-            for (std::size_t i = 0; i < n; ++i) r[i] = m[i] - d[i];
+            par::for_blocks(n, [&](std::size_t, std::size_t lo, std::size_t hi) {
+                for (std::size_t i = lo; i < hi; ++i) r[i] = m[i] - d[i];
+            });
         }
     }
     if (enc == kPsgdPQ) ts.q = std::move(q);
@@ -1341,12 +1448,14 @@ std::vector<uint8_t> reduce_to_vector(const rai_gc &gc, uint32_t id, const std::
         double scale = 0;
         for (const Parsed &p : ps) scale += get<float>(p.payload);
         put<float>(payload.data(), static_cast<float>(scale));
-        for (std::size_t i = 0; i < n; ++i) {
-            int64_t vote = 0;
-            for (const Parsed &p : ps) vote += ((p.payload[4 + i / 8] >> (i % 8)) & 1) ? -1 : 1;
-            const uint32_t t = vote > 0 ? kTritPlus : (vote < 0 ? kTritMinus : kTritZero);
-            payload[4 + i / 4] |= static_cast<uint8_t>(t << (2 * (i % 4)));
-        }
+        par::for_blocks(n, [&](std::size_t, std::size_t lo, std::size_t hi) {  // blocks own whole bytes
+            for (std::size_t i = lo; i < hi; ++i) {
+                int64_t vote = 0;
+                for (const Parsed &p : ps) vote += ((p.payload[4 + i / 8] >> (i % 8)) & 1) ? -1 : 1;
+                const uint32_t t = vote > 0 ? kTritPlus : (vote < 0 ? kTritMinus : kTritZero);
+                payload[4 + i / 4] |= static_cast<uint8_t>(t << (2 * (i % 4)));
+            }
+        });
     } else if (enc == kPsgdPQ) {
         // Sum of P_i Q_i^T = [P_1 .. P_k][Q_1 .. Q_k]^T: concatenate along the rank.
         uint64_t rt = 0;
@@ -1384,9 +1493,11 @@ std::vector<uint8_t> reduce_to_vector(const rai_gc &gc, uint32_t id, const std::
                 fail(RAI_ERROR_INVALID_ARGUMENT, "messages: PowerSGD round messages reduce only with their own round");
         h.encoding = kRawF32;
         std::vector<float> acc(n, 0.0f), tmp(n);
-        for (const Parsed &p : ps) {
+        for (const Parsed &p : ps) {  // each element summed in peer order
             decode_cpu(gc, ts, p, tmp.data());
-            for (std::size_t i = 0; i < n; ++i) acc[i] += tmp[i];
+            par::for_blocks(n, [&](std::size_t, std::size_t lo, std::size_t hi) {
+                for (std::size_t i = lo; i < hi; ++i) acc[i] += tmp[i];
+            });
         }
         payload.resize(4 * n);
         std::memcpy(payload.data(), acc.data(), 4 * n);
