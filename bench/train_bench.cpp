@@ -1,8 +1,12 @@
 // Hybrid predictive training, measured honestly (reference: compression-and-hybrid-training.md
-// section 5, task T1). A 32-128-128-10 ReLU MLP trained with SGD + momentum on a streamed
-// 10-class generator (fresh samples every step; a fixed held-out set of 2048 samples), CPU,
-// float32. Arms, every one with its learning rate tuned on {0.25, 0.5, 1, 2, 4} x the default 0.02
-// (the reference grid plus 0.25, since the optimum sat at its lower edge):
+// section 5, tasks T1 and T2). CPU, float32, SGD + momentum 0.9, fresh samples every step.
+//   --task t1 (default): a 32-128-128-10 ReLU MLP on a streamed 10-class generator (a fixed
+//             held-out set of 2048 samples), base learning rate 0.02.
+//   --task t2: a character-level LM, 2-layer GRU d = 128, context 64, 32 symbols, on a generated
+//             grammar corpus (bench/tasks/char_lm.h; held-out: 128 windows of another stream),
+//             gradients clipped to global norm 1, base learning rate 0.2.
+// Arms, every one with its learning rate tuned on {0.25, 0.5, 1, 2, 4} x the task's base rate
+// (the reference grid plus 0.25, since the T1 optimum sat at its lower edge):
 //   full           full training, N steps
 //   hybrid/<pred>  rai_hybrid (FIXED 10/5/20/5 schedule unless noted), N steps, rai's momentum
 //                  optimizer attached (predictions in update space), or the caller's optimizer
@@ -14,8 +18,9 @@
 // acceptance tests of the reference: (1) same-step quality <= 1.02 x full while skipping >= 30 %
 // of backward passes; (2) beating the lr-tuned compute-matched baseline by more than 2 std.
 //
-// Usage: train_bench [--steps N] [--seeds S] [--batch B] [--only arm,arm,...] [--lr-grid m,m,...]
-//                    [--quick]
+// Usage: train_bench [--task t1|t2] [--steps N] [--seeds S] [--batch B] [--only arm,arm,...]
+//                    [--lr-grid m,m,...] [--quick]
+// (defaults: t1 2000 steps, batch 64; t2 3000 steps, batch 32; 3 seeds)
 // (--only keeps "full" and the matched baselines and the listed hybrid arms, e.g.
 //  --only hybrid/skip,hybrid/hold)
 #include <algorithm>
@@ -29,25 +34,28 @@
 #include <vector>
 
 #include "rai.h"
+#include "tasks/char_lm.h"
+#include "tasks/random.h"
 
 namespace {
 
-// ------------------------------------------------------------------ deterministic randomness
+using bench_task::gauss;
+using bench_task::key;
+using bench_task::mix;
+using bench_task::unit;
 
-uint64_t mix(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
+// A borrowed CPU f32 tensor over a flat buffer (what the optimizer and the hybrid register).
+rai_tensor cpu_f32(float *data, const int64_t *shape, int32_t ndim) {
+    rai_tensor r{};
+    r.data = data;
+    r.device = rai_device{RAI_DEVICE_CPU, 0};
+    r.ndim = ndim;
+    r.dtype = rai_dtype{RAI_DTYPE_FLOAT, 32, 1};
+    r.shape = shape;
+    return r;
 }
-double unit(uint64_t key) { return (static_cast<double>(mix(key) >> 11) + 0.5) * 0x1.0p-53; }
-float gauss(uint64_t key) {
-    const double u1 = unit(key * 2 + 1), u2 = unit(key * 2 + 2);
-    return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
-}
-uint64_t key(uint64_t a, uint64_t b, uint64_t c, uint64_t d) { return mix(mix(mix(a) ^ b) ^ c) * 1315423911ull + d; }
 
-// ------------------------------------------------------------------ the task
+// ------------------------------------------------------------------ task T1
 
 constexpr int kIn = 32, kH = 128, kOut = 10;
 
@@ -183,15 +191,7 @@ struct Mlp {
     // (param, grad) tensors in a fixed order: W1, b1, W2, b2, W3, b3.
     template <class F>
     void each_tensor(F &&f) {
-        auto t = [](float *data, const int64_t *shape, int32_t ndim) {
-            rai_tensor r{};
-            r.data = data;
-            r.device = rai_device{RAI_DEVICE_CPU, 0};
-            r.ndim = ndim;
-            r.dtype = rai_dtype{RAI_DTYPE_FLOAT, 32, 1};
-            r.shape = shape;
-            return r;
-        };
+        const auto t = cpu_f32;
         f("W1", t(l1.wt.data(), l1.wshape, 2), t(l1.gwt.data(), l1.wshape, 2));
         f("b1", t(l1.b.data(), l1.bshape, 1), t(l1.gb.data(), l1.bshape, 1));
         f("W2", t(l2.wt.data(), l2.wshape, 2), t(l2.gwt.data(), l2.wshape, 2));
@@ -208,16 +208,107 @@ void check(rai_status st, const char *what) {
     }
 }
 
-// ------------------------------------------------------------------ arms
-
-constexpr float kBaseLr = 0.02f;
 constexpr int kHeldOut = 2048;
 constexpr uint64_t kHeldOutStream = 0xE7A1;
 
+double heldout_loss(Mlp &m, const Task &task) {
+    constexpr int kChunk = 256;
+    m.reserve(kChunk);
+    double sum = 0;
+    for (int start = 0; start < kHeldOut; start += kChunk) {
+        for (int s = 0; s < kChunk; ++s) task.sample(kHeldOutStream, static_cast<uint64_t>(start + s), &m.x[s * kIn], &m.y[s]);
+        sum += static_cast<double>(m.run(kChunk, false)) * kChunk;
+    }
+    return sum / kHeldOut;
+}
+
+void load_batch(Mlp &m, const Task &task, uint64_t seed, uint64_t step, int batch) {
+    for (int s = 0; s < batch; ++s)
+        task.sample(0x5EED0000ull + seed, step * static_cast<uint64_t>(batch) + s, &m.x[s * kIn], &m.y[s]);
+}
+
+// ------------------------------------------------------------------ the tasks, as the arms see them
+// A model adapter owns one model and its batch buffers: init(seed), loss(seed, step, grad) on
+// the step's fresh batch, heldout(), and each_tensor(f(name, param, grad)) in a fixed order.
+
+struct T1 {
+    using Data = Task;
+    static constexpr const char *kTitle = "T1: streamed 10-class MLP 32-128-128-10, SGD momentum 0.9";
+    static constexpr float kBaseLr = 0.02f;
+    static constexpr float kClip = 0;  // no clipping
+    static constexpr int kSteps = 2000, kBatch = 64;
+    static std::string heldout_text() { return std::to_string(kHeldOut) + " fixed samples"; }
+
+    const Task &task;
+    int batch;
+    Mlp m;
+    T1(const Task &t, int b) : task(t), batch(b) {}
+    void init(uint64_t seed) {
+        m.init(seed);
+        m.reserve(batch);
+    }
+    float loss(uint64_t seed, uint64_t step, bool grad) {
+        load_batch(m, task, seed, step, batch);
+        return m.run(batch, grad);
+    }
+    double heldout() { return heldout_loss(m, task); }
+    template <class F>
+    void each_tensor(F &&f) { m.each_tensor(f); }
+};
+
+struct T2 {
+    using Data = char_lm::Corpus;
+    static constexpr const char *kTitle =
+        "T2: char-level LM, 2-layer GRU d 128, context 64, 32 symbols, grammar corpus, SGD momentum 0.9, clip 1";
+    static constexpr float kBaseLr = 0.2f;
+    static constexpr float kClip = 1.0f;  // global gradient norm, as usual for RNNs
+    static constexpr int kSteps = 3000, kBatch = 32;
+    static constexpr int kHeldOutWindows = 128, kChunk = 32;
+    static constexpr uint64_t kHeldOutStream = 0xE7A2;
+    static std::string heldout_text() {
+        return std::to_string(kHeldOutWindows) + " windows x " + std::to_string(char_lm::kContext) + " chars";
+    }
+
+    const char_lm::Corpus &corpus;
+    int batch;
+    char_lm::Gru<float> g;
+    std::vector<uint8_t> tokens;
+    T2(const char_lm::Corpus &c, int b) : corpus(c), batch(b) {}
+    void init(uint64_t seed) { g.init(seed); }
+    float loss(uint64_t seed, uint64_t step, bool grad) {
+        fill(0x5EED0000ull + seed, step * static_cast<uint64_t>(batch), batch);
+        return static_cast<float>(g.run(tokens.data(), batch, grad));
+    }
+    double heldout() {
+        double sum = 0;
+        for (int start = 0; start < kHeldOutWindows; start += kChunk) {
+            fill(kHeldOutStream, static_cast<uint64_t>(start), kChunk);
+            sum += g.run(tokens.data(), kChunk, false) * kChunk;
+        }
+        return sum / kHeldOutWindows;
+    }
+    template <class F>
+    void each_tensor(F &&f) {
+        for (char_lm::Param<float> &q : g.params()) {
+            const int32_t nd = static_cast<int32_t>(q.shape.size());
+            f(q.name.c_str(), cpu_f32(q.value.data(), q.shape.data(), nd), cpu_f32(q.grad.data(), q.shape.data(), nd));
+        }
+    }
+
+private:
+    void fill(uint64_t stream, uint64_t first, int n) {
+        tokens.resize(static_cast<size_t>(n) * (char_lm::kContext + 1));
+        for (int b = 0; b < n; ++b)
+            corpus.window(stream, first + static_cast<uint64_t>(b), tokens.data() + static_cast<size_t>(b) * (char_lm::kContext + 1));
+    }
+};
+
+// ------------------------------------------------------------------ arms
+
 struct Config {
-    int steps = 2000;
+    int steps = 0;  // 0: the task's default
     int seeds = 3;
-    int batch = 64;
+    int batch = 0;
     // The reference grid is {0.5, 1, 2, 4}; 0.25 extends it downward because on this task the
     // best learning rate of most arms sat at the 0.5 edge.
     std::vector<float> lr_mults = {0.25f, 0.5f, 1.0f, 2.0f, 4.0f};
@@ -242,28 +333,14 @@ struct Arm {
     float forecast_threshold = 0;  // > 0: guard_forecast_caution and _warning
 };
 
-double heldout_loss(Mlp &m, const Task &task) {
-    constexpr int kChunk = 256;
-    m.reserve(kChunk);
-    double sum = 0;
-    for (int start = 0; start < kHeldOut; start += kChunk) {
-        for (int s = 0; s < kChunk; ++s) task.sample(kHeldOutStream, static_cast<uint64_t>(start + s), &m.x[s * kIn], &m.y[s]);
-        sum += static_cast<double>(m.run(kChunk, false)) * kChunk;
-    }
-    return sum / kHeldOut;
-}
-
-void load_batch(Mlp &m, const Task &task, uint64_t seed, uint64_t step, int batch) {
-    for (int s = 0; s < batch; ++s)
-        task.sample(0x5EED0000ull + seed, step * static_cast<uint64_t>(batch) + s, &m.x[s * kIn], &m.y[s]);
-}
-
-rai_optimizer *make_momentum(rai_context *ctx, float lr, Mlp &m) {
+template <class Model>
+rai_optimizer *make_momentum(rai_context *ctx, float lr, Model &m) {
     rai_optimizer_params op;
     check(rai_optimizer_params_init(&op), "params_init");
     op.kind = RAI_OPTIMIZER_MOMENTUM;
     op.lr = lr;
     op.momentum = 0.9f;
+    op.max_grad_norm = Model::kClip;
     rai_optimizer *opt = nullptr;
     check(rai_optimizer_create(ctx, &op, &opt), "rai_optimizer_create");
     m.each_tensor([&](const char *name, rai_tensor p, rai_tensor g) {
@@ -272,29 +349,29 @@ rai_optimizer *make_momentum(rai_context *ctx, float lr, Mlp &m) {
     return opt;
 }
 
-Run run_full(rai_context *ctx, const Task &task, const Config &cfg, uint64_t seed, float lr, int steps) {
-    Mlp m;
+template <class Model>
+Run run_full(rai_context *ctx, const typename Model::Data &data, const Config &cfg, uint64_t seed, float lr, int steps) {
+    Model m(data, cfg.batch);
     m.init(seed);
-    m.reserve(cfg.batch);
     rai_optimizer *opt = make_momentum(ctx, lr, m);
     const auto t0 = std::chrono::steady_clock::now();
     for (int s = 0; s < steps; ++s) {
-        load_batch(m, task, seed, static_cast<uint64_t>(s), cfg.batch);
-        m.run(cfg.batch, true);
+        m.loss(seed, static_cast<uint64_t>(s), true);
         check(rai_optimizer_step(opt, nullptr), "rai_optimizer_step");
     }
     Run r;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     r.steps = r.forward = r.backward = static_cast<uint64_t>(steps);
-    r.heldout = heldout_loss(m, task);
+    r.heldout = m.heldout();
     rai_optimizer_destroy(opt);
     return r;
 }
 
-Run run_hybrid(rai_context *ctx, const Task &task, const Config &cfg, const Arm &arm, uint64_t seed, float lr) {
-    Mlp m;
+template <class Model>
+Run run_hybrid(rai_context *ctx, const typename Model::Data &data, const Config &cfg, const Arm &arm, uint64_t seed,
+               float lr) {
+    Model m(data, cfg.batch);
     m.init(seed);
-    m.reserve(cfg.batch);
     rai_hybrid_params hp;
     check(rai_hybrid_params_init(&hp), "params_init");
     hp.predictor = arm.predictor;
@@ -315,9 +392,8 @@ Run run_hybrid(rai_context *ctx, const Task &task, const Config &cfg, const Arm 
     const auto t0 = std::chrono::steady_clock::now();
     for (int s = 0; s < cfg.steps; ++s) {
         check(rai_hybrid_begin_step(h, &info), "rai_hybrid_begin_step");
-        load_batch(m, task, seed, info.step, cfg.batch);
         if (info.needs_backward) {
-            const float loss = m.run(cfg.batch, true);
+            const float loss = m.loss(seed, info.step, true);
             const rai_status st = rai_hybrid_record_gradients(h, loss);
             if (st != RAI_OK && std::isfinite(loss)) check(st, "rai_hybrid_record_gradients");
             if (st == RAI_OK && !arm.update_space) check(rai_optimizer_step(opt, nullptr), "rai_optimizer_step");
@@ -325,7 +401,7 @@ Run run_hybrid(rai_context *ctx, const Task &task, const Config &cfg, const Arm 
             check(rai_hybrid_apply_predicted(h), "rai_hybrid_apply_predicted");
             if (!arm.update_space && info.has_prediction) check(rai_optimizer_step(opt, nullptr), "rai_optimizer_step");
             if (info.needs_forward) {
-                const float loss = m.run(cfg.batch, false);
+                const float loss = m.loss(seed, info.step, false);
                 const rai_status st = rai_hybrid_report_loss(h, loss);
                 if (st != RAI_OK && std::isfinite(loss)) check(st, "rai_hybrid_report_loss");
             }
@@ -344,7 +420,7 @@ Run run_hybrid(rai_context *ctx, const Task &task, const Config &cfg, const Arm 
     r.caution = st.caution_events;
     r.warning = st.warning_events;
     r.critical = st.critical_events;
-    r.heldout = heldout_loss(m, task);
+    r.heldout = m.heldout();
     rai_hybrid_destroy(h);
     rai_optimizer_destroy(opt);
     return r;
@@ -398,50 +474,13 @@ const char *pred_name(int32_t p) {
     }
 }
 
-}  // namespace
-
-int main(int argc, char **argv) {
-    Config cfg;
-    bool quick = false;
-    std::string only;
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        auto next = [&]() { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
-        if (a == "--steps") cfg.steps = next();
-        else if (a == "--seeds") cfg.seeds = next();
-        else if (a == "--batch") cfg.batch = next();
-        else if (a == "--quick") quick = true;
-        else if (a == "--only" && i + 1 < argc) only = std::string(",") + argv[++i] + ",";
-        else if (a == "--lr-grid" && i + 1 < argc) {
-            cfg.lr_mults.clear();
-            for (const char *p = argv[++i]; *p;) {
-                char *end = nullptr;
-                cfg.lr_mults.push_back(std::strtof(p, &end));
-                if (end == p) return 2;
-                p = *end == ',' ? end + 1 : end;
-            }
-        }
-        else {
-            std::fprintf(stderr,
-                         "usage: %s [--steps N] [--seeds S] [--batch B] [--only arm,...] [--lr-grid m,...] [--quick]\n",
-                         argv[0]);
-            return 2;
-        }
-    }
-    if (quick) {
-        cfg.steps = 300;
-        cfg.seeds = 2;
-        cfg.lr_mults = {1.0f, 2.0f};
-    }
+template <class Model>
+int bench(Config cfg, const std::string &only, rai_context *ctx) {
+    if (cfg.steps == 0) cfg.steps = Model::kSteps;
+    if (cfg.batch == 0) cfg.batch = Model::kBatch;
     if (cfg.steps <= 0 || cfg.seeds <= 0 || cfg.batch <= 0) return 2;
-
-    rai_context_params cp;
-    check(rai_context_params_init(&cp), "context params");
-    cp.device_type = RAI_DEVICE_CPU;
-    cp.flags = RAI_CONTEXT_IGNORE_ENV;
-    rai_context *ctx = nullptr;
-    check(rai_context_create(&cp, &ctx), "rai_context_create");
-    const Task task;
+    const typename Model::Data task;
+    constexpr float kBaseLr = Model::kBaseLr;
 
     std::vector<Arm> arms;
     arms.push_back({"full", false, 0, 0, true, 0, ""});
@@ -462,11 +501,11 @@ int main(int argc, char **argv) {
                                   [&](const Arm &a) { return a.hybrid && only.find("," + a.name + ",") == std::string::npos; }),
                    arms.end());
 
-    std::printf("# rai hybrid training benchmark (T1: streamed 10-class MLP 32-128-128-10, SGD momentum 0.9)\n");
+    std::printf("# rai hybrid training benchmark (%s)\n", Model::kTitle);
     std::printf("# steps %d, batch %d, seeds %d, lr grid {", cfg.steps, cfg.batch, cfg.seeds);
     for (size_t i = 0; i < cfg.lr_mults.size(); ++i) std::printf("%s%g", i ? ", " : "", cfg.lr_mults[i]);
-    std::printf("} x %g; held-out: %d fixed samples; cost model forward = 1, backward = 2; CPU: %s\n", kBaseLr,
-                kHeldOut, rai_cpu_dispatch_level());
+    std::printf("} x %g; held-out: %s; cost model forward = 1, backward = 2; CPU: %s\n", kBaseLr,
+                Model::heldout_text().c_str(), rai_cpu_dispatch_level());
     std::fflush(stdout);
 
     std::map<std::string, Summary> best;
@@ -485,8 +524,8 @@ int main(int argc, char **argv) {
         for (float mult : cfg.lr_mults) {
             std::vector<Run> runs;
             for (int seed = 0; seed < cfg.seeds; ++seed)
-                runs.push_back(arm.hybrid ? run_hybrid(ctx, task, cfg, arm, static_cast<uint64_t>(seed), kBaseLr * mult)
-                                          : run_full(ctx, task, cfg, static_cast<uint64_t>(seed), kBaseLr * mult, cfg.steps));
+                runs.push_back(arm.hybrid ? run_hybrid<Model>(ctx, task, cfg, arm, static_cast<uint64_t>(seed), kBaseLr * mult)
+                                          : run_full<Model>(ctx, task, cfg, static_cast<uint64_t>(seed), kBaseLr * mult, cfg.steps));
             record(arm.name, mult, runs);
         }
     }
@@ -529,7 +568,7 @@ int main(int argc, char **argv) {
         for (float mult : cfg.lr_mults) {
             std::vector<Run> runs;
             for (int seed = 0; seed < cfg.seeds; ++seed)
-                runs.push_back(run_full(ctx, task, cfg, static_cast<uint64_t>(seed), kBaseLr * mult, mt.steps));
+                runs.push_back(run_full<Model>(ctx, task, cfg, static_cast<uint64_t>(seed), kBaseLr * mult, mt.steps));
             record(mt.name + " " + std::to_string(mt.steps) + " steps", mult, runs);
         }
 
@@ -567,6 +606,59 @@ int main(int argc, char **argv) {
                     q ? "PASS" : "FAIL", h1.mean, 1.02 * full.mean, h1.backward_fraction, win ? "PASS" : "FAIL", h.mean,
                     cm.mean, margin);
     }
-    rai_context_destroy(ctx);
     return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    Config cfg;
+    bool quick = false;
+    std::string only, task = "t1";
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto next = [&]() { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
+        if (a == "--steps") cfg.steps = next();
+        else if (a == "--seeds") cfg.seeds = next();
+        else if (a == "--batch") cfg.batch = next();
+        else if (a == "--quick") quick = true;
+        else if (a == "--task" && i + 1 < argc) task = argv[++i];
+        else if (a == "--only" && i + 1 < argc) only = std::string(",") + argv[++i] + ",";
+        else if (a == "--lr-grid" && i + 1 < argc) {
+            cfg.lr_mults.clear();
+            for (const char *p = argv[++i]; *p;) {
+                char *end = nullptr;
+                cfg.lr_mults.push_back(std::strtof(p, &end));
+                if (end == p) return 2;
+                p = *end == ',' ? end + 1 : end;
+            }
+        }
+        else {
+            std::fprintf(stderr,
+                         "usage: %s [--task t1|t2] [--steps N] [--seeds S] [--batch B] [--only arm,...] [--lr-grid m,...] "
+                         "[--quick]\n",
+                         argv[0]);
+            return 2;
+        }
+    }
+    if (task != "t1" && task != "t2") {
+        std::fprintf(stderr, "--task: expected t1 or t2, got '%s'\n", task.c_str());
+        return 2;
+    }
+    if (quick) {
+        cfg.steps = 300;
+        cfg.seeds = 2;
+        cfg.lr_mults = {1.0f, 2.0f};
+    }
+    if (cfg.steps < 0 || cfg.seeds <= 0 || cfg.batch < 0) return 2;
+
+    rai_context_params cp;
+    check(rai_context_params_init(&cp), "context params");
+    cp.device_type = RAI_DEVICE_CPU;
+    cp.flags = RAI_CONTEXT_IGNORE_ENV;
+    rai_context *ctx = nullptr;
+    check(rai_context_create(&cp, &ctx), "rai_context_create");
+    const int rc = task == "t2" ? bench<T2>(cfg, only, ctx) : bench<T1>(cfg, only, ctx);
+    rai_context_destroy(ctx);
+    return rc;
 }
