@@ -1,8 +1,8 @@
 // Task T1 of compression-and-hybrid-training.md section 5, for benchmarks other than
 // train_bench: the streamed 10-class generator (fresh samples every step, a fixed held-out set of
-// 2048 samples) and the 32-128-128-10 ReLU MLP with its hand-written backward pass. A copy of the
-// generator and model of bench/train_bench.cpp (a single-file program owned by the hybrid
-// benchmark), so both benchmarks train on the same task: keep the two in step.
+// 2048 samples) and the 32-128-128-10 ReLU MLP with its hand-written backward pass. Shared by
+// train_bench (hybrid training) and compress_bench (compression acceptance), so both train on
+// the same task.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -10,23 +10,26 @@
 #include <vector>
 
 #include "rai.h"
+#include "random.h"
 
 namespace t1 {
 
-// ------------------------------------------------------------------ deterministic randomness
+using bench_task::gauss;
+using bench_task::key;
+using bench_task::mix;
+using bench_task::unit;
 
-inline uint64_t mix(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
+// A borrowed CPU f32 tensor over a flat buffer (what the optimizer, the hybrid and the
+// compressors register).
+inline rai_tensor cpu_f32(float *data, const int64_t *shape, int32_t ndim) {
+    rai_tensor r{};
+    r.data = data;
+    r.device = rai_device{RAI_DEVICE_CPU, 0};
+    r.ndim = ndim;
+    r.dtype = rai_dtype{RAI_DTYPE_FLOAT, 32, 1};
+    r.shape = shape;
+    return r;
 }
-inline double unit(uint64_t key) { return (static_cast<double>(mix(key) >> 11) + 0.5) * 0x1.0p-53; }
-inline float gauss(uint64_t key) {
-    const double u1 = unit(key * 2 + 1), u2 = unit(key * 2 + 2);
-    return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
-}
-inline uint64_t key(uint64_t a, uint64_t b, uint64_t c, uint64_t d) { return mix(mix(mix(a) ^ b) ^ c) * 1315423911ull + d; }
 
 // ------------------------------------------------------------------ the task
 
@@ -164,15 +167,7 @@ struct Mlp {
     // (param, grad) tensors in a fixed order: W1, b1, W2, b2, W3, b3.
     template <class F>
     void each_tensor(F &&f) {
-        auto t = [](float *data, const int64_t *shape, int32_t ndim) {
-            rai_tensor r{};
-            r.data = data;
-            r.device = rai_device{RAI_DEVICE_CPU, 0};
-            r.ndim = ndim;
-            r.dtype = rai_dtype{RAI_DTYPE_FLOAT, 32, 1};
-            r.shape = shape;
-            return r;
-        };
+        const auto t = cpu_f32;
         f("W1", t(l1.wt.data(), l1.wshape, 2), t(l1.gwt.data(), l1.wshape, 2));
         f("b1", t(l1.b.data(), l1.bshape, 1), t(l1.gb.data(), l1.bshape, 1));
         f("W2", t(l2.wt.data(), l2.wshape, 2), t(l2.gwt.data(), l2.wshape, 2));
