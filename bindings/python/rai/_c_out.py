@@ -2,12 +2,39 @@
 shapes of rai's C calls: JSON text that rai allocates, byte blobs behind a size query, params
 structs filled from keyword arguments, and numpy outputs allocated for a result."""
 
+import enum
 import json
 import operator
 
 from ._backend import ffi, lib
 from ._errors import InvalidArgumentError, ShapeMismatchError, Status, check
 from ._tensor import as_tensor
+
+
+def c_enum(c_name, prefix, py_name, doc):
+    """A rai.<py_name> IntEnum with the members of C enum `c_name`, `prefix` stripped."""
+    members = {name[len(prefix):]: value
+               for value, name in sorted(ffi.typeof(c_name).elements.items())}
+    cls = enum.IntEnum(py_name, members, module="rai", qualname=py_name)
+    cls.__module__ = "rai"
+    cls.__doc__ = doc
+    return cls
+
+
+def enum_arg(cls, value, what):
+    """An IntEnum member from a member, an int, or a (case-insensitive) name; otherwise an
+    InvalidArgumentError naming `what` and the choices."""
+    if isinstance(value, str):
+        key = value.strip().upper().replace("-", "_")
+        if key in cls.__members__:
+            return cls[key]
+    else:
+        try:
+            return cls(operator.index(value))
+        except (TypeError, ValueError):
+            pass
+    choices = ", ".join(name.lower() for name in cls.__members__)
+    raise InvalidArgumentError(Status.INVALID_ARGUMENT, f"{what}={value!r} is not one of {choices}")
 
 
 def take_string(call):

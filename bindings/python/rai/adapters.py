@@ -26,7 +26,7 @@ import json
 import operator
 
 from ._backend import ffi, lib
-from ._c_out import (cdata_or_null, encode_name, fill_struct, name_array, optional_tensor, output,
+from ._c_out import (c_enum, enum_arg, cdata_or_null, encode_name, fill_struct, name_array, optional_tensor, output,
                      take_json, take_string)
 from ._context import Context
 from ._errors import InvalidArgumentError, Status, check
@@ -34,19 +34,11 @@ from ._handle import Handle
 from ._tensor import as_tensor, resolve_dtype
 
 
-def _c_enum(c_name, prefix, py_name, doc):
-    members = {name[len(prefix):]: value
-               for value, name in sorted(ffi.typeof(c_name).elements.items())}
-    cls = enum.IntEnum(py_name, members, module=__name__, qualname=py_name)
-    cls.__module__ = "rai"
-    cls.__doc__ = doc
-    return cls
 
-
-PeftType = _c_enum("rai_peft_type", "RAI_PEFT_", "PeftType", "rai_peft_type: the PEFT tuner.")
-AdapterInit = _c_enum("rai_adapter_init", "RAI_ADAPTER_INIT_", "AdapterInit",
+PeftType = c_enum("rai_peft_type", "RAI_PEFT_", "PeftType", "rai_peft_type: the PEFT tuner.")
+AdapterInit = c_enum("rai_adapter_init", "RAI_ADAPTER_INIT_", "AdapterInit",
                       "rai_adapter_init: how new adapter weights start.")
-AdapterBias = _c_enum("rai_adapter_bias", "RAI_ADAPTER_BIAS_", "AdapterBias",
+AdapterBias = c_enum("rai_adapter_bias", "RAI_ADAPTER_BIAS_", "AdapterBias",
                       "rai_adapter_bias: which base biases an adapter trains (PEFT bias).")
 
 
@@ -59,21 +51,6 @@ class Combination(enum.IntEnum):
 Combination.__module__ = "rai"
 
 
-def _enum_value(cls, value, what):
-    """An IntEnum member from a member, an int, or a (case-insensitive) name."""
-    if isinstance(value, str):
-        key = value.strip().upper().replace("-", "_")
-        if key in cls.__members__:
-            return cls[key]
-    else:
-        try:
-            return cls(operator.index(value))
-        except (TypeError, ValueError):
-            pass
-    choices = ", ".join(name.lower() for name in cls.__members__)
-    raise InvalidArgumentError(Status.INVALID_ARGUMENT, f"{what}={value!r} is not one of {choices}")
-
-
 def _init_value(value):
     """PEFT's init_lora_weights: True = default, False = random (PEFT's non-identity init),
     "gaussian", or an AdapterInit (NONE: zeros, for loading)."""
@@ -81,7 +58,7 @@ def _init_value(value):
         return AdapterInit.DEFAULT
     if value is False:
         return AdapterInit.RANDOM
-    return _enum_value(AdapterInit, value, "init_lora_weights")
+    return enum_arg(AdapterInit, value, "init_lora_weights")
 
 
 def _json_or_none(value, what):
@@ -114,7 +91,7 @@ def adapter_params(peft_type="lora", **options):
     keyword arguments. Unknown keywords raise TypeError naming them."""
     params = ffi.new("rai_adapter_params *")
     check(lib.rai_adapter_params_init_sized(params, ffi.sizeof("rai_adapter_params")))
-    params.peft_type = int(_enum_value(PeftType, peft_type, "peft_type"))
+    params.peft_type = int(enum_arg(PeftType, peft_type, "peft_type"))
     keep = []
     numeric, flags = {}, 0
     for key, value in options.items():
@@ -125,7 +102,7 @@ def adapter_params(peft_type="lora", **options):
         elif key in _FLAG_KEYS:
             flags |= _FLAG_KEYS[key] if value else 0
         elif key == "bias":
-            params.bias = int(_enum_value(AdapterBias, value, "bias"))
+            params.bias = int(enum_arg(AdapterBias, value, "bias"))
         elif key in _JSON_KEYS:
             text = _json_or_none(value, key)
             if text is not None:
@@ -496,7 +473,7 @@ class AdapterModel(Handle):
         c_weights = ffi.new("float[]", weights) if weights else ffi.NULL
         check(lib.rai_adapter_add_weighted(self._handle(), encode_name(new_name, "new_name"), array,
                                            c_weights, len(names),
-                                           int(_enum_value(Combination, combination, "combination"))))
+                                           int(enum_arg(Combination, combination, "combination"))))
         del keep
 
     # -- adapter tensors

@@ -16,39 +16,17 @@ import enum
 import operator
 
 from ._backend import ffi, lib
-from ._c_out import byte_view, encode_name, fill_struct, output, sized_bytes
+from ._c_out import byte_view, c_enum, enum_arg, encode_name, fill_struct, output, sized_bytes
 from ._context import Context
 from ._errors import InvalidArgumentError, Status, check
 from ._handle import Handle
 from ._tensor import as_tensor
 
 
-def _c_enum(c_name, prefix, py_name, doc):
-    members = {name[len(prefix):]: value
-               for value, name in sorted(ffi.typeof(c_name).elements.items())}
-    cls = enum.IntEnum(py_name, members, module=__name__, qualname=py_name)
-    cls.__module__ = "rai"
-    cls.__doc__ = doc
-    return cls
 
-
-GCMethod = _c_enum("rai_gc_method", "RAI_GC_", "GCMethod",
+GCMethod = c_enum("rai_gc_method", "RAI_GC_", "GCMethod",
                    "rai_gc_method: NONE, TOPK, SIGN, TERNARY, TERNARY_STOCH, QSGD, POWERSGD, "
                    "VSA_COMPAT (compatibility only; never train with it).")
-
-
-def _method(value):
-    if isinstance(value, str):
-        key = value.strip().upper().replace("-", "_")
-        if key in GCMethod.__members__:
-            return GCMethod[key]
-    else:
-        try:
-            return GCMethod(operator.index(value))
-        except (TypeError, ValueError):
-            pass
-    choices = ", ".join(m.lower() for m in GCMethod.__members__)
-    raise InvalidArgumentError(Status.INVALID_ARGUMENT, f"method={value!r} is not one of {choices}")
 
 
 def has_mpi():
@@ -118,7 +96,7 @@ class GradientCompressor(Handle):
             raise TypeError(f"ctx must be a rai.Context, got {type(ctx).__name__}")
         params = ffi.new("rai_gc_params *")
         check(lib.rai_gc_params_init_sized(params, ffi.sizeof("rai_gc_params")))
-        params.method = int(_method(method))
+        params.method = int(enum_arg(GCMethod, method, "method"))
         if error_feedback is not None:
             params.error_feedback = lib.RAI_GC_EF_ON if error_feedback else lib.RAI_GC_EF_OFF
         params.flags = lib.RAI_GC_MEASURE_QUALITY if measure_quality else 0

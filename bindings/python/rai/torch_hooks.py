@@ -18,7 +18,8 @@ Gradients are compressed where they live: CPU buckets (gloo) on a CPU rai Contex
 need a CUDA Context on the same device. torch is imported lazily: importing rai never needs it.
 """
 
-from .compress import GCMethod, GradientCompressor, _method
+from ._c_out import enum_arg
+from .compress import GCMethod, GradientCompressor
 
 # Wire format offsets (docs/compress.md): the 40-byte header, the encoding byte, and the f32
 # payload of raw (encoding 1) and PowerSGD round (8: P, 9: Q) messages.
@@ -49,7 +50,7 @@ class RaiCompressionState:
 
     def __init__(self, ctx, method="powersgd", process_group=None, **options):
         self.ctx = ctx
-        self.method = _method(method)
+        self.method = enum_arg(GCMethod, method, "method")
         self.options = options
         self.process_group = process_group
         self._compressors = {}

@@ -28,20 +28,12 @@ import math
 import operator
 
 from ._backend import ffi, lib
-from ._c_out import byte_view, encode_name, fill_struct, output, take_string
+from ._c_out import c_enum, enum_arg, byte_view, encode_name, fill_struct, output, take_string
 from ._context import Context
 from ._errors import InvalidArgumentError, Status, check
 from ._handle import Handle
 from ._tensor import as_tensor
 
-
-def _c_enum(c_name, prefix, py_name, doc):
-    members = {name[len(prefix):]: value
-               for value, name in sorted(ffi.typeof(c_name).elements.items())}
-    cls = enum.IntEnum(py_name, members, module=__name__, qualname=py_name)
-    cls.__module__ = "rai"
-    cls.__doc__ = doc
-    return cls
 
 
 def _flag_enum(py_name, prefix, doc):
@@ -52,32 +44,18 @@ def _flag_enum(py_name, prefix, doc):
     return cls
 
 
-OptimizerKind = _c_enum("rai_optimizer_kind", "RAI_OPTIMIZER_", "OptimizerKind",
+OptimizerKind = c_enum("rai_optimizer_kind", "RAI_OPTIMIZER_", "OptimizerKind",
                         "rai_optimizer_kind: SGD, MOMENTUM, ADAMW.")
-Phase = _c_enum("rai_hybrid_phase", "RAI_HYBRID_PHASE_", "Phase", "rai_hybrid_phase of a step.")
-Schedule = _c_enum("rai_hybrid_schedule", "RAI_HYBRID_SCHEDULE_", "Schedule", "rai_hybrid_schedule.")
-Predictor = _c_enum("rai_hybrid_predictor", "RAI_HYBRID_PREDICTOR_", "Predictor", "rai_hybrid_predictor.")
-LossModel = _c_enum("rai_hybrid_loss_model", "RAI_HYBRID_LOSS_MODEL_", "LossModel",
+Phase = c_enum("rai_hybrid_phase", "RAI_HYBRID_PHASE_", "Phase", "rai_hybrid_phase of a step.")
+Schedule = c_enum("rai_hybrid_schedule", "RAI_HYBRID_SCHEDULE_", "Schedule", "rai_hybrid_schedule.")
+Predictor = c_enum("rai_hybrid_predictor", "RAI_HYBRID_PREDICTOR_", "Predictor", "rai_hybrid_predictor.")
+LossModel = c_enum("rai_hybrid_loss_model", "RAI_HYBRID_LOSS_MODEL_", "LossModel",
                     "rai_hybrid_loss_model.")
-Divergence = _c_enum("rai_hybrid_divergence", "RAI_HYBRID_DIVERGENCE_", "Divergence",
+Divergence = c_enum("rai_hybrid_divergence", "RAI_HYBRID_DIVERGENCE_", "Divergence",
                      "rai_hybrid_divergence: the guard's verdict on a step.")
 HybridEvent = _flag_enum("HybridEvent", "RAI_HYBRID_EVENT_", "rai_hybrid_step_result.events bits.")
 HybridSignal = _flag_enum("HybridSignal", "RAI_HYBRID_SIGNAL_",
                           "rai_hybrid_step_result.divergence_signals bits.")
-
-
-def _enum_value(cls, value, what):
-    if isinstance(value, str):
-        key = value.strip().upper().replace("-", "_")
-        if key in cls.__members__:
-            return cls[key]
-    else:
-        try:
-            return cls(operator.index(value))
-        except (TypeError, ValueError):
-            pass
-    choices = ", ".join(name.lower() for name in cls.__members__)
-    raise InvalidArgumentError(Status.INVALID_ARGUMENT, f"{what}={value!r} is not one of {choices}")
 
 
 def _context_handle(ctx):
@@ -119,7 +97,7 @@ class Optimizer(Handle):
         handle = _context_handle(ctx)
         p = ffi.new("rai_optimizer_params *")
         check(lib.rai_optimizer_params_init_sized(p, ffi.sizeof("rai_optimizer_params")))
-        p.kind = int(_enum_value(OptimizerKind, kind, "kind"))
+        p.kind = int(enum_arg(OptimizerKind, kind, "kind"))
         beta1, beta2 = (None, None) if betas is None else tuple(betas)
         fill_struct(p, {"lr": lr, "momentum": momentum, "beta1": beta1, "beta2": beta2, "eps": eps,
                         "weight_decay": weight_decay, "max_grad_norm": max_grad_norm,
@@ -300,9 +278,9 @@ class HybridTrainer(Handle):
                             f"schedule, predictor, loss_model, snapshot, guard, {', '.join(_HYBRID_FIELDS)})")
         p = ffi.new("rai_hybrid_params *")
         check(lib.rai_hybrid_params_init_sized(p, ffi.sizeof("rai_hybrid_params")))
-        p.schedule = int(_enum_value(Schedule, schedule, "schedule"))
-        p.predictor = int(_enum_value(Predictor, predictor, "predictor"))
-        p.loss_model = int(_enum_value(LossModel, loss_model, "loss_model"))
+        p.schedule = int(enum_arg(Schedule, schedule, "schedule"))
+        p.predictor = int(enum_arg(Predictor, predictor, "predictor"))
+        p.loss_model = int(enum_arg(LossModel, loss_model, "loss_model"))
         p.flags = (0 if snapshot else lib.RAI_HYBRID_NO_SNAPSHOT) | (0 if guard else lib.RAI_HYBRID_NO_GUARD)
         fill_struct(p, fields, "HybridTrainer")
         out = ffi.new("rai_hybrid **")
