@@ -31,6 +31,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r scripts/requirements.txt
+# llama.cpp's ggml C sources, for the test that reads rai's GGUF files with llama.cpp's own reader.
+# Optional: without them (no network) that one test is skipped.
+bash scripts/fetch_ggml.sh || echo "setup: could not fetch llama.cpp's ggml sources; gguf-check-with-ggml will be skipped"
 
 if [ -x /usr/local/cuda/bin/nvcc ]; then
   echo "setup: CUDA toolkit found at /usr/local/cuda (the CUDA plugin will be built)"
