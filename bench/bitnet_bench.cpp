@@ -4,6 +4,10 @@
 // is faster). "cold" rotates through enough weight copies (>= 512 MiB) that every call streams
 // its weights from DRAM; "hot" reuses one copy (caches help the smaller formats).
 //
+// With llama.cpp's ggml sources fetched (scripts/fetch_ggml.sh; anchors/meson.build), it also runs
+// llama.cpp's own TQ2_0 and TQ1_0 GEMV (ggml-cpu's ggml_vec_dot_tq*_q8_K per row after
+// quantize_row_q8_K, as ggml's mul_mat does on one thread) on the same weights, in the same run.
+//
 //   build/bench/bitnet_bench [--quick]       (RAI_NUM_THREADS is set by the program)
 #include <immintrin.h>
 
@@ -21,6 +25,21 @@
 
 #include "bench_util.h"
 #include "rai.h"
+
+#ifdef RAI_BENCH_LLAMACPP
+// ggml-cpu's quant kernels (ggml/src/ggml-cpu/quants.h, a C header) and ggml-base's reference
+// quantizers, declared here with C linkage.
+extern "C" {
+void quantize_row_q8_K(const float *x, void *y, int64_t k);
+void quantize_row_tq1_0_ref(const float *x, void *y, int64_t k);
+void quantize_row_tq2_0_ref(const float *x, void *y, int64_t k);
+void ggml_vec_dot_tq1_0_q8_K(int n, float *s, size_t bs, const void *vx, size_t bx, const void *vy, size_t by,
+                             int nrc);
+void ggml_vec_dot_tq2_0_q8_K(int n, float *s, size_t bs, const void *vx, size_t bx, const void *vy, size_t by,
+                             int nrc);
+void rai_anchor_ggml_cpu_init(void);
+}
+#endif
 
 namespace {
 
@@ -235,6 +254,106 @@ void gemv_case(int64_t n, int64_t k, bool quick, rai_context *ctx) {
     for (auto *w : tw) rai_ternary_weight_destroy(w);
 }
 
+#ifdef RAI_BENCH_LLAMACPP
+double rel_l2(const std::vector<float> &y, const std::vector<double> &ref) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < y.size(); ++i) {
+        num += (y[i] - ref[i]) * (y[i] - ref[i]);
+        den += ref[i] * ref[i];
+    }
+    return std::sqrt(num / den);
+}
+
+// rai's W2A8 GEMV against llama.cpp's TQ2_0 / TQ1_0 GEMV on the same ternary weights (one
+// per-tensor scale, so every 256-block of llama.cpp's formats holds it exactly), one thread,
+// thread CPU time, every call quantizing its f32 activations (rai: per-token absmax int8;
+// llama.cpp: q8_K, absmax per 256) and then computing all n rows.
+void llamacpp_case(int64_t n, int64_t k, bool quick, rai_context *ctx) {
+    std::mt19937 rng(42);
+    std::normal_distribution<float> nd;
+    const size_t nk = static_cast<size_t>(n * k), blocks = static_cast<size_t>(k / 256);
+    const size_t tq2_row = blocks * 66, tq1_row = blocks * 54, q8k_bytes = blocks * 292;
+    std::vector<int8_t> trits(nk);
+    for (auto &t : trits) t = static_cast<int8_t>(static_cast<int>(rng() % 3) - 1);
+    const float scale = 0.02f;
+    std::vector<float> x(static_cast<size_t>(k));
+    for (auto &v : x) v = nd(rng);
+    std::vector<double> ref(static_cast<size_t>(n));
+    for (int64_t o = 0; o < n; ++o) {
+        double acc = 0;
+        for (int64_t j = 0; j < k; ++j) acc += trits[static_cast<size_t>(o * k + j)] * static_cast<double>(x[static_cast<size_t>(j)]);
+        ref[static_cast<size_t>(o)] = acc * scale;
+    }
+
+    const double rot_target = quick ? 64.0e6 : 512.0e6;
+    auto copies = [&](double bytes) { return std::max(1, static_cast<int>(std::ceil(rot_target / bytes))); };
+    // llama.cpp weights: the f32 values trit * scale through its reference quantizers.
+    std::vector<uint8_t> tq2(static_cast<size_t>(n) * tq2_row), tq1(static_cast<size_t>(n) * tq1_row);
+    {
+        std::vector<float> row(static_cast<size_t>(k));
+        for (int64_t o = 0; o < n; ++o) {
+            for (int64_t j = 0; j < k; ++j) row[static_cast<size_t>(j)] = trits[static_cast<size_t>(o * k + j)] * scale;
+            quantize_row_tq2_0_ref(row.data(), tq2.data() + static_cast<size_t>(o) * tq2_row, k);
+            quantize_row_tq1_0_ref(row.data(), tq1.data() + static_cast<size_t>(o) * tq1_row, k);
+        }
+    }
+    std::vector<std::vector<uint8_t>> tq2s(static_cast<size_t>(copies(double(tq2.size()))), tq2),
+        tq1s(static_cast<size_t>(copies(double(tq1.size()))), tq1);
+    const int64_t wshape[2] = {n, k}, sshape[1] = {1};
+    float sc = scale;
+    rai_tensor tt = tensor(trits.data(), kI8, wshape, 2), ts = tensor(&sc, kF32, sshape, 1);
+    const double rai_bytes = static_cast<double>(n * ((k + 127) / 128 * 32) + 4);
+    std::vector<rai_ternary_weight *> tw(static_cast<size_t>(copies(rai_bytes)));
+    for (auto &w : tw) CHECK(rai_ternary_weight_create(ctx, &tt, &ts, &w));
+
+    std::vector<uint8_t> q8k(q8k_bytes);
+    std::vector<float> y_tq2(static_cast<size_t>(n)), y_tq1(static_cast<size_t>(n)), y_rai(static_cast<size_t>(n));
+    std::vector<int8_t> xq(static_cast<size_t>(k));
+    float xs = 0;
+    const int64_t xshape[2] = {1, k}, yshape[2] = {1, n}, one[1] = {1};
+    rai_tensor xt = tensor(x.data(), kF32, xshape, 2), xqt = tensor(xq.data(), kI8, xshape, 2),
+               xst = tensor(&xs, kF32, one, 1), yt = tensor(y_rai.data(), kF32, yshape, 2);
+    auto llama_gemv = [&](const uint8_t *w, size_t row_bytes, bool tq1_format, std::vector<float> &y) {
+        quantize_row_q8_K(x.data(), q8k.data(), k);
+        for (int64_t o = 0; o < n; ++o) {
+            const uint8_t *r = w + static_cast<size_t>(o) * row_bytes;
+            if (tq1_format) ggml_vec_dot_tq1_0_q8_K(static_cast<int>(k), &y[static_cast<size_t>(o)], 0, r, 0, q8k.data(), 0, 1);
+            else ggml_vec_dot_tq2_0_q8_K(static_cast<int>(k), &y[static_cast<size_t>(o)], 0, r, 0, q8k.data(), 0, 1);
+        }
+        bench::keep(y);
+    };
+    setenv("RAI_NUM_THREADS", "1", 1);
+    std::printf("\nGEMV %lld x %lld, M = 1, one thread, thread CPU time: rai vs llama.cpp (ggml-cpu, -march=native)\n",
+                static_cast<long long>(n), static_cast<long long>(k));
+    std::printf("  weights: rai I2_S %.2f MB, TQ2_0 %.2f MB, TQ1_0 %.2f MB\n", rai_bytes / 1e6, double(tq2.size()) / 1e6,
+                double(tq1.size()) / 1e6);
+    const int reps = quick ? 11 : 41;
+    for (int cold = 1; cold >= 0; --cold) {
+        size_t i2 = 0, i1 = 0, ir = 0;
+        const std::vector<Stat> st = measure_interleaved(
+            {[&] { llama_gemv(tq2s[cold ? i2++ % tq2s.size() : 0].data(), tq2_row, false, y_tq2); },
+             [&] { llama_gemv(tq1s[cold ? i1++ % tq1s.size() : 0].data(), tq1_row, true, y_tq1); },
+             [&] {
+                 CHECK(rai_bitnet_quantize_activations(ctx, nullptr, &xt, &xqt, &xst));
+                 CHECK(rai_ternary_gemm(ctx, tw[cold ? ir++ % tw.size() : 0], &xqt, &xst, nullptr, nullptr, &yt));
+             }},
+            reps, true);
+        std::printf(" %s:\n", cold ? "cold (rotated, from DRAM)" : "hot (one copy)");
+        std::printf("  %-40s %8.3f ms (p10 %7.3f, p90 %7.3f)\n", "llama.cpp TQ2_0 (q8_K x + vec_dot rows)", st[0].med * 1e3,
+                    st[0].p10 * 1e3, st[0].p90 * 1e3);
+        std::printf("  %-40s %8.3f ms (p10 %7.3f, p90 %7.3f)\n", "llama.cpp TQ1_0 (q8_K x + vec_dot rows)", st[1].med * 1e3,
+                    st[1].p10 * 1e3, st[1].p90 * 1e3);
+        std::printf("  %-40s %8.3f ms (p10 %7.3f, p90 %7.3f)  x%.2f vs TQ2_0, x%.2f vs TQ1_0\n",
+                    "rai W2A8 (absmax int8 x + I2_S GEMV)", st[2].med * 1e3, st[2].p10 * 1e3, st[2].p90 * 1e3,
+                    st[0].med / st[2].med, st[1].med / st[2].med);
+    }
+    std::printf("  relative L2 error vs the f64 product: llama.cpp TQ2_0 %.2e, TQ1_0 %.2e, rai %.2e\n",
+                rel_l2(y_tq2, ref), rel_l2(y_tq1, ref), rel_l2(y_rai, ref));
+    unsetenv("RAI_NUM_THREADS");
+    for (auto *w : tw) rai_ternary_weight_destroy(w);
+}
+#endif
+
 void throughput(rai_context *ctx, bool quick) {
     std::printf("\nQuantization and packing throughput (1 thread):\n");
     setenv("RAI_NUM_THREADS", "1", 1);
@@ -298,6 +417,13 @@ int main(int argc, char **argv) {
     gemv_case(4096, 4096, quick, ctx);
     gemv_case(4096, 11008, quick, ctx);
     gemv_case(2048, 2048, quick, ctx);
+#ifdef RAI_BENCH_LLAMACPP
+    rai_anchor_ggml_cpu_init();
+    for (const auto &nk : {std::pair<int64_t, int64_t>{4096, 4096}, {4096, 11008}, {2048, 2048}})
+        llamacpp_case(nk.first, nk.second, quick, ctx);
+#else
+    std::printf("\nllama.cpp anchor: not built (no ggml sources; run scripts/fetch_ggml.sh and reconfigure)\n");
+#endif
     throughput(ctx, quick);
     rai_context_destroy(ctx);
     return 0;
