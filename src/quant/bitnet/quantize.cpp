@@ -5,6 +5,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "../../core/cuda_plugin.h"
 #include "../../core/dtype.h"
 #include "../../core/error.h"
@@ -331,15 +335,30 @@ void dequantize_weights(rai_context &ctx, const rai_tensor *trits_, const rai_te
 namespace {
 
 // out[i] = round(clamp(x[i] / s or x[i] * s, lo, hi)) with the rounding mode hoisted out of the
-// loop, so that the compiler vectorizes it.
-// (Blocks of 16 with a fixed trip count: gcc -O2 vectorizes those, not open-ended loops.)
+// loop. gcc does not vectorize the float -> int conversion of round_small, so on x86-64 blocks of
+// 16 go through SSE2 (the baseline) with the same IEEE operations in the same order: one multiply
+// or divide, max/min for the clamp (the caller has rejected NaN), the same rounding, and a
+// saturating pack that never saturates (the values are already within the int8 range).
 template <bool kDivide, bool kHalfEven>
 void quantize_loop(const float *x, int64_t n, float s, float lo, float hi, int8_t *out) {
     constexpr int32_t mode = kHalfEven ? RAI_BITNET_ROUND_HALF_EVEN : RAI_BITNET_ROUND_HALF_AWAY;
     int64_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < 16; ++j)
-            out[i + j] = static_cast<int8_t>(round_small(clampf(kDivide ? x[i + j] / s : x[i + j] * s, lo, hi), mode));
+#if defined(__SSE2__)
+    const __m128 vs = _mm_set1_ps(s), vlo = _mm_set1_ps(lo), vhi = _mm_set1_ps(hi);
+    const __m128 sign = _mm_set1_ps(-0.0f), half = _mm_set1_ps(0.49999997f), magic = _mm_set1_ps(12582912.0f);
+    const auto four = [&](const float *p) {
+        __m128 v = _mm_loadu_ps(p);
+        v = kDivide ? _mm_div_ps(v, vs) : _mm_mul_ps(v, vs);
+        v = _mm_min_ps(_mm_max_ps(v, vlo), vhi);
+        v = kHalfEven ? _mm_sub_ps(_mm_add_ps(v, magic), magic) : _mm_add_ps(v, _mm_or_ps(half, _mm_and_ps(v, sign)));
+        return _mm_cvttps_epi32(v);
+    };
+    for (; i + 16 <= n; i += 16) {
+        const __m128i a = _mm_packs_epi32(four(x + i), four(x + i + 4));
+        const __m128i b = _mm_packs_epi32(four(x + i + 8), four(x + i + 12));
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(out + i), _mm_packs_epi16(a, b));
+    }
+#endif
     for (; i < n; ++i) out[i] = static_cast<int8_t>(round_small(clampf(kDivide ? x[i] / s : x[i] * s, lo, hi), mode));
 }
 
@@ -400,9 +419,11 @@ void quantize_act_raw(const ActQuant &q, const float *x, int64_t tokens, int64_t
         if (tokens == 0) quantize_act_row(q, x, 0, 0.0f, out, scales);
         return;
     }
+    // Every token is checked before the first write, so a non-finite value leaves out untouched.
+    std::vector<float> absmax(static_cast<std::size_t>(tokens));
+    for (int64_t t = 0; t < tokens; ++t) absmax[static_cast<std::size_t>(t)] = absmax_checked(x + t * hidden, hidden, t);
     for (int64_t t = 0; t < tokens; ++t)
-        quantize_act_row(q, x + t * hidden, hidden, absmax_checked(x + t * hidden, hidden, t), out + t * hidden,
-                         scales + t);
+        quantize_act_row(q, x + t * hidden, hidden, absmax[static_cast<std::size_t>(t)], out + t * hidden, scales + t);
 }
 
 float rms_inverse(const float *x, int64_t hidden, float norm_eps) {
@@ -467,11 +488,25 @@ void quantize_activations(rai_context &ctx, const rai_bitnet_act_params *params,
     }
     std::vector<float> storage;
     const float *xf = as_f32(x, storage);
-    std::vector<float> sc(static_cast<std::size_t>(q.per_tensor ? 1 : tokens));
-    std::vector<int8_t> out(static_cast<std::size_t>(tokens * hidden));
+    const std::size_t n = static_cast<std::size_t>(tokens * hidden), ns = static_cast<std::size_t>(q.per_tensor ? 1 : tokens);
+    auto *qdst = static_cast<int8_t *>(qt.data());
+    auto *sdst = static_cast<float *>(s.data());
+    // quantize_act_raw validates every token before writing, so it may write straight into the
+    // outputs unless they share memory with the input (then through temporaries).
+    const auto overlaps = [](const void *a, std::size_t an, const void *b, std::size_t bn) {
+        const auto *pa = static_cast<const char *>(a), *pb = static_cast<const char *>(b);
+        return an != 0 && bn != 0 && pa < pb + bn && pb < pa + an;
+    };
+    if (!overlaps(xf, n * sizeof(float), qdst, n) && !overlaps(xf, n * sizeof(float), sdst, ns * sizeof(float)) &&
+        !overlaps(qdst, n, sdst, ns * sizeof(float))) {
+        quantize_act_raw(q, xf, tokens, hidden, qdst, sdst);
+        return;
+    }
+    std::vector<float> sc(ns);
+    std::vector<int8_t> out(n);
     quantize_act_raw(q, xf, tokens, hidden, out.data(), sc.data());
-    std::memcpy(qt.data(), out.data(), out.size());
-    std::memcpy(s.data(), sc.data(), sc.size() * sizeof(float));
+    std::memcpy(qdst, out.data(), out.size());
+    std::memcpy(sdst, sc.data(), sc.size() * sizeof(float));
 }
 
 void dequantize_activations(rai_context &ctx, const rai_bitnet_act_params *params, const rai_tensor *q_,

@@ -421,6 +421,52 @@ TEST(BitnetActivations, TiesRoundByMode) {
     EXPECT_EQ(q.data, (std::vector<int8_t>{127, 0, 0, 2}));
 }
 
+// Rows of 37 (two SIMD blocks of 16 and a scalar tail) full of exact ties, in every scale and
+// rounding mode, against the formula evaluated here one element at a time.
+TEST(BitnetActivations, EveryModeMatchesTheFormulaOnTiesAcrossBlockAndTail) {
+    CpuCtx ctx;
+    F32 x = f32({3, 37});
+    for (int64_t r = 0; r < 3; ++r)
+        for (int64_t i = 0; i < 37; ++i) {
+            const float tie = static_cast<float>((i * 7 + r * 5) % 61 - 30) + 0.5f;  // k + 0.5
+            x[static_cast<size_t>(r * 37 + i)] = i == 36 - r ? (r == 1 ? -127.0f : 127.0f) : tie;
+        }
+    for (int32_t scale_mode : {RAI_BITNET_ACT_RUST, RAI_BITNET_ACT_OFFICIAL})
+        for (int32_t round_mode : {RAI_BITNET_ROUND_HALF_AWAY, RAI_BITNET_ROUND_HALF_EVEN}) {
+            rai_bitnet_act_params p = aparams(8, scale_mode, round_mode);
+            I8 q = i8({3, 37});
+            F32 s = f32({3});
+            ASSERT_RAI_OK(rai_bitnet_quantize_activations(ctx, &p, &x, &q, &s));
+            for (int64_t r = 0; r < 3; ++r) {
+                const float sr = s[static_cast<size_t>(r)];
+                ASSERT_EQ(sr, 1.0f);  // absmax 127 in both conventions: every x is a tie
+                for (int64_t i = 0; i < 37; ++i) {
+                    const size_t k = static_cast<size_t>(r * 37 + i);
+                    const float v = scale_mode == RAI_BITNET_ACT_RUST ? x[k] / sr : x[k] * sr;
+                    const float rounded = round_mode == RAI_BITNET_ROUND_HALF_EVEN ? std::nearbyint(v) : std::round(v);
+                    const float lo = scale_mode == RAI_BITNET_ACT_RUST ? -127.0f : -128.0f;
+                    ASSERT_EQ(q[k], static_cast<int8_t>(std::fmax(lo, std::fmin(127.0f, rounded))))
+                        << "mode " << scale_mode << "/" << round_mode << " at " << k << " x " << x[k];
+                }
+            }
+        }
+}
+
+// A NaN in the last token is found before anything is written.
+TEST(BitnetActivations, NonFiniteInALaterTokenLeavesTheOutputsUntouched) {
+    CpuCtx ctx;
+    F32 x = randn({4, 40}, 21);
+    x[3 * 40 + 17] = std::nanf("");
+    I8 q = i8({4, 40});
+    F32 s = f32({4});
+    std::fill(q.data.begin(), q.data.end(), 9);
+    std::fill(s.data.begin(), s.data.end(), 7.0f);
+    EXPECT_RAI_ERROR(rai_bitnet_quantize_activations(ctx, nullptr, &x, &q, &s), RAI_ERROR_INVALID_ARGUMENT,
+                     "x: token 3 element 17 is not finite");
+    for (int8_t v : q.data) ASSERT_EQ(v, 9);
+    for (float v : s.data) ASSERT_EQ(v, 7.0f);
+}
+
 TEST(BitnetActivations, Bf16InputAndErrors) {
     CpuCtx ctx;
     F32 x = randn({2, 32}, 14);
