@@ -234,7 +234,7 @@ TEST(TernaryGemm, EveryCpuBackendMatchesScalar) {
         F32 s = rand_scales(c.ss, ++seed);
         Weight w;
         ASSERT_RAI_OK(rai_ternary_weight_create(ctx, &t, &s, &w.w));
-        for (const int64_t m : {int64_t{1}, int64_t{7}}) {  // GEMV (four rows per pass) and GEMM
+        for (const int64_t m : {int64_t{1}, int64_t{7}}) {  // GEMV (one row per pass) and GEMM
             F32 x = randn({m, c.k}, ++seed);
             I8 q = rand_i8({m, c.k}, ++seed);
             F32 xs = rand_scales({m}, ++seed);
