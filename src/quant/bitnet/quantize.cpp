@@ -211,6 +211,33 @@ inline int8_t trit_of(float t, int32_t round_mode) {
     return static_cast<int8_t>((t >= 0.5f) - (t <= -0.5f));
 }
 
+// trit_of over the first multiple of 16 of n values (x / scale or x * inv), with SSE2 on x86-64:
+// the same IEEE divide or multiply and the same threshold comparisons, (t > 0.5) - (t < -0.5)
+// from the comparison masks. Returns how many it wrote; the caller finishes the tail.
+inline int64_t trits_simd(const float *x, int64_t n, bool divide, float scale, float inv, int32_t round_mode,
+                          int8_t *out) {
+    int64_t i = 0;
+#if defined(__SSE2__)
+    const __m128 vs = _mm_set1_ps(scale), vinv = _mm_set1_ps(inv), ph = _mm_set1_ps(0.5f), nh = _mm_set1_ps(-0.5f);
+    const bool even = round_mode == RAI_BITNET_ROUND_HALF_EVEN;
+    const auto four = [&](const float *p) {
+        const __m128 v = _mm_loadu_ps(p);
+        const __m128 t = divide ? _mm_div_ps(v, vs) : _mm_mul_ps(v, vinv);
+        const __m128 pos = even ? _mm_cmpgt_ps(t, ph) : _mm_cmpge_ps(t, ph);
+        const __m128 neg = even ? _mm_cmplt_ps(t, nh) : _mm_cmple_ps(t, nh);
+        return _mm_sub_epi32(_mm_castps_si128(neg), _mm_castps_si128(pos));  // masks are -1: pos - neg
+    };
+    for (; i + 16 <= n; i += 16) {
+        const __m128i a = _mm_packs_epi32(four(x + i), four(x + i + 4));
+        const __m128i b = _mm_packs_epi32(four(x + i + 8), four(x + i + 12));
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(out + i), _mm_packs_epi16(a, b));
+    }
+#else
+    (void)x, (void)n, (void)divide, (void)scale, (void)inv, (void)round_mode, (void)out;
+#endif
+    return i;
+}
+
 // round(v) for |v| <= 130, without a libm call: half-even by the 1.5 * 2^23 trick, half-away by
 // truncating v +- 0.49999997. Both were checked against nearbyint / round for every float in
 // [-130, 130] (only the sign of a zero result can differ, which int8 codes cannot see).
@@ -229,6 +256,23 @@ double abs_sum(const float *w, int64_t cols, int64_t r0, int64_t r1, int64_t c0,
     for (int64_t r = r0; r < r1; ++r) {
         const float *row = w + r * cols;
         int64_t c = c0;
+#if defined(__SSE2__)
+        // The same eight partial sums, two per SSE2 register (gcc leaves this loop scalar).
+        __m128d p01 = _mm_loadu_pd(part), p23 = _mm_loadu_pd(part + 2), p45 = _mm_loadu_pd(part + 4),
+                p67 = _mm_loadu_pd(part + 6);
+        const __m128d no_sign = _mm_castsi128_pd(_mm_set1_epi64x(0x7fffffffffffffffLL));
+        for (; c + 8 <= c1; c += 8) {
+            const __m128 lo = _mm_loadu_ps(row + c), hi = _mm_loadu_ps(row + c + 4);
+            p01 = _mm_add_pd(p01, _mm_and_pd(_mm_cvtps_pd(lo), no_sign));
+            p23 = _mm_add_pd(p23, _mm_and_pd(_mm_cvtps_pd(_mm_movehl_ps(lo, lo)), no_sign));
+            p45 = _mm_add_pd(p45, _mm_and_pd(_mm_cvtps_pd(hi), no_sign));
+            p67 = _mm_add_pd(p67, _mm_and_pd(_mm_cvtps_pd(_mm_movehl_ps(hi, hi)), no_sign));
+        }
+        _mm_storeu_pd(part, p01);
+        _mm_storeu_pd(part + 2, p23);
+        _mm_storeu_pd(part + 4, p45);
+        _mm_storeu_pd(part + 6, p67);
+#endif
         for (; c + 8 <= c1; c += 8)
             for (int j = 0; j < 8; ++j) part[j] += std::fabs(static_cast<double>(row[c + j]));
         for (; c < c1; ++c) part[0] += std::fabs(static_cast<double>(row[c]));
@@ -260,10 +304,11 @@ void quantize_weights_raw(const WeightQuant &q, const float *w, int64_t rows, in
         for (int64_t r = r0; r < r1; ++r) {
             const float *row = w + r * cols;
             int8_t *out = trits + r * cols;
+            const int64_t c = c0 + trits_simd(row + c0, c1 - c0, rust, scale, inv, q.round_mode, out + c0);
             if (rust)
-                for (int64_t c = c0; c < c1; ++c) out[c] = trit_of(row[c] / scale, q.round_mode);
+                for (int64_t j = c; j < c1; ++j) out[j] = trit_of(row[j] / scale, q.round_mode);
             else
-                for (int64_t c = c0; c < c1; ++c) out[c] = trit_of(row[c] * inv, q.round_mode);
+                for (int64_t j = c; j < c1; ++j) out[j] = trit_of(row[j] * inv, q.round_mode);
         }
         *scale_out = scale;
     };

@@ -193,6 +193,30 @@ TEST(BitnetWeights, RoundingModesDifferOnlyOnTies) {
     EXPECT_EQ(t.data, (std::vector<int8_t>{1, 0, 0, 1}));
 }
 
+// 40 columns (two SIMD blocks of 16 and a scalar tail) of exact ties: mean |w| is exactly 1, so
+// w / scale = w * (1 / scale) = w in both eps modes.
+TEST(BitnetWeights, TiesRoundByModeAcrossBlockAndTail) {
+    CpuCtx ctx;
+    const float pattern[4] = {0.5f, -0.5f, 1.5f, -1.5f};
+    F32 w = f32({2, 40});
+    for (size_t i = 0; i < w.size(); ++i) w[i] = pattern[(i * 3 + i / 40) % 4];
+    for (int32_t eps_mode : {RAI_BITNET_EPS_RUST, RAI_BITNET_EPS_CLAMP})
+        for (int32_t round_mode : {RAI_BITNET_ROUND_HALF_AWAY, RAI_BITNET_ROUND_HALF_EVEN}) {
+            rai_bitnet_weight_params p = wparams(RAI_BITNET_GRANULARITY_ROW, 0, eps_mode, round_mode);
+            I8 t = i8({2, 40});
+            F32 s = f32({2});
+            ASSERT_RAI_OK(rai_bitnet_quantize_weights(ctx, &p, &w, &t, &s));
+            EXPECT_EQ(s[0], 1.0f);
+            EXPECT_EQ(s[1], 1.0f);
+            for (size_t i = 0; i < w.size(); ++i) {
+                const float v = w[i];
+                const int8_t want = std::fabs(v) == 1.5f ? (v > 0 ? 1 : -1)
+                                    : round_mode == RAI_BITNET_ROUND_HALF_EVEN ? 0 : (v > 0 ? 1 : -1);
+                ASSERT_EQ(t[i], want) << "eps " << eps_mode << " round " << round_mode << " at " << i;
+            }
+        }
+}
+
 TEST(BitnetWeights, Bf16AndF16InputsAreAccepted) {
     CpuCtx ctx;
     const std::vector<float> v = {1.0f, -1.0f, 0.5f, -0.5f};
