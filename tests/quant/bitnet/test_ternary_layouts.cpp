@@ -75,6 +75,29 @@ TEST(TernaryLayouts, Byte2ExactByteAndRoundTrip) {
     I8 z = i8({4});
     ASSERT_RAI_OK(rai_ternary_unpack(RAI_TERNARY_LAYOUT_BYTE2, &odd, &z, nullptr));
     EXPECT_EQ(z.data, (std::vector<int8_t>{0, 0, 0, 0}));
+    // Every byte of a random [3, 257] matrix (groups of four plus a one-trit tail per row) against
+    // the encoding written out one trit at a time, and every possible byte decoded.
+    I8 r = rand_trits({3, 257}, 77);
+    U8 pr = pack(RAI_TERNARY_LAYOUT_BYTE2, r, nullptr);
+    ASSERT_EQ(pr.size(), 3u * 65u);
+    for (int64_t row = 0; row < 3; ++row)
+        for (int64_t byte = 0; byte < 65; ++byte) {
+            unsigned want = 0;
+            for (int64_t i = 0; i < 4 && byte * 4 + i < 257; ++i) {
+                const int8_t v = r[static_cast<size_t>(row * 257 + byte * 4 + i)];
+                want |= (v == 1 ? 1u : (v == -1 ? 2u : 0u)) << (2 * i);
+            }
+            ASSERT_EQ(pr[static_cast<size_t>(row * 65 + byte)], want) << "row " << row << " byte " << byte;
+        }
+    U8 all = u8({256});
+    for (int b = 0; b < 256; ++b) all[static_cast<size_t>(b)] = static_cast<uint8_t>(b);
+    I8 dec = i8({1, 1024});
+    ASSERT_RAI_OK(rai_ternary_unpack(RAI_TERNARY_LAYOUT_BYTE2, &all, &dec, nullptr));
+    for (int b = 0; b < 256; ++b)
+        for (int i = 0; i < 4; ++i) {
+            const int code = (b >> (2 * i)) & 3;
+            ASSERT_EQ(dec[static_cast<size_t>(b * 4 + i)], code == 1 ? 1 : (code == 2 ? -1 : 0)) << "byte " << b;
+        }
 }
 
 TEST(TernaryLayouts, U32_16ReferenceVector) {
