@@ -114,23 +114,24 @@ Stat stat_of(std::vector<double> t) {
     return {t[t.size() / 2], t[t.size() / 10], t[t.size() * 9 / 10], t.front()};
 }
 
+double thread_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// One function, single-threaded: the calling thread's CPU time per call (a shared machine's
+// other load does not count).
 template <class F>
 Stat measure(F &&fn, int reps) {
     fn();
     std::vector<double> t;
     for (int i = 0; i < reps; ++i) {
-        const auto a = std::chrono::steady_clock::now();
+        const double a = thread_cpu_seconds();
         fn();
-        const auto b = std::chrono::steady_clock::now();
-        t.push_back(std::chrono::duration<double>(b - a).count());
+        t.push_back(thread_cpu_seconds() - a);
     }
     return stat_of(std::move(t));
-}
-
-double thread_cpu_seconds() {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
 // Runs the functions round-robin (one call of each per round, after a warm-up round), so that
@@ -355,7 +356,7 @@ void llamacpp_case(int64_t n, int64_t k, bool quick, rai_context *ctx) {
 #endif
 
 void throughput(rai_context *ctx, bool quick) {
-    std::printf("\nQuantization and packing throughput (1 thread):\n");
+    std::printf("\nQuantization and packing throughput (1 thread, thread CPU time):\n");
     setenv("RAI_NUM_THREADS", "1", 1);
     std::mt19937 rng(7);
     std::normal_distribution<float> nd;

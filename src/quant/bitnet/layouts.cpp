@@ -368,9 +368,16 @@ void pack(int32_t layout, const rai_tensor *trits_, const rai_tensor *scales_, c
         break;
     }
     case RAI_TERNARY_LAYOUT_I2_S: {
+        // Per block of 128: byte j holds elements j, j + 32, j + 64, j + 96 at shifts 6, 4, 2, 0
+        // (i2s_byte / i2s_shift), written a whole byte at a time.
         const int64_t n = rows * cols;
-        for (int64_t f = 0; f < n; ++f)
-            out[i2s_byte(f)] |= static_cast<uint8_t>(static_cast<uint32_t>(t[f] + 1) << i2s_shift(f));
+        for (int64_t b0 = 0; b0 < n; b0 += kI2sBlock) {
+            const int8_t *tb = t + b0;
+            uint8_t *ob = out + b0 / 4;
+            for (int j = 0; j < 32; ++j)
+                ob[j] = static_cast<uint8_t>((tb[j] + 1) << 6 | (tb[j + 32] + 1) << 4 | (tb[j + 64] + 1) << 2 |
+                                             (tb[j + 96] + 1));
+        }
         std::memcpy(out + n / 4, &i2s_scale, 4);
         break;
     }
@@ -443,12 +450,23 @@ void unpack(int32_t layout, const rai_tensor *packed_, const rai_tensor *trits_,
     }
     case RAI_TERNARY_LAYOUT_I2_S: {
         const int64_t n = rows * cols;
-        for (int64_t f = 0; f < n; ++f) {
-            const int code = (in[i2s_byte(f)] >> i2s_shift(f)) & 3;
-            if (!(code != 3))
-                throw Error(RAI_ERROR_FORMAT,
-                            "packed: I2_S element " + std::to_string(f) + " has code 3, which is not a trit");
-            t[static_cast<std::size_t>(f)] = static_cast<int8_t>(code - 1);
+        for (int64_t b0 = 0; b0 < n; b0 += kI2sBlock) {
+            const uint8_t *ib = in + b0 / 4;
+            int8_t *tb = t.data() + b0;
+            unsigned bad = 0;  // a code 3 anywhere: both bits of a pair set
+            for (int j = 0; j < 32; ++j) {
+                const unsigned v = ib[j];
+                bad |= v & (v >> 1) & 0x55u;
+                tb[j] = static_cast<int8_t>(static_cast<int>(v >> 6) - 1);
+                tb[j + 32] = static_cast<int8_t>(static_cast<int>((v >> 4) & 3u) - 1);
+                tb[j + 64] = static_cast<int8_t>(static_cast<int>((v >> 2) & 3u) - 1);
+                tb[j + 96] = static_cast<int8_t>(static_cast<int>(v & 3u) - 1);
+            }
+            if (bad)
+                for (int64_t f = b0; f < b0 + kI2sBlock; ++f)
+                    if (((in[i2s_byte(f)] >> i2s_shift(f)) & 3) == 3)
+                        throw Error(RAI_ERROR_FORMAT,
+                                    "packed: I2_S element " + std::to_string(f) + " has code 3, which is not a trit");
         }
         s.resize(1);
         std::memcpy(s.data(), in + n / 4, 4);
