@@ -183,13 +183,18 @@ def _grad_outputs(want, given, shape, dtype, what):
     return None, None
 
 
-def _backward_outputs(tx, ta, tb, tmag, need_dx, dx, d_a, d_b, d_magnitude):
+def _backward_args(tx, ta, tb, dy, magnitude, accumulate, need_dx, dx, d_a, d_b, d_magnitude):
+    """What lora_linear_backward and qlora_linear_backward share: (dy tensor, magnitude tensor or
+    None, [(result, tensor)] for dx, d_a, d_b, d_magnitude; (None, None) where not wanted)."""
+    tdy, tmag = as_tensor(dy, what="dy"), optional_in(magnitude, "magnitude")
+    if accumulate and (d_a is None or d_b is None):
+        raise InvalidArgumentError(Status.INVALID_ARGUMENT, "accumulate=True needs d_a and d_b to add into")
     outs = [_grad_outputs(need_dx, dx, tx.shape, tx.dtype, "dx"),
             _grad_outputs(True, d_a, ta.shape, "f32", "d_a"),
             _grad_outputs(True, d_b, tb.shape, "f32", "d_b"),
             _grad_outputs(tmag is not None, d_magnitude, tmag.shape if tmag is not None else (0,), "f32",
                           "d_magnitude")]
-    return outs
+    return tdy, tmag, outs
 
 
 def lora_linear_backward(ctx, x, weight, lora_a, lora_b, dy, *, magnitude=None, scaling=1.0,
@@ -203,10 +208,7 @@ def lora_linear_backward(ctx, x, weight, lora_a, lora_b, dy, *, magnitude=None, 
     handle = _context_handle(ctx)
     tx, tw = as_tensor(x, what="x"), as_tensor(weight, what="weight")
     ta, tb = as_tensor(lora_a, what="lora_a"), as_tensor(lora_b, what="lora_b")
-    tdy, tmag = as_tensor(dy, what="dy"), optional_in(magnitude, "magnitude")
-    if accumulate and (d_a is None or d_b is None):
-        raise InvalidArgumentError(Status.INVALID_ARGUMENT, "accumulate=True needs d_a and d_b to add into")
-    outs = _backward_outputs(tx, ta, tb, tmag, need_dx, dx, d_a, d_b, d_magnitude)
+    tdy, tmag, outs = _backward_args(tx, ta, tb, dy, magnitude, accumulate, need_dx, dx, d_a, d_b, d_magnitude)
     params = _lora_params(scaling, dropout, training, accumulate, seed, step)
     check(lib.rai_lora_linear_backward(handle, params, tx.cdata, tw.cdata, ta.cdata, tb.cdata,
                                        cdata(tmag), tdy.cdata,
@@ -238,10 +240,7 @@ def qlora_linear_backward(ctx, x, state, codes, lora_a, lora_b, dy, *, magnitude
     handle = _context_handle(ctx)
     tx, tc = as_tensor(x, what="x"), as_tensor(codes, what="codes")
     ta, tb = as_tensor(lora_a, what="lora_a"), as_tensor(lora_b, what="lora_b")
-    tdy, tmag = as_tensor(dy, what="dy"), optional_in(magnitude, "magnitude")
-    if accumulate and (d_a is None or d_b is None):
-        raise InvalidArgumentError(Status.INVALID_ARGUMENT, "accumulate=True needs d_a and d_b to add into")
-    outs = _backward_outputs(tx, ta, tb, tmag, need_dx, dx, d_a, d_b, d_magnitude)
+    tdy, tmag, outs = _backward_args(tx, ta, tb, dy, magnitude, accumulate, need_dx, dx, d_a, d_b, d_magnitude)
     params = _lora_params(scaling, dropout, training, accumulate, seed, step)
     check(lib.rai_qlora_linear_backward(handle, params, tx.cdata, _q4_handle(state), tc.cdata, ta.cdata,
                                         tb.cdata, cdata(tmag), tdy.cdata,
