@@ -3,7 +3,6 @@
 // activate, forward/backward, merge/unmerge, mixed batches, PEFT directories) and LoraLinear (one
 // LoRA/DoRA/QLoRA layer on caller tensors).
 using System;
-using System.Runtime.InteropServices;
 using N = Rai.Native;
 
 namespace Rai
@@ -44,48 +43,29 @@ namespace Rai
         public float ModuleDropout;
         public int DecomposeFactor;
 
-        // rai_adapter_params field for field (rai.h). The string fields are written here, pointing to
-        // pinned UTF-8 copies, because SWIG's setters for `const char *` members malloc a copy that
-        // nothing frees.
-        [StructLayout(LayoutKind.Sequential)]
-        private struct Raw
-        {
-            public uint StructSize;
-            public int PeftType, R;
-            public float Alpha, Dropout;
-            public int Init;
-            public uint Flags;
-            public int Bias;
-            public ulong Seed;
-            public IntPtr TargetModules, ExcludeModules, RankPattern, AlphaPattern, FeedforwardModules;
-            public float VeraDInitial, RankDropout, ModuleDropout;
-            public int DecomposeFactor;
-        }
-
-        /// <summary>The native params (defaults, then these values); strings pinned in <paramref name="pins"/>.</summary>
-        internal unsafe N.rai_adapter_params Native(Pins pins)
+        /// <summary>The native params: defaults, then these values. SWIG's setters copy the strings
+        /// (null stays NULL) into memory the params object owns (bindings/swig/rai.i), so they stay
+        /// valid while <c>p</c> lives.</summary>
+        internal N.rai_adapter_params Native()
         {
             var p = new N.rai_adapter_params();
-            if (p.struct_size < (uint)sizeof(Raw))
-                throw new RaiException(Status.StructSize, "rai_adapter_params is smaller than this binding's layout");
-            var raw = (Raw*)N.rai_adapter_params.getCPtr(p).Handle;
-            raw->PeftType = (int)PeftType;
-            raw->R = R;
-            raw->Alpha = Alpha;
-            raw->Dropout = Dropout;
-            raw->Init = (int)Init;
-            raw->Flags = (uint)Flags;
-            raw->Bias = (int)Bias;
-            raw->Seed = Seed;
-            raw->TargetModules = pins.Utf8(TargetModules);
-            raw->ExcludeModules = pins.Utf8(ExcludeModules);
-            raw->RankPattern = pins.Utf8(RankPattern);
-            raw->AlphaPattern = pins.Utf8(AlphaPattern);
-            raw->FeedforwardModules = pins.Utf8(FeedforwardModules);
-            raw->VeraDInitial = VeraDInitial;
-            raw->RankDropout = RankDropout;
-            raw->ModuleDropout = ModuleDropout;
-            raw->DecomposeFactor = DecomposeFactor;
+            p.peft_type = (int)PeftType;
+            p.r = R;
+            p.alpha = Alpha;
+            p.dropout = Dropout;
+            p.init = (int)Init;
+            p.flags = (uint)Flags;
+            p.bias = (int)Bias;
+            p.seed = Seed;
+            p.target_modules = TargetModules;
+            p.exclude_modules = ExcludeModules;
+            p.rank_pattern = RankPattern;
+            p.alpha_pattern = AlphaPattern;
+            p.feedforward_modules = FeedforwardModules;
+            p.vera_d_initial = VeraDInitial;
+            p.rank_dropout = RankDropout;
+            p.module_dropout = ModuleDropout;
+            p.decompose_factor = DecomposeFactor;
             return p;
         }
     }
@@ -162,8 +142,7 @@ namespace Rai
             NotNull(name, "name");
             NotNull(config, "config");
             using (var l = Lease())
-            using (var pins = new Pins())
-            using (var p = config.Native(pins))
+            using (var p = config.Native())
                 Library.Check(N.rai.rai_adapter_add(M(l), name, p));
         }
 

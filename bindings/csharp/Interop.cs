@@ -76,6 +76,16 @@ namespace Rai
 
         internal HandleLease Lease() { return new HandleLease(Handle, GetType().FullName); }
 
+        /// <summary><paramref name="f"/> over the leased handles of this object and
+        /// <paramref name="other"/> (ArgumentNullException naming "other" for null).</summary>
+        internal T WithOther<T>(NativeObject other, Func<HandleLease, HandleLease, T> f)
+        {
+            if (other == null) throw new ArgumentNullException("other");
+            using (var a = Lease())
+            using (var b = other.Lease())
+                return f(a, b);
+        }
+
         public bool IsDisposed { get { return Handle.IsClosed; } }
 
         /// <summary>Destroys the object; later calls throw ObjectDisposedException. Idempotent.</summary>
@@ -149,6 +159,14 @@ namespace Rai
             foreach (GCHandle h in pins) h.Free();
             pins.Clear();
         }
+    }
+
+    /// <summary>Scalar out-parameters: runs <c>call</c> with a cell for the result, checks the
+    /// status and returns what the call wrote.</summary>
+    internal static unsafe class Out
+    {
+        public static long I64(Func<N.SWIGTYPE_p_long, N.rai_status> call) { long v = 0; Library.Check(call(P.I64(&v))); return v; }
+        public static float F32(Func<N.SWIGTYPE_p_float, N.rai_status> call) { float v = 0; Library.Check(call(P.F32(&v))); return v; }
     }
 
     internal static unsafe class OwnedText

@@ -5,6 +5,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using Rai;
+using N = Rai.Native;
 
 internal static partial class TestRai
 {
@@ -15,6 +16,7 @@ internal static partial class TestRai
         yield return new KeyValuePair<string, Action>("AdapterMergeSaveLoadMixed", AdapterMergeSaveLoadMixed);
         yield return new KeyValuePair<string, Action>("LoraLinearLayer", LoraLinearLayer);
         yield return new KeyValuePair<string, Action>("AdapterErrors", AdapterErrors);
+        yield return new KeyValuePair<string, Action>("NativeStringMembers", NativeStringMembers);
     }
 
     private static float MaxDiff(float[] a, float[] b)
@@ -286,5 +288,33 @@ internal static partial class TestRai
         m2.AddLinear("p", new Tensor(new float[4], 2, 2));
         m2.Dispose();
         ThrowsDisposed(() => m2.AddLinear("q", new Tensor(new float[4], 2, 2)), "Rai.AdapterModel");
+    }
+
+    /// <summary>SWIG's setter of a <c>const char *</c> member keeps one copy per member in the
+    /// wrapper (bindings/swig/rai.i; SWIG warning 451 was a leak): set twice, read back, set null,
+    /// and rai_adapter_add reads the value last set.</summary>
+    private static void NativeStringMembers()
+    {
+        using (var p = new N.rai_adapter_params())
+        {
+            Equal<string>(null, p.target_modules, "target_modules by default");
+            p.target_modules = "[\"nope\"]";
+            p.rank_pattern = "{\"proj\": 2}";
+            p.target_modules = "[\"proj\"]";
+            Equal("[\"proj\"]", p.target_modules, "target_modules set again");
+            Equal("{\"proj\": 2}", p.rank_pattern, "rank_pattern, kept apart");
+            p.rank_pattern = null;
+            Equal<string>(null, p.rank_pattern, "rank_pattern set to null");
+        }
+        using (var ctx = Cpu())
+        using (var model = new AdapterModel(ctx))
+        {
+            model.AddLinear("proj", new Tensor(new float[12], 3, 4));
+            var config = new AdapterConfig { R = 2, TargetModules = "[\"proj\"]", RankPattern = "{\"proj\": 1}" };
+            model.AddAdapter("native", config);
+            // rank_pattern {"proj": 1} overrides R = 2: lora_A is [1, 4].
+            string json = string.Concat(model.TensorsJson("native").Where(c => !char.IsWhiteSpace(c)));
+            Check(json.Contains("\"shape\":[1,4]") && !json.Contains("\"shape\":[2,4]"), "rank 1 from rank_pattern: " + json);
+        }
     }
 }

@@ -417,50 +417,22 @@ namespace Rai
 
         public long Dot(SparseTritVector other)
         {
-            if (other == null) throw new ArgumentNullException("other");
-            using (var a = Lease())
-            using (var b = other.Lease())
-            {
-                long d;
-                Library.Check(N.rai.rai_svec_dot(S(a), S(b), P.I64(&d)));
-                return d;
-            }
+            return WithOther(other, (a, b) => Out.I64(r => N.rai.rai_svec_dot(S(a), S(b), r)));
         }
 
         public long Dot(TritVector other)
         {
-            if (other == null) throw new ArgumentNullException("other");
-            using (var a = Lease())
-            using (var b = other.Lease())
-            {
-                long d;
-                Library.Check(N.rai.rai_svec_dot_tvec(S(a), TritVector.V(b), P.I64(&d)));
-                return d;
-            }
+            return WithOther(other, (a, b) => Out.I64(r => N.rai.rai_svec_dot_tvec(S(a), TritVector.V(b), r)));
         }
 
         public float Cosine(SparseTritVector other)
         {
-            if (other == null) throw new ArgumentNullException("other");
-            using (var a = Lease())
-            using (var b = other.Lease())
-            {
-                float c;
-                Library.Check(N.rai.rai_svec_cosine(S(a), S(b), P.F32(&c)));
-                return c;
-            }
+            return WithOther(other, (a, b) => Out.F32(r => N.rai.rai_svec_cosine(S(a), S(b), r)));
         }
 
         public float Cosine(TritVector other)
         {
-            if (other == null) throw new ArgumentNullException("other");
-            using (var a = Lease())
-            using (var b = other.Lease())
-            {
-                float c;
-                Library.Check(N.rai.rai_svec_cosine_tvec(S(a), TritVector.V(b), P.F32(&c)));
-                return c;
-            }
+            return WithOther(other, (a, b) => Out.F32(r => N.rai.rai_svec_cosine_tvec(S(a), TritVector.V(b), r)));
         }
     }
 

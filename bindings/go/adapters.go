@@ -490,13 +490,19 @@ func rows(name string, x []float32, width int) (int, error) {
 	return len(x) / width, nil
 }
 
-// Forward is y [rows, out] = module(x [rows, in]) with the active adapters.
-func (m *AdapterModel) Forward(module string, x []float32) ([]float32, error) {
+// moduleRows is module's shape and the number of rows of x [rows, in] for it.
+func (m *AdapterModel) moduleRows(module string, x []float32) (adapterModule, int, error) {
 	mod, err := m.module(module)
 	if err != nil {
-		return nil, err
+		return mod, 0, err
 	}
 	r, err := rows("x", x, mod.in)
+	return mod, r, err
+}
+
+// Forward is y [rows, out] = module(x [rows, in]) with the active adapters.
+func (m *AdapterModel) Forward(module string, x []float32) ([]float32, error) {
+	mod, r, err := m.moduleRows(module, x)
 	if err != nil {
 		return nil, err
 	}
@@ -514,11 +520,7 @@ func (m *AdapterModel) Forward(module string, x []float32) ([]float32, error) {
 // ForwardMixed is Forward for a mixed batch (eval only): row i uses adapter
 // names[rowAdapter[i]], or the base for -1.
 func (m *AdapterModel) ForwardMixed(module string, x []float32, names []string, rowAdapter []int32) ([]float32, error) {
-	mod, err := m.module(module)
-	if err != nil {
-		return nil, err
-	}
-	r, err := rows("x", x, mod.in)
+	mod, r, err := m.moduleRows(module, x)
 	if err != nil {
 		return nil, err
 	}
@@ -545,11 +547,7 @@ func (m *AdapterModel) ForwardMixed(module string, x []float32, names []string, 
 // Backward of the latest Forward of module (the same x): adds the active adapters' parameter
 // gradients and returns dx [rows, in].
 func (m *AdapterModel) Backward(module string, x, dy []float32) ([]float32, error) {
-	mod, err := m.module(module)
-	if err != nil {
-		return nil, err
-	}
-	r, err := rows("x", x, mod.in)
+	mod, r, err := m.moduleRows(module, x)
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,8 @@
 package rai
 
 // C halves of the adapter calls that take NULL-able strings (an adapter name, or the PEFT JSON
-// fields of rai_adapter_params): a Go string cannot be NULL, and SWIG's setters for const char *
-// fields copy into memory nobody frees.
+// fields of rai_adapter_params): a Go string cannot be NULL, and "" means unset here (SWIG's
+// setters, which rai.i makes keep their copy, would pass "" as an empty string).
 
 /*
 #include <stdint.h>

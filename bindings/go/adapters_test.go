@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"rai.invalid/rai/native"
 )
 
 // linearRef is x [m, in] W^T + bias with W [out, in], in float64.
@@ -634,4 +636,37 @@ func TestLoRALinearForwardMixed(t *testing.T) {
 	wantError(t, err, StatusOutOfRange, "row_adapter[0]")
 	_, err = l.ForwardMixed(ctx, x[1:], adapters, rowAdapter)
 	wantError(t, err, StatusShapeMismatch, "x")
+}
+
+// The low-level setter of a const char * member (SWIG warning 451: it used to leak a copy; rai.i
+// now keeps one copy per member, freed when the member is set again or the struct is deleted).
+// The value rai_adapter_add reads is the last one set, and it stays valid for the call.
+func TestNativeStringMemberSetter(t *testing.T) {
+	f := newAdapterFixture(t, 31)
+	params := native.NewRai_adapter_params()
+	defer native.DeleteRai_adapter_params(params)
+	params.SetR(adRank)
+	add := func(name string) error {
+		return f.m.use(func(p native.Struct_SS_rai_adapter_model) error {
+			return call(func() status { return native.Rai_adapter_add(p, name, params) })
+		})
+	}
+	params.SetTarget_modules(`["nothing"]`)
+	if err := add("none"); err == nil {
+		t.Fatal(`target_modules ["nothing"] matched a module`)
+	}
+	params.SetTarget_modules(`["proj"]`)
+	if got := params.GetTarget_modules(); got != `["proj"]` {
+		t.Fatalf("GetTarget_modules() = %q after setting it again", got)
+	}
+	if err := add("native"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := f.m.ConfigJSON("native")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(cfg, `"proj"`) || strings.Contains(cfg, "nothing") {
+		t.Fatalf("adapter config %s does not show target_modules [\"proj\"]", cfg)
+	}
 }

@@ -42,6 +42,14 @@ func (t *hostTensor) numel() int {
 	return n
 }
 
+// sliceData is the length of v and the address of its first element (nil when v is empty).
+func sliceData[E any](v []E) (int, unsafe.Pointer) {
+	if len(v) == 0 {
+		return 0, nil
+	}
+	return len(v), unsafe.Pointer(&v[0])
+}
+
 // view describes s as a tensor of the given shape: a slice ([]float32, []float64, []int8,
 // []uint8, []int32, []int64, []uint64, Float16, BFloat16; with no shape it is 1-D) or a
 // BufferTensor (with no shape, its own). The element count must match: StatusShapeMismatch
@@ -58,52 +66,34 @@ func view(name string, s interface{}, shape ...int) (*hostTensor, error) {
 		}
 		return v.view(name, shape)
 	case Float16:
-		n, t.code, t.bits = len(v), uint8(native.RAI_DTYPE_FLOAT), 16
-		if n > 0 {
-			t.data = unsafe.Pointer(&v[0])
-		}
+		n, t.data = sliceData(v)
+		t.code, t.bits = uint8(native.RAI_DTYPE_FLOAT), 16
 	case BFloat16:
-		n, t.code, t.bits = len(v), uint8(native.RAI_DTYPE_BFLOAT), 16
-		if n > 0 {
-			t.data = unsafe.Pointer(&v[0])
-		}
+		n, t.data = sliceData(v)
+		t.code, t.bits = uint8(native.RAI_DTYPE_BFLOAT), 16
 	case []uint16:
 		return nil, newError(StatusDTypeMismatch, "%s: []uint16 is ambiguous: convert it to rai.Float16 or rai.BFloat16", name)
 	case []float32:
-		n, t.code, t.bits = len(v), uint8(native.RAI_DTYPE_FLOAT), 32
-		if n > 0 {
-			t.data = unsafe.Pointer(&v[0])
-		}
+		n, t.data = sliceData(v)
+		t.code, t.bits = uint8(native.RAI_DTYPE_FLOAT), 32
 	case []float64:
-		n, t.code, t.bits = len(v), uint8(native.RAI_DTYPE_FLOAT), 64
-		if n > 0 {
-			t.data = unsafe.Pointer(&v[0])
-		}
+		n, t.data = sliceData(v)
+		t.code, t.bits = uint8(native.RAI_DTYPE_FLOAT), 64
 	case []int8:
-		n, t.code, t.bits = len(v), uint8(native.RAI_DTYPE_INT), 8
-		if n > 0 {
-			t.data = unsafe.Pointer(&v[0])
-		}
+		n, t.data = sliceData(v)
+		t.code, t.bits = uint8(native.RAI_DTYPE_INT), 8
 	case []uint8:
-		n, t.code, t.bits = len(v), uint8(native.RAI_DTYPE_UINT), 8
-		if n > 0 {
-			t.data = unsafe.Pointer(&v[0])
-		}
+		n, t.data = sliceData(v)
+		t.code, t.bits = uint8(native.RAI_DTYPE_UINT), 8
 	case []int32:
-		n, t.code, t.bits = len(v), uint8(native.RAI_DTYPE_INT), 32
-		if n > 0 {
-			t.data = unsafe.Pointer(&v[0])
-		}
+		n, t.data = sliceData(v)
+		t.code, t.bits = uint8(native.RAI_DTYPE_INT), 32
 	case []int64:
-		n, t.code, t.bits = len(v), uint8(native.RAI_DTYPE_INT), 64
-		if n > 0 {
-			t.data = unsafe.Pointer(&v[0])
-		}
+		n, t.data = sliceData(v)
+		t.code, t.bits = uint8(native.RAI_DTYPE_INT), 64
 	case []uint64:
-		n, t.code, t.bits = len(v), uint8(native.RAI_DTYPE_UINT), 64
-		if n > 0 {
-			t.data = unsafe.Pointer(&v[0])
-		}
+		n, t.data = sliceData(v)
+		t.code, t.bits = uint8(native.RAI_DTYPE_UINT), 64
 	default:
 		return nil, newError(StatusDTypeMismatch, "%s: unsupported slice type %T", name, s)
 	}

@@ -157,6 +157,92 @@ SWIGEXPORT void SWIGSTDCALL RaiCsharp_set_log_callback(rai_log_callback callback
 %}
 #endif
 
+/* ------------------------------------------------------ const char * members
+ * In C such a member is a borrowed pointer, valid during the call that reads it (rai copies what
+ * it keeps; see each member's comment in rai.h). SWIG's default setter copies the string with
+ * malloc and never frees it (warning 451). Here the wrapper keeps each copy in a small table
+ * keyed by the member's address: setting the member again frees the previous copy, and the
+ * struct's destructor (RAI_SIZED_STRUCT below) frees the copies it holds. Members that rai
+ * itself fills (info structs) point into rai's memory and are never freed by the wrapper. */
+%{
+#include <stdatomic.h>
+#include <string.h>
+
+typedef struct rai_swig_kept_string { const char **member; char *copy; } rai_swig_kept_string;
+static rai_swig_kept_string *rai_swig_kept;
+static size_t rai_swig_kept_count, rai_swig_kept_capacity;
+/* Go and C# may set members of different structs from several threads at once. */
+static atomic_flag rai_swig_kept_lock = ATOMIC_FLAG_INIT;
+
+static void rai_swig_kept_acquire(void) {
+  while (atomic_flag_test_and_set_explicit(&rai_swig_kept_lock, memory_order_acquire)) {}
+}
+static void rai_swig_kept_release(void) {
+  atomic_flag_clear_explicit(&rai_swig_kept_lock, memory_order_release);
+}
+
+/* *member = a copy of value (NULL stays NULL) that the wrapper owns; the member's previous copy,
+ * if the wrapper made it, is freed. On allocation failure the member is left unchanged. */
+static void rai_swig_keep_string(const char **member, const char *value) {
+  char *copy = NULL;
+  size_t i;
+  if (value != NULL) {
+    copy = (char *)malloc(strlen(value) + 1);
+    if (copy == NULL) return;
+    strcpy(copy, value);
+  }
+  rai_swig_kept_acquire();
+  for (i = 0; i < rai_swig_kept_count && rai_swig_kept[i].member != member; ++i) {}
+  if (i == rai_swig_kept_count && copy != NULL) {
+    if (rai_swig_kept_count == rai_swig_kept_capacity) {
+      size_t grown = rai_swig_kept_capacity ? 2 * rai_swig_kept_capacity : 16;
+      rai_swig_kept_string *table =
+          (rai_swig_kept_string *)realloc(rai_swig_kept, grown * sizeof *table);
+      if (table == NULL) {
+        rai_swig_kept_release();
+        free(copy);
+        return;
+      }
+      rai_swig_kept = table;
+      rai_swig_kept_capacity = grown;
+    }
+    rai_swig_kept[rai_swig_kept_count].member = member;
+    rai_swig_kept[rai_swig_kept_count].copy = NULL;
+    ++rai_swig_kept_count;
+  }
+  if (i < rai_swig_kept_count) {
+    free(rai_swig_kept[i].copy);
+    if (copy != NULL) {
+      rai_swig_kept[i].copy = copy;
+    } else {
+      rai_swig_kept[i] = rai_swig_kept[--rai_swig_kept_count];
+    }
+  }
+  *member = copy;
+  rai_swig_kept_release();
+}
+
+/* Frees the copies kept for members inside [base, base + size): the struct is going away. */
+static void rai_swig_release_strings(const void *base, size_t size) {
+  const char *begin = (const char *)base, *end = begin + size;
+  size_t i = 0;
+  rai_swig_kept_acquire();
+  while (i < rai_swig_kept_count) {
+    const char *at = (const char *)rai_swig_kept[i].member;
+    if (at >= begin && at < end) {
+      free(rai_swig_kept[i].copy);
+      rai_swig_kept[i] = rai_swig_kept[--rai_swig_kept_count];
+    } else {
+      ++i;
+    }
+  }
+  rai_swig_kept_release();
+}
+%}
+%typemap(memberin, noblock=1) const char * {
+  rai_swig_keep_string((const char **)&$1, (const char *)$input);
+}
+
 /* ---------------------------------------------------------- params structs
  * Structs that start with struct_size get a constructor returning library defaults with
  * struct_size = the size this wrapper was compiled against (TYPE_init_sized), and a destructor.
@@ -168,7 +254,10 @@ SWIGEXPORT void SWIGSTDCALL RaiCsharp_set_log_callback(rai_log_callback callback
     if (p != NULL) TYPE##_init_sized(p, sizeof *p);
     return p;
   }
-  ~TYPE() { free($self); }
+  ~TYPE() {
+    rai_swig_release_strings($self, sizeof *$self);
+    free($self);
+  }
 }
 %enddef
 

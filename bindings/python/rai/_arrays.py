@@ -1,17 +1,19 @@
-"""Helpers shared by the capability modules (ternary/VSA, BitNet, 4-bit, files): params structs,
-enum arguments, numpy in and out, outputs on a context's device, and the default CPU context.
+"""The one place for wrapping arrays and tensors for rai's C calls: numpy in and out, host
+integer arrays for pointer APIs, tensors for input, optional and output arguments, outputs
+allocated on a context's device, and the default CPU context.
 
 Everything here reuses the foundation (as_tensor, Buffer, check); nothing is copied behind the
 caller's back except where a function documents it (Python lists and scalars become arrays).
+Params structs, enums, strings and bytes are in _c_out.
 """
 
-import operator
 import threading
 
-from ._backend import ffi, lib
+from ._backend import ffi
+from ._c_out import invalid
 from ._context import Buffer, Context
-from ._errors import DTypeMismatchError, InvalidArgumentError, ShapeMismatchError, Status, check
-from ._tensor import Tensor, as_tensor, resolve_dtype
+from ._errors import DTypeMismatchError, ShapeMismatchError, Status
+from ._tensor import Tensor, as_tensor, dtype_itemsize, resolve_dtype
 
 
 def numpy():
@@ -21,47 +23,6 @@ def numpy():
     except ImportError:  # pragma: no cover - numpy is a dependency of these modules
         raise ImportError("rai: this function needs numpy (pip install numpy)") from None
     return np
-
-
-def invalid(message):
-    return InvalidArgumentError(Status.INVALID_ARGUMENT, message)
-
-
-def new_params(ctype, **fields):
-    """A `ctype *` filled by the exported rai_<ctype>_init_sized (the header's static-inline
-    *_init helpers are not visible to cffi), then the given fields set."""
-    params = ffi.new(ctype + " *")
-    check(getattr(lib, ctype + "_init_sized")(params, ffi.sizeof(ctype)))
-    for name, value in fields.items():
-        setattr(params, name, value)
-    return params
-
-
-def choice(value, table, what):
-    """An enum argument: a name of `table` ({name: int}, case-insensitive) or one of its ints."""
-    if isinstance(value, str):
-        key = value.strip().lower()
-        if key in table:
-            return table[key]
-    else:
-        try:
-            number = operator.index(value)
-        except TypeError:
-            number = None
-        if number is not None and number in table.values():
-            return number
-    names = ", ".join(repr(k) for k in table)
-    raise invalid(f"{what}={value!r} is not one of {names}")
-
-
-def index_arg(value, what, minimum=0):
-    try:
-        value = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{what} must be an integer, got {type(value).__name__}") from None
-    if value < minimum:
-        raise invalid(f"{what} must be >= {minimum}, got {value}")
-    return value
 
 
 def shape_of(values):
@@ -165,34 +126,51 @@ def cdata(tensor):
     return ffi.NULL if tensor is None else tensor.cdata
 
 
+_NUMPY_NAMES = {"f32": "float32", "f16": "float16", "f64": "float64", "i8": "int8", "u8": "uint8",
+                "i32": "int32", "i64": "int64", "u32": "uint32", "u64": "uint64"}
+
+
+def numpy_dtype(rai_dtype, what):
+    """The numpy dtype of a new host output of rai dtype `rai_dtype`. numpy has no bf16: that
+    needs ml_dtypes (TypeError naming `what` without it)."""
+    np = numpy()
+    if rai_dtype in _NUMPY_NAMES:
+        return np.dtype(_NUMPY_NAMES[rai_dtype])
+    if rai_dtype == "bf16":
+        try:
+            import ml_dtypes
+        except ImportError:
+            raise TypeError(f"{what}: a bf16 result needs an out= array (numpy has no bf16; "
+                            f"install ml_dtypes or pass a preallocated output)") from None
+        return np.dtype(ml_dtypes.bfloat16)
+    raise TypeError(f"{what}: no numpy dtype for rai dtype {rai_dtype}")
+
+
 def allocate(ctx, dtype, shape):
     """A new output on ctx's device: a numpy array for a host context, else a rai Tensor over a
     new Buffer (it exports __cuda_array_interface__ and keeps the Buffer alive). bf16 host
     outputs are uint16 numpy arrays holding the bf16 bit patterns."""
     name = resolve_dtype(dtype)
-    shape = tuple(int(d) for d in shape)
+    shape = shape_of(shape)
     if not ctx.is_cuda:
         np = numpy()
         return np.empty(shape, dtype=np.uint16 if name == "bf16" else _NUMPY_NAMES[name])
     count = 1
     for d in shape:
         count *= d
-    itemsize = {"f32": 4, "f16": 2, "bf16": 2, "f64": 8, "i8": 1, "u8": 1, "i32": 4, "i64": 8,
-                "u32": 4, "u64": 8}[name]
-    buf = Buffer(ctx, max(count * itemsize, 1))
+    buf = Buffer(ctx, max(count * dtype_itemsize(name), 1))
     return buf.tensor(name, shape)
 
 
-_NUMPY_NAMES = {"f32": "float32", "f16": "float16", "f64": "float64", "i8": "int8", "u8": "uint8",
-                "i32": "int32", "i64": "int64", "u32": "uint32", "u64": "uint64"}
+def _writable(tensor, what):
+    if tensor.readonly:
+        raise invalid(f"{what} is read-only")
+    return tensor
 
 
 def tensor_out(obj, what, ctx=None, dtype=None):
     """A Tensor for an output argument: like tensor_in, but it must be writable."""
-    t = tensor_in(obj, what, ctx, dtype)
-    if t.readonly:
-        raise invalid(f"{what} is read-only")
-    return t
+    return _writable(tensor_in(obj, what, ctx, dtype), what)
 
 
 def out_or_new(out, ctx, dtype, shape, what="out"):
@@ -202,3 +180,17 @@ def out_or_new(out, ctx, dtype, shape, what="out"):
         out = allocate(ctx, dtype, shape)
     name = resolve_dtype(dtype) if dtype is not None else None
     return out, tensor_out(out, what, ctx, dtype="bf16" if name == "bf16" else None)
+
+
+def output(out, shape, rai_dtype, what):
+    """(result object, its Tensor) for a host output of exactly `shape`: `out` described with
+    as_tensor (checked writable and of `shape`), or a new numpy array of `shape` and
+    `rai_dtype` (see numpy_dtype)."""
+    shape = shape_of(shape)
+    if out is None:
+        out = numpy().empty(shape, dtype=numpy_dtype(rai_dtype, what))
+    tensor = _writable(as_tensor(out, what=what), what)
+    if tensor.shape != shape:
+        raise ShapeMismatchError(Status.SHAPE_MISMATCH,
+                                 f"{what} has shape {list(tensor.shape)}, expected {list(shape)}")
+    return out, tensor

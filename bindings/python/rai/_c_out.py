@@ -1,14 +1,47 @@
-"""Small helpers shared by the capability modules (adapters, compress, train) for the recurring
-shapes of rai's C calls: JSON text that rai allocates, byte blobs behind a size query, params
-structs filled from keyword arguments, and numpy outputs allocated for a result."""
+"""The one place for the recurring shapes of rai's C calls that are not tensors (those are in
+_arrays): params structs, enum and integer arguments, strings and byte blobs in and out.
+
+It depends only on the cffi backend and the error mapping, so _context, _tensor and every
+capability module can use it."""
 
 import enum
 import json
 import operator
 
 from ._backend import ffi, lib
-from ._errors import InvalidArgumentError, ShapeMismatchError, Status, check
-from ._tensor import as_tensor
+from ._errors import InvalidArgumentError, Status, check
+
+
+def invalid(message):
+    """The InvalidArgumentError for a bad argument (the message names it)."""
+    return InvalidArgumentError(Status.INVALID_ARGUMENT, message)
+
+
+# ------------------------------------------------------------------ params structs
+
+
+def new_params(ctype, **fields):
+    """A `ctype *` filled by the exported rai_<ctype>_init_sized (the header's static-inline
+    *_init helpers are not visible to cffi), then the given fields set (see fill_struct)."""
+    params = ffi.new(ctype + " *")
+    check(getattr(lib, ctype + "_init_sized")(params, ffi.sizeof(ctype)))
+    fill_struct(params, fields, ctype)
+    return params
+
+
+def fill_struct(struct, values, what):
+    """Sets the fields of a params struct from {field: value}, skipping None values; a value the
+    field cannot hold is InvalidArgumentError naming `what` and the field."""
+    for field, value in values.items():
+        if value is None:
+            continue
+        try:
+            setattr(struct, field, value)
+        except (TypeError, OverflowError) as exc:
+            raise invalid(f"{what}: {field}={value!r} is not valid ({exc})") from None
+
+
+# ------------------------------------------------------------------ enums and integers
 
 
 def c_enum(c_name, prefix, py_name, doc):
@@ -21,20 +54,51 @@ def c_enum(c_name, prefix, py_name, doc):
     return cls
 
 
+def _pick(value, what, by_name, by_number, choices):
+    """The value found by_name(stripped str) or by_number(int), else InvalidArgumentError."""
+    found = None
+    if isinstance(value, str):
+        found = by_name(value.strip())
+    else:
+        try:
+            found = by_number(operator.index(value))
+        except TypeError:
+            pass
+    if found is None:
+        raise invalid(f"{what}={value!r} is not one of {choices}")
+    return found
+
+
 def enum_arg(cls, value, what):
     """An IntEnum member from a member, an int, or a (case-insensitive) name; otherwise an
     InvalidArgumentError naming `what` and the choices."""
-    if isinstance(value, str):
-        key = value.strip().upper().replace("-", "_")
-        if key in cls.__members__:
-            return cls[key]
-    else:
-        try:
-            return cls(operator.index(value))
-        except (TypeError, ValueError):
-            pass
-    choices = ", ".join(name.lower() for name in cls.__members__)
-    raise InvalidArgumentError(Status.INVALID_ARGUMENT, f"{what}={value!r} is not one of {choices}")
+    return _pick(value, what,
+                 lambda name: cls.__members__.get(name.upper().replace("-", "_")),
+                 lambda number: cls._value2member_map_.get(number),
+                 ", ".join(name.lower() for name in cls.__members__))
+
+
+def choice(value, table, what):
+    """An enum argument as an int: a name of `table` ({name: int}, case-insensitive) or one of
+    its ints."""
+    return _pick(value, what,
+                 lambda name: table.get(name.lower()),
+                 lambda number: number if number in table.values() else None,
+                 ", ".join(repr(k) for k in table))
+
+
+def index_arg(value, what, minimum=0):
+    """An int >= minimum (TypeError for a non-integer, InvalidArgumentError below minimum)."""
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{what} must be an integer, got {type(value).__name__}") from None
+    if value < minimum:
+        raise invalid(f"{what} must be >= {minimum}, got {value}")
+    return value
+
+
+# ------------------------------------------------------------------ strings and bytes
 
 
 def take_string(call):
@@ -63,14 +127,25 @@ def sized_bytes(call):
     return ffi.unpack(buf, int(written[0]))
 
 
-def byte_view(data, what):
-    """(cffi char pointer, length) over a bytes-like object, without a copy."""
+def contiguous_view(data, what, writable=False):
+    """A memoryview of a C-contiguous bytes-like object (TypeError naming `what` otherwise):
+    rai reads and writes raw bytes and never copies a strided object silently."""
     try:
         view = memoryview(data)
     except TypeError:
-        raise TypeError(f"{what} must be bytes-like, got {type(data).__name__}") from None
+        raise TypeError(f"{what} must support the buffer protocol (bytes, bytearray, numpy array, ...), "
+                        f"got {type(data).__name__}") from None
     if not view.c_contiguous:
-        raise TypeError(f"{what} must be C-contiguous")
+        raise TypeError(f"{what} is not C-contiguous; rai reads and writes raw bytes and does not "
+                        f"copy it silently (pass a contiguous copy)")
+    if writable and view.readonly:
+        raise TypeError(f"{what} is read-only")
+    return view
+
+
+def byte_view(data, what):
+    """(cffi char pointer, length) over a bytes-like object, without a copy."""
+    view = contiguous_view(data, what)
     return ffi.from_buffer(view), view.nbytes
 
 
@@ -90,59 +165,3 @@ def name_array(names, what):
     encoded = [encode_name(n, f"{what}[{i}]") for i, n in enumerate(names)]
     array = ffi.new("const char *[]", encoded) if encoded else ffi.NULL
     return array, encoded
-
-
-def fill_struct(struct, values, what):
-    """Sets the fields of a params struct from {field: value}, skipping None values."""
-    for field, value in values.items():
-        if value is None:
-            continue
-        try:
-            setattr(struct, field, value)
-        except (TypeError, OverflowError) as exc:
-            raise InvalidArgumentError(Status.INVALID_ARGUMENT,
-                                       f"{what}: {field}={value!r} is not valid ({exc})") from None
-
-
-def numpy_dtype(rai_dtype, what):
-    """The numpy dtype for a rai dtype name, for allocating outputs."""
-    import numpy as np
-
-    table = {"f32": np.float32, "f16": np.float16, "f64": np.float64, "i8": np.int8,
-             "u8": np.uint8, "i32": np.int32, "i64": np.int64, "u32": np.uint32, "u64": np.uint64}
-    if rai_dtype in table:
-        return np.dtype(table[rai_dtype])
-    if rai_dtype == "bf16":
-        try:
-            import ml_dtypes
-        except ImportError:
-            raise TypeError(f"{what}: a bf16 result needs an out= array (numpy has no bf16; "
-                            f"install ml_dtypes or pass a preallocated output)") from None
-        return np.dtype(ml_dtypes.bfloat16)
-    raise TypeError(f"{what}: no numpy dtype for rai dtype {rai_dtype}")
-
-
-def output(out, shape, rai_dtype, what):
-    """(result object, its Tensor): `out` described with as_tensor (checked writable and of
-    `shape`), or a new host numpy array of `shape` and `rai_dtype`."""
-    import numpy as np
-
-    shape = tuple(operator.index(d) for d in shape)
-    if out is None:
-        out = np.empty(shape, dtype=numpy_dtype(rai_dtype, what))
-    tensor = as_tensor(out, what=what)
-    if tensor.readonly:
-        raise InvalidArgumentError(Status.INVALID_ARGUMENT, f"{what} is read-only")
-    if tensor.shape != shape:
-        raise ShapeMismatchError(Status.SHAPE_MISMATCH,
-                                 f"{what} has shape {list(tensor.shape)}, expected {list(shape)}")
-    return out, tensor
-
-
-def optional_tensor(obj, what):
-    """as_tensor(obj), or None for None (see cdata_or_null)."""
-    return None if obj is None else as_tensor(obj, what=what)
-
-
-def cdata_or_null(tensor):
-    return ffi.NULL if tensor is None else tensor.cdata

@@ -1,20 +1,16 @@
 """Devices, contexts and device buffers."""
 
 import dataclasses
-import enum
 import operator
 import re
 
 from ._backend import ffi, lib
+from ._c_out import c_enum, contiguous_view, new_params
 from ._errors import InvalidArgumentError, OutOfRangeError, Status, check
+from ._handle import Handle
 
-DeviceType = enum.IntEnum(
-    "DeviceType",
-    {name[len("RAI_DEVICE_"):]: value
-     for value, name in sorted(ffi.typeof("rai_device_type").elements.items())},
-    module=__name__, qualname="DeviceType")
-DeviceType.__module__ = "rai"
-DeviceType.__doc__ = "rai_device_type (DLPack's DLDeviceType values)."
+DeviceType = c_enum("rai_device_type", "RAI_DEVICE_", "DeviceType",
+                    "rai_device_type (DLPack's DLDeviceType values).")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +103,7 @@ def stream_pointer(stream):
                         f"got {type(stream).__name__}") from None
 
 
-class Context:
+class Context(Handle):
     """A rai context: the device work runs on, and (on CUDA) the stream it is queued on.
 
     device  -- "auto" (CUDA device 0 when usable, else the CPU, with one warning per process
@@ -121,44 +117,17 @@ class Context:
     not race with other calls on the same Context.
     """
 
+    _KIND = "rai.Context"
+
     def __init__(self, device="auto", *, strict=False, stream=None, ignore_env=False):
         kind, ordinal = _parse_device_string(device, allow_auto=True, what="device")
-        params = ffi.new("rai_context_params *")
-        check(lib.rai_context_params_init_sized(params, ffi.sizeof("rai_context_params")))
-        params.device_type = int(kind)
-        params.device_id = ordinal
-        params.flags = (lib.RAI_CONTEXT_STRICT if strict else 0) | \
-                       (lib.RAI_CONTEXT_IGNORE_ENV if ignore_env else 0)
-        params.stream = stream_pointer(stream)
+        flags = (lib.RAI_CONTEXT_STRICT if strict else 0) | (lib.RAI_CONTEXT_IGNORE_ENV if ignore_env else 0)
+        params = new_params("rai_context_params", device_type=int(kind), device_id=ordinal, flags=flags,
+                            stream=stream_pointer(stream))
         out = ffi.new("rai_context **")
         check(lib.rai_context_create(params, out))
-        self._ptr = ffi.gc(out[0], lib.rai_context_destroy)
-        self._stream_owner = stream
-
-    # -- lifetime
-    def close(self):
-        """Destroys the context now. Idempotent."""
-        ptr, self._ptr = getattr(self, "_ptr", None), None
-        if ptr is not None:
-            ffi.release(ptr)
-        self._stream_owner = None
-
-    @property
-    def closed(self):
-        return getattr(self, "_ptr", None) is None
-
-    def __enter__(self):
-        self._handle()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def _handle(self):
-        ptr = getattr(self, "_ptr", None)
-        if ptr is None:
-            raise ValueError("operation on a closed rai.Context")
-        return ptr
+        # The adopted stream object is borrowed by the C side: Handle keeps it until close().
+        self._own(out[0], lib.rai_context_destroy, keep=(stream,))
 
     # -- queries
     @property
@@ -184,7 +153,7 @@ class Context:
         returns to the context's own stream. Queued work is synchronised first. UnsupportedError
         on a CPU context."""
         check(lib.rai_context_set_stream(self._handle(), stream_pointer(stream)))
-        self._stream_owner = stream
+        self._keep = (stream,)
 
     def synchronize(self):
         """Waits for all work queued on the context's stream (a no-op on the CPU)."""
@@ -210,26 +179,14 @@ def _non_negative(value, what):
     return value
 
 
-def _contiguous_view(data, what, writable):
-    try:
-        view = memoryview(data)
-    except TypeError:
-        raise TypeError(f"{what} must support the buffer protocol (bytes, bytearray, numpy array, ...), "
-                        f"got {type(data).__name__}") from None
-    if not view.c_contiguous:
-        raise TypeError(f"{what} is not C-contiguous; rai reads and writes raw bytes and does not "
-                        f"copy it silently (pass a contiguous copy)")
-    if writable and view.readonly:
-        raise TypeError(f"{what} is read-only")
-    return view
-
-
-class Buffer:
+class Buffer(Handle):
     """`nbytes` of memory on a context's device (256-byte aligned), freed by close() or the GC.
 
     The Buffer keeps its Context alive and uses it for reads and writes. A CUDA buffer should be
     closed while its device is still in use.
     """
+
+    _KIND = "rai.Buffer"
 
     def __init__(self, ctx, nbytes):
         if not isinstance(ctx, Context):
@@ -237,32 +194,8 @@ class Buffer:
         nbytes = _non_negative(nbytes, "nbytes")
         out = ffi.new("rai_buffer **")
         check(lib.rai_buffer_create(ctx._handle(), nbytes, out))
-        self._ptr = ffi.gc(out[0], lib.rai_buffer_destroy)
-        self._ctx = ctx
-
-    # -- lifetime
-    def close(self):
-        """Frees the memory now. Idempotent."""
-        ptr, self._ptr = getattr(self, "_ptr", None), None
-        if ptr is not None:
-            ffi.release(ptr)
-
-    @property
-    def closed(self):
-        return getattr(self, "_ptr", None) is None
-
-    def __enter__(self):
-        self._handle()
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def _handle(self):
-        ptr = getattr(self, "_ptr", None)
-        if ptr is None:
-            raise ValueError("operation on a closed rai.Buffer")
-        return ptr
+        self._own(out[0], lib.rai_buffer_destroy)
+        self._ctx = ctx  # reads and writes go through it; it outlives the buffer
 
     # -- queries
     @property
@@ -292,7 +225,7 @@ class Buffer:
         """Copies the bytes of `data` (any C-contiguous bytes-like object) to the buffer at
         `offset`. OutOfRangeError, with nothing copied, when the range does not fit."""
         offset = _non_negative(offset, "offset")
-        view = _contiguous_view(data, "data", writable=False)
+        view = contiguous_view(data, "data", writable=False)
         source = ffi.from_buffer(view)
         check(lib.rai_buffer_write(self._ctx._handle(), self._handle(), offset, source, view.nbytes))
         return view.nbytes
@@ -312,7 +245,7 @@ class Buffer:
         bytearray) with its size in bytes from `offset`, without an extra copy. Returns the
         number of bytes read."""
         offset = _non_negative(offset, "offset")
-        view = _contiguous_view(out, "out", writable=True)
+        view = contiguous_view(out, "out", writable=True)
         target = ffi.from_buffer(view, require_writable=True)
         check(lib.rai_buffer_read(self._ctx._handle(), self._handle(), offset, target, view.nbytes))
         return view.nbytes

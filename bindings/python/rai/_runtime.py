@@ -10,6 +10,7 @@ import traceback
 
 from . import _backend
 from ._backend import ffi, lib
+from ._c_out import new_params
 from ._errors import InvalidArgumentError, Status, check
 
 
@@ -151,8 +152,7 @@ def cuda_device_count():
 
 def cuda_device_info(ordinal):
     """A CudaDeviceInfo for CUDA device `ordinal`; NoDeviceError when it does not exist."""
-    info = ffi.new("rai_device_info *")
-    check(lib.rai_device_info_init_sized(info, ffi.sizeof("rai_device_info")))
+    info = new_params("rai_device_info")
     check(lib.rai_cuda_device_info(int(ordinal), info))
     return CudaDeviceInfo(
         ordinal=int(ordinal),

@@ -26,8 +26,8 @@ import json
 import operator
 
 from ._backend import ffi, lib
-from ._c_out import (c_enum, enum_arg, cdata_or_null, encode_name, fill_struct, name_array, optional_tensor, output,
-                     take_json, take_string)
+from ._arrays import cdata, optional_in, output
+from ._c_out import c_enum, encode_name, enum_arg, fill_struct, name_array, new_params, take_json, take_string
 from ._context import Context
 from ._errors import InvalidArgumentError, Status, check
 from ._handle import Handle
@@ -89,8 +89,7 @@ _FLAG_KEYS = {"use_rslora": lib.RAI_ADAPTER_RSLORA, "use_dora": lib.RAI_ADAPTER_
 def adapter_params(peft_type="lora", **options):
     """A filled `rai_adapter_params *` (and the keep-alive list of its strings) from PEFT-style
     keyword arguments. Unknown keywords raise TypeError naming them."""
-    params = ffi.new("rai_adapter_params *")
-    check(lib.rai_adapter_params_init_sized(params, ffi.sizeof("rai_adapter_params")))
+    params = new_params("rai_adapter_params")
     params.peft_type = int(enum_arg(PeftType, peft_type, "peft_type"))
     keep = []
     numeric, flags = {}, 0
@@ -121,8 +120,7 @@ def adapter_params(peft_type="lora", **options):
 
 
 def _lora_params(scaling, dropout, training, accumulate, seed, step):
-    p = ffi.new("rai_lora_linear_params *")
-    check(lib.rai_lora_linear_params_init_sized(p, ffi.sizeof("rai_lora_linear_params")))
+    p = new_params("rai_lora_linear_params")
     fill_struct(p, {"scaling": scaling, "dropout": dropout, "seed": seed, "step": step},
                 "lora linear params")
     p.flags = (lib.RAI_LORA_TRAINING if training else 0) | (lib.RAI_LORA_ACCUMULATE if accumulate else 0)
@@ -169,11 +167,11 @@ def lora_linear_forward(ctx, x, weight, lora_a, lora_b, *, bias=None, magnitude=
     handle = _context_handle(ctx)
     tx, tw = as_tensor(x, what="x"), as_tensor(weight, what="weight")
     ta, tb = as_tensor(lora_a, what="lora_a"), as_tensor(lora_b, what="lora_b")
-    tbias, tmag = optional_tensor(bias, "bias"), optional_tensor(magnitude, "magnitude")
+    tbias, tmag = optional_in(bias, "bias"), optional_in(magnitude, "magnitude")
     y, ty = output(out, _lora_output_shape(tx, tw.shape[0] if tw.ndim == 2 else -1, "y"), tx.dtype, "out")
     params = _lora_params(scaling, dropout, training, False, seed, step)
-    check(lib.rai_lora_linear_forward(handle, params, tx.cdata, tw.cdata, cdata_or_null(tbias), ta.cdata,
-                                      tb.cdata, cdata_or_null(tmag), ty.cdata))
+    check(lib.rai_lora_linear_forward(handle, params, tx.cdata, tw.cdata, cdata(tbias), ta.cdata,
+                                      tb.cdata, cdata(tmag), ty.cdata))
     return y
 
 
@@ -185,13 +183,18 @@ def _grad_outputs(want, given, shape, dtype, what):
     return None, None
 
 
-def _backward_outputs(tx, ta, tb, tmag, need_dx, dx, d_a, d_b, d_magnitude):
+def _backward_args(tx, ta, tb, dy, magnitude, accumulate, need_dx, dx, d_a, d_b, d_magnitude):
+    """What lora_linear_backward and qlora_linear_backward share: (dy tensor, magnitude tensor or
+    None, [(result, tensor)] for dx, d_a, d_b, d_magnitude; (None, None) where not wanted)."""
+    tdy, tmag = as_tensor(dy, what="dy"), optional_in(magnitude, "magnitude")
+    if accumulate and (d_a is None or d_b is None):
+        raise InvalidArgumentError(Status.INVALID_ARGUMENT, "accumulate=True needs d_a and d_b to add into")
     outs = [_grad_outputs(need_dx, dx, tx.shape, tx.dtype, "dx"),
             _grad_outputs(True, d_a, ta.shape, "f32", "d_a"),
             _grad_outputs(True, d_b, tb.shape, "f32", "d_b"),
             _grad_outputs(tmag is not None, d_magnitude, tmag.shape if tmag is not None else (0,), "f32",
                           "d_magnitude")]
-    return outs
+    return tdy, tmag, outs
 
 
 def lora_linear_backward(ctx, x, weight, lora_a, lora_b, dy, *, magnitude=None, scaling=1.0,
@@ -205,14 +208,11 @@ def lora_linear_backward(ctx, x, weight, lora_a, lora_b, dy, *, magnitude=None, 
     handle = _context_handle(ctx)
     tx, tw = as_tensor(x, what="x"), as_tensor(weight, what="weight")
     ta, tb = as_tensor(lora_a, what="lora_a"), as_tensor(lora_b, what="lora_b")
-    tdy, tmag = as_tensor(dy, what="dy"), optional_tensor(magnitude, "magnitude")
-    if accumulate and (d_a is None or d_b is None):
-        raise InvalidArgumentError(Status.INVALID_ARGUMENT, "accumulate=True needs d_a and d_b to add into")
-    outs = _backward_outputs(tx, ta, tb, tmag, need_dx, dx, d_a, d_b, d_magnitude)
+    tdy, tmag, outs = _backward_args(tx, ta, tb, dy, magnitude, accumulate, need_dx, dx, d_a, d_b, d_magnitude)
     params = _lora_params(scaling, dropout, training, accumulate, seed, step)
     check(lib.rai_lora_linear_backward(handle, params, tx.cdata, tw.cdata, ta.cdata, tb.cdata,
-                                       cdata_or_null(tmag), tdy.cdata,
-                                       *(cdata_or_null(t) for _, t in outs)))
+                                       cdata(tmag), tdy.cdata,
+                                       *(cdata(t) for _, t in outs)))
     return LoraGrads(*(o for o, _ in outs))
 
 
@@ -224,11 +224,11 @@ def qlora_linear_forward(ctx, x, state, codes, lora_a, lora_b, *, out_features, 
     handle = _context_handle(ctx)
     tx, tc = as_tensor(x, what="x"), as_tensor(codes, what="codes")
     ta, tb = as_tensor(lora_a, what="lora_a"), as_tensor(lora_b, what="lora_b")
-    tbias, tmag = optional_tensor(bias, "bias"), optional_tensor(magnitude, "magnitude")
+    tbias, tmag = optional_in(bias, "bias"), optional_in(magnitude, "magnitude")
     y, ty = output(out, _lora_output_shape(tx, out_features, "y"), tx.dtype, "out")
     params = _lora_params(scaling, dropout, training, False, seed, step)
     check(lib.rai_qlora_linear_forward(handle, params, tx.cdata, _q4_handle(state), tc.cdata,
-                                       cdata_or_null(tbias), ta.cdata, tb.cdata, cdata_or_null(tmag),
+                                       cdata(tbias), ta.cdata, tb.cdata, cdata(tmag),
                                        ty.cdata))
     return y
 
@@ -240,14 +240,11 @@ def qlora_linear_backward(ctx, x, state, codes, lora_a, lora_b, dy, *, magnitude
     handle = _context_handle(ctx)
     tx, tc = as_tensor(x, what="x"), as_tensor(codes, what="codes")
     ta, tb = as_tensor(lora_a, what="lora_a"), as_tensor(lora_b, what="lora_b")
-    tdy, tmag = as_tensor(dy, what="dy"), optional_tensor(magnitude, "magnitude")
-    if accumulate and (d_a is None or d_b is None):
-        raise InvalidArgumentError(Status.INVALID_ARGUMENT, "accumulate=True needs d_a and d_b to add into")
-    outs = _backward_outputs(tx, ta, tb, tmag, need_dx, dx, d_a, d_b, d_magnitude)
+    tdy, tmag, outs = _backward_args(tx, ta, tb, dy, magnitude, accumulate, need_dx, dx, d_a, d_b, d_magnitude)
     params = _lora_params(scaling, dropout, training, accumulate, seed, step)
     check(lib.rai_qlora_linear_backward(handle, params, tx.cdata, _q4_handle(state), tc.cdata, ta.cdata,
-                                        tb.cdata, cdata_or_null(tmag), tdy.cdata,
-                                        *(cdata_or_null(t) for _, t in outs)))
+                                        tb.cdata, cdata(tmag), tdy.cdata,
+                                        *(cdata(t) for _, t in outs)))
     return LoraGrads(*(o for o, _ in outs))
 
 
@@ -270,7 +267,7 @@ def lora_linear_forward_mixed(ctx, x, weight, adapters, row_adapter, *, bias=Non
     base only."""
     handle = _context_handle(ctx)
     tx, tw = as_tensor(x, what="x"), as_tensor(weight, what="weight")
-    tbias = optional_tensor(bias, "bias")
+    tbias = optional_in(bias, "bias")
     tas, tbs, scales = [], [], []
     for i, entry in enumerate(adapters):
         try:
@@ -286,7 +283,7 @@ def lora_linear_forward_mixed(ctx, x, weight, adapters, row_adapter, *, bias=Non
     c_a = ffi.new("const rai_tensor *[]", [t.cdata for t in tas]) if n else ffi.NULL
     c_b = ffi.new("const rai_tensor *[]", [t.cdata for t in tbs]) if n else ffi.NULL
     c_s = ffi.new("float[]", scales) if n else ffi.NULL
-    check(lib.rai_lora_linear_forward_mixed(handle, tx.cdata, tw.cdata, cdata_or_null(tbias), n, c_a, c_b,
+    check(lib.rai_lora_linear_forward_mixed(handle, tx.cdata, tw.cdata, cdata(tbias), n, c_a, c_b,
                                             c_s, ffi.cast("const int32_t *", ffi.from_buffer(rows)), ty.cdata))
     return y
 
@@ -327,18 +324,18 @@ class AdapterModel(Handle):
     def add_linear(self, name, weight, bias=None, *, fan_in_fan_out=False):
         """Registers frozen linear module `name` (its HF name): weight [out, in] ([in, out] with
         fan_in_fan_out, GPT-2 Conv1D), bias [out] or None; f32/bf16/f16. Copied."""
-        tw, tb = as_tensor(weight, what="weight"), optional_tensor(bias, "bias")
+        tw, tb = as_tensor(weight, what="weight"), optional_in(bias, "bias")
         flags = lib.RAI_LINEAR_FAN_IN_FAN_OUT if fan_in_fan_out else 0
         check(lib.rai_adapter_model_add_linear(self._handle(), encode_name(name, "name"), tw.cdata,
-                                               cdata_or_null(tb), flags))
+                                               cdata(tb), flags))
         self._refresh_modules()
 
     def add_linear_q4(self, name, state, codes, bias=None):
         """Registers a frozen 4-bit linear module (QLoRA): `state` a 2-D [out, in] NF4/FP4 state on
         the host and `codes` its packed codes (both copied); bias [out] or None."""
-        tc, tb = as_tensor(codes, what="codes"), optional_tensor(bias, "bias")
+        tc, tb = as_tensor(codes, what="codes"), optional_in(bias, "bias")
         check(lib.rai_adapter_model_add_linear_q4(self._handle(), encode_name(name, "name"),
-                                                  _q4_handle(state), tc.cdata, cdata_or_null(tb)))
+                                                  _q4_handle(state), tc.cdata, cdata(tb)))
         self._refresh_modules()
 
     def _refresh_modules(self):
@@ -368,7 +365,7 @@ class AdapterModel(Handle):
         if with_bias or bias_out is not None:
             b, tb = output(bias_out, (n_out,), "f32", "bias_out")
         check(lib.rai_adapter_model_get_weight(self._handle(), encode_name(name, "name"), tw.cdata,
-                                               cdata_or_null(tb)))
+                                               cdata(tb)))
         return (w, b) if tb is not None else w
 
     def info(self):
@@ -569,7 +566,7 @@ class AdapterModel(Handle):
         self._module(module)
         result, tdx = _grad_outputs(need_dx, dx, tx.shape, tx.dtype, "dx")
         check(lib.rai_adapter_backward(self._handle(), encode_name(module, "module"), tx.cdata, tdy.cdata,
-                                       cdata_or_null(tdx)))
+                                       cdata(tdx)))
         return result
 
     # -- merging
@@ -601,10 +598,10 @@ class AdapterModel(Handle):
         if isinstance(names, str):
             names = [names]
         array, keep = name_array(list(names or []), "names")
-        tmaster = optional_tensor(master, "master")
+        tmaster = optional_in(master, "master")
         w, tw = output(out, (n_out, n_in), "f32", "out")
         check(lib.rai_adapter_merged_weight(self._handle(), encode_name(module, "module"), array, len(keep),
-                                            cdata_or_null(tmaster), tw.cdata))
+                                            cdata(tmaster), tw.cdata))
         return w
 
     def __repr__(self):

@@ -17,8 +17,8 @@ the granularity: [1] tensor, [out] row, [out, in / group_size] group.
 
 import dataclasses
 
-from ._arrays import (allocate, cdata, choice, context, index_arg, invalid, new_params, numpy, optional_in,
-                      out_or_new, tensor_in, tensor_out)
+from ._arrays import allocate, cdata, context, numpy, optional_in, out_or_new, tensor_in, tensor_out
+from ._c_out import choice, index_arg, invalid, new_params
 from ._backend import ffi, lib
 from ._context import Device, _device_from_c
 from ._errors import ShapeMismatchError, Status, check

@@ -16,7 +16,8 @@ import enum
 import operator
 
 from ._backend import ffi, lib
-from ._c_out import byte_view, c_enum, enum_arg, encode_name, fill_struct, output, sized_bytes
+from ._arrays import output
+from ._c_out import byte_view, c_enum, encode_name, enum_arg, fill_struct, new_params, sized_bytes
 from ._context import Context
 from ._errors import InvalidArgumentError, Status, check
 from ._handle import Handle
@@ -94,8 +95,7 @@ class GradientCompressor(Handle):
                  warmup_steps=None, measure_quality=False, seed=0):
         if not isinstance(ctx, Context):
             raise TypeError(f"ctx must be a rai.Context, got {type(ctx).__name__}")
-        params = ffi.new("rai_gc_params *")
-        check(lib.rai_gc_params_init_sized(params, ffi.sizeof("rai_gc_params")))
+        params = new_params("rai_gc_params")
         params.method = int(enum_arg(GCMethod, method, "method"))
         if error_feedback is not None:
             params.error_feedback = lib.RAI_GC_EF_ON if error_feedback else lib.RAI_GC_EF_OFF
@@ -221,8 +221,7 @@ class GradientCompressor(Handle):
     def stats(self, tensor_id=None):
         """GCStats of one tensor, or of all of them with tensor_id=None."""
         gid = lib.RAI_GC_ALL_TENSORS if tensor_id is None else self._id(tensor_id)
-        s = ffi.new("rai_gc_stats *")
-        check(lib.rai_gc_stats_init_sized(s, ffi.sizeof("rai_gc_stats")))
+        s = new_params("rai_gc_stats")
         check(lib.rai_gc_get_stats(self._handle(), gid, s))
         return GCStats(**{f.name: getattr(s, f.name) for f in dataclasses.fields(GCStats)})
 

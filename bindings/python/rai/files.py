@@ -27,7 +27,8 @@ import collections
 import dataclasses
 import os
 
-from ._arrays import choice, context, index_arg, invalid, numpy, pointer, tensor_in
+from ._arrays import context, numpy, pointer, tensor_in
+from ._c_out import choice, index_arg, invalid, new_params
 from ._backend import ffi, lib
 from ._errors import BufferTooSmallError, check
 from ._handle import Handle
@@ -112,8 +113,7 @@ class SafetensorsFile(Handle):
         return index
 
     def _c_info(self, index):
-        c = ffi.new("rai_safetensors_tensor_info *")
-        check(lib.rai_safetensors_tensor_info_init_sized(c, ffi.sizeof("rai_safetensors_tensor_info")))
+        c = new_params("rai_safetensors_tensor_info")
         check(lib.rai_safetensors_get_info(self._handle(), index, c))
         return c
 
@@ -450,16 +450,14 @@ class GGUFReader(Handle):
 
     @property
     def info(self):
-        c = ffi.new("rai_gguf_file_info *")
-        check(lib.rai_gguf_file_info_init_sized(c, ffi.sizeof("rai_gguf_file_info")))
+        c = new_params("rai_gguf_file_info")
         check(lib.rai_gguf_reader_get_info(self._handle(), c))
         return GGUFFileInfo(int(c.version), int(c.kv_count), int(c.tensor_count), int(c.alignment),
                             int(c.data_offset), int(c.file_size))
 
     # -- metadata
     def _kv_info(self, index):
-        c = ffi.new("rai_gguf_kv_info *")
-        check(lib.rai_gguf_kv_info_init_sized(c, ffi.sizeof("rai_gguf_kv_info")))
+        c = new_params("rai_gguf_kv_info")
         check(lib.rai_gguf_reader_kv(self._handle(), index, c))
         return c
 
@@ -511,8 +509,7 @@ class GGUFReader(Handle):
     # -- tensors
     def tensor_info(self, key):
         index = self._find(lib.rai_gguf_reader_find_tensor, key)
-        c = ffi.new("rai_gguf_tensor_info *")
-        check(lib.rai_gguf_tensor_info_init_sized(c, ffi.sizeof("rai_gguf_tensor_info")))
+        c = new_params("rai_gguf_tensor_info")
         check(lib.rai_gguf_reader_tensor(self._handle(), index, c))
         return GGUFTensorInfo(index=index, name=_string(c.name), ggml_type=int(c.ggml_type),
                               type_name=_GGML_NAMES.get(int(c.ggml_type)),

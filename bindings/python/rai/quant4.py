@@ -19,8 +19,8 @@ reinterpret a uint16 input), or any DLPack bf16 tensor.
 import collections
 import dataclasses
 
-from ._arrays import (allocate, cdata, choice, context, index_arg, invalid, new_params, numpy, optional_in,
-                      out_or_new, tensor_in, tensor_out)
+from ._arrays import allocate, cdata, context, numpy, optional_in, out_or_new, tensor_in, tensor_out
+from ._c_out import choice, index_arg, invalid, new_params
 from ._backend import ffi, lib
 from ._context import Device, _device_from_c
 from ._errors import check

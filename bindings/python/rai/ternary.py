@@ -15,7 +15,8 @@ OutOfRangeError, both naming the argument.
 import functools
 import operator
 
-from ._arrays import invalid, numpy, pointer, trit_array
+from ._arrays import numpy, pointer, trit_array
+from ._c_out import invalid
 from ._backend import ffi, lib
 from ._errors import BufferTooSmallError, OutOfRangeError, Status, check
 

@@ -28,7 +28,8 @@ import math
 import operator
 
 from ._backend import ffi, lib
-from ._c_out import c_enum, enum_arg, byte_view, encode_name, fill_struct, output, take_string
+from ._arrays import output
+from ._c_out import byte_view, c_enum, encode_name, enum_arg, fill_struct, new_params, take_string
 from ._context import Context
 from ._errors import InvalidArgumentError, Status, check
 from ._handle import Handle
@@ -95,8 +96,7 @@ class Optimizer(Handle):
     def __init__(self, ctx, kind="sgd", *, lr=None, momentum=None, betas=None, eps=None,
                  weight_decay=None, max_grad_norm=None, nesterov=False):
         handle = _context_handle(ctx)
-        p = ffi.new("rai_optimizer_params *")
-        check(lib.rai_optimizer_params_init_sized(p, ffi.sizeof("rai_optimizer_params")))
+        p = new_params("rai_optimizer_params")
         p.kind = int(enum_arg(OptimizerKind, kind, "kind"))
         beta1, beta2 = (None, None) if betas is None else tuple(betas)
         fill_struct(p, {"lr": lr, "momentum": momentum, "beta1": beta1, "beta2": beta2, "eps": eps,
@@ -276,8 +276,7 @@ class HybridTrainer(Handle):
         if unknown:
             raise TypeError(f"HybridTrainer: unknown keyword(s) {', '.join(unknown)} (known: "
                             f"schedule, predictor, loss_model, snapshot, guard, {', '.join(_HYBRID_FIELDS)})")
-        p = ffi.new("rai_hybrid_params *")
-        check(lib.rai_hybrid_params_init_sized(p, ffi.sizeof("rai_hybrid_params")))
+        p = new_params("rai_hybrid_params")
         p.schedule = int(enum_arg(Schedule, schedule, "schedule"))
         p.predictor = int(enum_arg(Predictor, predictor, "predictor"))
         p.loss_model = int(enum_arg(LossModel, loss_model, "loss_model"))
@@ -320,8 +319,7 @@ class HybridTrainer(Handle):
     # -- the step protocol
     def begin(self):
         """Opens a step; returns its StepInfo."""
-        info = ffi.new("rai_hybrid_step_info *")
-        check(lib.rai_hybrid_step_info_init_sized(info, ffi.sizeof("rai_hybrid_step_info")))
+        info = new_params("rai_hybrid_step_info")
         check(lib.rai_hybrid_begin_step(self._handle(), info))
         return _step_info(info)
 
@@ -358,8 +356,7 @@ class HybridTrainer(Handle):
 
     def end(self):
         """Closes the step (divergence guard, rollback); returns its StepResult."""
-        res = ffi.new("rai_hybrid_step_result *")
-        check(lib.rai_hybrid_step_result_init_sized(res, ffi.sizeof("rai_hybrid_step_result")))
+        res = new_params("rai_hybrid_step_result")
         check(lib.rai_hybrid_end_step(self._handle(), res))
         return _step_result(res)
 
@@ -370,8 +367,7 @@ class HybridTrainer(Handle):
     # -- reports
     def stats(self):
         """HybridStats (counters, schedule, predictor quality, timings)."""
-        s = ffi.new("rai_hybrid_stats *")
-        check(lib.rai_hybrid_stats_init_sized(s, ffi.sizeof("rai_hybrid_stats")))
+        s = new_params("rai_hybrid_stats")
         check(lib.rai_hybrid_get_stats(self._handle(), s))
         values = {}
         for name in _STATS_FIELDS:

@@ -29,7 +29,8 @@ Semantics (the reference, /work/shared/reference/ternary-vsa-bitnet.md 7.4, and 
     code 11 unpacks as 0. Unlike tritter, the packed length is checked.
 """
 
-from ._arrays import choice, index_arg, invalid, numpy
+from ._arrays import numpy
+from ._c_out import choice, index_arg, invalid
 from ._backend import ffi, lib
 from ._errors import check
 from . import vsa as _vsa

@@ -16,8 +16,8 @@ top-k search returning numpy arrays (or rai Tensors on a CUDA context).
 
 import operator
 
-from ._arrays import (allocate, choice, index_arg, int_array, invalid, new_params, numpy, pointer,
-                      tensor_in, tensor_out, trit_array)
+from ._arrays import allocate, int_array, numpy, pointer, tensor_in, tensor_out, trit_array
+from ._c_out import choice, index_arg, invalid, new_params
 from ._backend import ffi, lib
 from ._context import Context
 from ._errors import BufferTooSmallError, check

@@ -74,6 +74,27 @@ def environ(**values):
                 os.environ[k] = v
 
 
+def module_fixture(module_globals, cpu_context=False):
+    """(setUpModule, tearDownModule) for a test module: while its tests run, an RAI_DEVICE from
+    the caller's shell is removed (the tests choose devices themselves), and with cpu_context
+    the module's global CTX is a rai.Context("cpu"), closed at the end. Use:
+    setUpModule, tearDownModule = module_fixture(globals(), cpu_context=True)"""
+    env = environ(RAI_DEVICE=None)
+    module_globals.setdefault("CTX", None)
+
+    def set_up():
+        env.__enter__()
+        if cpu_context:
+            module_globals["CTX"] = rai.Context("cpu")
+
+    def tear_down():
+        if cpu_context:
+            module_globals["CTX"].close()
+        env.__exit__(None, None, None)
+
+    return set_up, tear_down
+
+
 def run_python(code, **env):
     """Runs `code` in a fresh interpreter with this process's environment (same binding mode,
     PYTHONPATH, RAI_LIBRARY) minus RAI_DEVICE, plus `env`. Returns the CompletedProcess."""

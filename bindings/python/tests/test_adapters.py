@@ -11,22 +11,13 @@ import unittest
 import rai
 from rai import adapters
 
-from rai_test_support import SOURCE_ROOT, environ, np, requires_numpy
+from rai_test_support import SOURCE_ROOT, module_fixture, np, requires_numpy
 
 GOLDEN = os.path.join(SOURCE_ROOT, "tests", "adapters", "golden")
 Q_PROJ = "model.layers.0.self_attn.q_proj"
 
 
-def setUpModule():
-    global _env, CTX
-    _env = environ(RAI_DEVICE=None)
-    _env.__enter__()
-    CTX = rai.Context("cpu")
-
-
-def tearDownModule():
-    CTX.close()
-    _env.__exit__(None, None, None)
+setUpModule, tearDownModule = module_fixture(globals(), cpu_context=True)
 
 
 def read_safetensors(path):

@@ -6,21 +6,12 @@ import unittest
 
 import rai
 
-from rai_test_support import environ, np, requires_numpy
+from rai_test_support import module_fixture, np, requires_numpy
 
 METHODS = ["none", "topk", "sign", "ternary", "ternary_stoch", "qsgd", "powersgd", "vsa_compat"]
 
 
-def setUpModule():
-    global _env, CTX
-    _env = environ(RAI_DEVICE=None)
-    _env.__enter__()
-    CTX = rai.Context("cpu")
-
-
-def tearDownModule():
-    CTX.close()
-    _env.__exit__(None, None, None)
+setUpModule, tearDownModule = module_fixture(globals(), cpu_context=True)
 
 
 def _gc(method, **options):

@@ -7,19 +7,10 @@ import weakref
 
 import rai
 
-from rai_test_support import environ, np, requires_no_gpu, requires_numpy
+from rai_test_support import environ, module_fixture, np, requires_no_gpu, requires_numpy
 
 
-def setUpModule():
-    # The tests choose devices themselves; an RAI_DEVICE from the caller's shell must not
-    # override them.
-    global _env
-    _env = environ(RAI_DEVICE=None)
-    _env.__enter__()
-
-
-def tearDownModule():
-    _env.__exit__(None, None, None)
+setUpModule, tearDownModule = module_fixture(globals())
 
 
 class ContextTest(unittest.TestCase):

@@ -9,20 +9,13 @@ import unittest
 import rai
 from rai import bitnet, files, quant4
 
-from rai_test_support import SOURCE_ROOT, environ, np, requires_numpy
+from rai_test_support import SOURCE_ROOT, module_fixture, np, requires_numpy
 
 BNB_GOLDEN = os.path.join(SOURCE_ROOT, "tests", "quant", "golden", "bnb_linear4bit.safetensors")
 GGUF_GOLDEN = os.path.join(SOURCE_ROOT, "tests", "io", "gguf", "golden", "tq_golden.gguf")
 
 
-def setUpModule():
-    global _env
-    _env = environ(RAI_DEVICE=None)
-    _env.__enter__()
-
-
-def tearDownModule():
-    _env.__exit__(None, None, None)
+setUpModule, tearDownModule = module_fixture(globals())
 
 
 class TempDir(unittest.TestCase):

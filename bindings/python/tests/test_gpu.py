@@ -4,17 +4,10 @@ import unittest
 
 import rai
 
-from rai_test_support import environ, np, requires_gpu, requires_numpy
+from rai_test_support import module_fixture, np, requires_gpu, requires_numpy
 
 
-def setUpModule():
-    global _env
-    _env = environ(RAI_DEVICE=None)
-    _env.__enter__()
-
-
-def tearDownModule():
-    _env.__exit__(None, None, None)
+setUpModule, tearDownModule = module_fixture(globals())
 
 
 @requires_gpu

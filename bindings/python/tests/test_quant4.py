@@ -10,7 +10,7 @@ import unittest
 import rai
 from rai import files, quant4
 
-from rai_test_support import SOURCE_ROOT, environ, np, requires_gpu, requires_numpy
+from rai_test_support import SOURCE_ROOT, module_fixture, np, requires_gpu, requires_numpy
 
 GOLDEN = os.path.join(SOURCE_ROOT, "tests", "quant", "golden")
 AWKWARD = (1, 31, 33, 65537)
@@ -21,14 +21,7 @@ NF4 = [-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.
        0.7229568362236023, 1.0]
 
 
-def setUpModule():
-    global _env
-    _env = environ(RAI_DEVICE=None)
-    _env.__enter__()
-
-
-def tearDownModule():
-    _env.__exit__(None, None, None)
+setUpModule, tearDownModule = module_fixture(globals())
 
 
 def bf16_to_f32(u16):

@@ -8,7 +8,7 @@ import unittest
 import rai
 from rai import _backend
 
-from rai_test_support import environ, np, requires_numpy
+from rai_test_support import module_fixture, np, requires_numpy
 
 ffi = _backend.ffi
 
@@ -24,16 +24,7 @@ _DLTENSOR_VERSIONED = b"dltensor_versioned"
 _USED = b"used_dltensor"
 
 
-def setUpModule():
-    global _env, CTX
-    _env = environ(RAI_DEVICE=None)
-    _env.__enter__()
-    CTX = rai.Context("cpu")
-
-
-def tearDownModule():
-    CTX.close()
-    _env.__exit__(None, None, None)
+setUpModule, tearDownModule = module_fixture(globals(), cpu_context=True)
 
 
 def _numpy_exports_versioned_dlpack():

@@ -9,21 +9,12 @@ import rai
 from rai import ternary, vsa
 from rai.ternary import Tryte, Word
 
-from rai_test_support import environ, np, requires_numpy
+from rai_test_support import module_fixture, np, requires_numpy
 
 AWKWARD = (1, 31, 33, 65537)
 
 
-def setUpModule():
-    global _env, CTX
-    _env = environ(RAI_DEVICE=None)
-    _env.__enter__()
-    CTX = rai.Context("cpu")
-
-
-def tearDownModule():
-    CTX.close()
-    _env.__exit__(None, None, None)
+setUpModule, tearDownModule = module_fixture(globals(), cpu_context=True)
 
 
 def trits(s):

@@ -8,19 +8,10 @@ import unittest
 
 import rai
 
-from rai_test_support import environ, np, requires_numpy
+from rai_test_support import module_fixture, np, requires_numpy
 
 
-def setUpModule():
-    global _env, CTX
-    _env = environ(RAI_DEVICE=None)
-    _env.__enter__()
-    CTX = rai.Context("cpu")
-
-
-def tearDownModule():
-    CTX.close()
-    _env.__exit__(None, None, None)
+setUpModule, tearDownModule = module_fixture(globals(), cpu_context=True)
 
 
 class Regression:

@@ -7,17 +7,10 @@ import unittest
 import rai
 from rai import bitnet, vsa
 
-from rai_test_support import environ, np, requires_numpy
+from rai_test_support import module_fixture, np, requires_numpy
 
 
-def setUpModule():
-    global _env
-    _env = environ(RAI_DEVICE=None)
-    _env.__enter__()
-
-
-def tearDownModule():
-    _env.__exit__(None, None, None)
+setUpModule, tearDownModule = module_fixture(globals())
 
 
 def mod3(a, b, sign):
