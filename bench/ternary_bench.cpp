@@ -25,6 +25,8 @@
 #define ANCHOR_F32 \
     __attribute__((target_clones("avx512f", "avx2", "default"), noinline, optimize("O3", "fast-math")))
 
+void ternary_gpu_section();  // ternary_gpu.cpp: the GPU targets, with a CUDA device only
+
 namespace {
 
 // ---- int8 anchors (one trit per byte)
@@ -298,5 +300,6 @@ int main() {
         rai_context_destroy(ctx);
     }
     item_memory_threads();
+    ternary_gpu_section();
     return 0;
 }

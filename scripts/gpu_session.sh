@@ -20,7 +20,7 @@ meson test -C "$build" --no-rebuild --suite gpu --print-errorlogs > "$out/gpu-su
 rc=$?
 cp "$build/meson-logs/testlog.txt" "$out/gpu-testlog.txt" 2>/dev/null
 # Benchmarks with a GPU section (each measures its CUDA path beside its anchor in the same run).
-for b in quant_bench; do
+for b in quant_bench ternary_bench; do
   timeout 300 "$build/bench/$b" > "$out/$b.txt" 2>&1
 done
 tail -n 3 "$out/gpu-suite.txt"

@@ -2,6 +2,8 @@
 // tiles with the words staged through shared memory), and top-k search (scores as order-preserving
 // 64-bit keys, sorted per query with CUB's stable segmented radix sort, so equal scores keep the
 // increasing item order).
+#include <climits>
+
 #include <cub/device/device_segmented_radix_sort.cuh>
 
 #include "ternary_common.cuh"
@@ -150,6 +152,92 @@ __global__ void offsets_kernel(int *offsets, size_t segments, size_t m) {
         offsets[idx] = static_cast<int>(idx * m);
 }
 
+// The score a top-k key stands for (the inverse of store()'s key for each metric).
+__device__ inline float key_score(long long key, int metric, size_t dim) {
+    if (metric == 0) return key_float(key);
+    if (metric == 1) return static_cast<float>(key);
+    return metric_value(metric, -key, 0, 0, dim);
+}
+
+// ---- top-k by selection (k <= kSelectMax): one block of kThreads per query.
+constexpr int kSelectMax = 32;
+constexpr long long kNoKey = LLONG_MIN;  // below every real key (real keys fit in 32 bits)
+
+// a ranks before b: higher key, or the same key and the lower item index.
+__device__ inline bool ranks_before(long long ka, int ia, long long kb, int ib) {
+    return ka > kb || (ka == kb && ia < ib);
+}
+
+__global__ void __launch_bounds__(kThreads) select_topk_kernel(const long long *keys, size_t m, int k, int metric,
+                                                                size_t dim, size_t q0, int64_t *index, long long is0,
+                                                                long long is1, float *score, long long ss0,
+                                                                long long ss1) {
+    // 1. Each thread keeps the best k of the items it strides over, sorted best first.
+    long long lk[kSelectMax];
+    int li[kSelectMax];
+    for (int t = 0; t < kSelectMax; ++t) {
+        lk[t] = kNoKey;
+        li[t] = INT_MAX;
+    }
+    const long long *row = keys + static_cast<size_t>(blockIdx.x) * m;
+    for (size_t j = threadIdx.x; j < m; j += blockDim.x) {
+        const long long key = row[j];
+        const int idx = static_cast<int>(j);
+        if (!ranks_before(key, idx, lk[k - 1], li[k - 1])) continue;
+        int p = k - 1;
+        while (p > 0 && ranks_before(key, idx, lk[p - 1], li[p - 1])) {
+            lk[p] = lk[p - 1];
+            li[p] = li[p - 1];
+            --p;
+        }
+        lk[p] = key;
+        li[p] = idx;
+    }
+    // 2. k rounds: the block's best head of list wins, is written, and its list advances.
+    __shared__ long long wk[kThreads / 32];
+    __shared__ int wi[kThreads / 32];
+    __shared__ long long best_k;
+    __shared__ int best_i;
+    int head = 0;
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    const size_t i = q0 + blockIdx.x;
+    for (int t = 0; t < k; ++t) {
+        long long ck = head < k ? lk[head] : kNoKey;
+        int ci = head < k ? li[head] : INT_MAX;
+        for (int off = 16; off > 0; off /= 2) {
+            const long long ok = __shfl_down_sync(0xffffffffu, ck, off);
+            const int oi = __shfl_down_sync(0xffffffffu, ci, off);
+            if (ranks_before(ok, oi, ck, ci)) {
+                ck = ok;
+                ci = oi;
+            }
+        }
+        if (lane == 0) {
+            wk[warp] = ck;
+            wi[warp] = ci;
+        }
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            long long bk = wk[0];
+            int bi = wi[0];
+            for (int w = 1; w < kThreads / 32; ++w)
+                if (ranks_before(wk[w], wi[w], bk, bi)) {
+                    bk = wk[w];
+                    bi = wi[w];
+                }
+            best_k = bk;
+            best_i = bi;
+            index[static_cast<long long>(i) * is0 + static_cast<long long>(t) * is1] = bi;
+            if (score != nullptr)
+                score[static_cast<long long>(i) * ss0 + static_cast<long long>(t) * ss1] = key_score(bk, metric, dim);
+        }
+        __syncthreads();
+        // Item indices are unique, so exactly one thread holds the winner at its head.
+        if (head < k && li[head] == best_i && lk[head] == best_k) ++head;
+        __syncthreads();
+    }
+}
+
 // Writes the first k sorted entries of each query of a batch starting at query q0.
 __global__ void gather_kernel(const long long *keys, const int *vals, size_t batch, size_t m, size_t k, int metric,
                               size_t dim, size_t q0, int64_t *index, long long is0, long long is1, float *score,
@@ -161,13 +249,7 @@ __global__ void gather_kernel(const long long *keys, const int *vals, size_t bat
         const long long key = keys[b * m + t];
         const size_t i = q0 + b;
         index[static_cast<long long>(i) * is0 + static_cast<long long>(t) * is1] = vals[b * m + t];
-        if (score != nullptr) {
-            float v;
-            if (metric == 0) v = key_float(key);
-            else if (metric == 1) v = static_cast<float>(key);
-            else v = metric_value(metric, -key, 0, 0, dim);
-            score[static_cast<long long>(i) * ss0 + static_cast<long long>(t) * ss1] = v;
-        }
+        if (score != nullptr) score[static_cast<long long>(i) * ss0 + static_cast<long long>(t) * ss1] = key_score(key, metric, dim);
     }
 }
 
@@ -220,6 +302,19 @@ int t_topk(int32_t ordinal, void *stream, const uint64_t *queries, size_t q, con
     }
     const size_t cap = batch * m;
     RAICUDA_TRY(keys.alloc(cap * sizeof(long long)), err, "cudaMallocAsync");
+    if (k <= static_cast<size_t>(kSelectMax)) {
+        long long *d_keys = static_cast<long long *>(keys.p);
+        for (size_t q0 = 0; q0 < q; q0 += batch) {
+            const size_t nb = q - q0 < batch ? q - q0 : batch;
+            Sink sink{2, metric, dim, nq ? nq + q0 : nullptr, ni, d_keys, static_cast<long long>(m), 1};
+            const int st = launch_tiles(Q + q0 * 2 * wpad, nb, I, m, wpad, metric >= 2, sink, s, err);
+            if (st != 0) return st;
+            select_topk_kernel<<<static_cast<unsigned>(nb), kThreads, 0, s>>>(
+                d_keys, m, static_cast<int>(k), metric, dim, q0, index, is0, is1, score, ss0, ss1);
+            RAICUDA_TERNARY_LAUNCHED(err, "ternary select_topk_kernel launch");
+        }
+        return 0;
+    }
     RAICUDA_TRY(keys_out.alloc(cap * sizeof(long long)), err, "cudaMallocAsync");
     RAICUDA_TRY(vals.alloc(cap * sizeof(int)), err, "cudaMallocAsync");
     RAICUDA_TRY(vals_out.alloc(cap * sizeof(int)), err, "cudaMallocAsync");

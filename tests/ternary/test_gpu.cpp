@@ -207,7 +207,7 @@ TEST_F(GpuTernary, SimilarityAndTopkEqualCpu) {
                 ASSERT_OK(rai_buffer_read(gpu, last_buffer(), 0, ig.data(), ig.size() * 4));
                 EXPECT_EQ(ic, ig) << "i32 metric " << metric << " dim " << dim;
             }
-            for (size_t k : {size_t{1}, size_t{5}, M}) {
+            for (size_t k : {size_t{1}, size_t{5}, size_t{32}, size_t{33}, M}) {  // selection (<= 32) and sort
                 const int64_t ks[2] = {static_cast<int64_t>(Q), static_cast<int64_t>(k)};
                 std::vector<int64_t> xc(Q * k), xg(Q * k);
                 std::vector<float> sc(Q * k), sg(Q * k);
@@ -224,6 +224,27 @@ TEST_F(GpuTernary, SimilarityAndTopkEqualCpu) {
                 EXPECT_EQ(xc, xg) << "top-k metric " << metric << " dim " << dim << " k " << k;
                 EXPECT_EQ(std::memcmp(sc.data(), sg.data(), sc.size() * 4), 0) << "scores metric " << metric;
             }
+        }
+    }
+}
+
+// Many items per selecting thread (m = 5000 over 256 threads) and heavy ties (dim 16: scores in
+// [-16, 16]), for the k <= 32 selection path and the sort path beside it.
+TEST_F(GpuTernary, TopkWithManyItemsPerThreadAndTiesEqualsCpu) {
+    const size_t Q = 3, M = 5000, dim = 16;
+    auto [cq, gq] = pair(random_trits(Q * dim, 41), Q, dim);
+    auto [ci, gi] = pair(random_trits(M * dim, 42), M, dim);
+    for (int32_t metric : {RAI_VSA_DOT, RAI_VSA_COSINE, RAI_VSA_HAMMING_DISTANCE}) {
+        for (size_t k : {size_t{1}, size_t{7}, size_t{32}, size_t{40}}) {
+            const int64_t ks[2] = {static_cast<int64_t>(Q), static_cast<int64_t>(k)};
+            std::vector<int64_t> xc(Q * k), xg(Q * k);
+            rai_tensor txc{xc.data(), {RAI_DEVICE_CPU, 0}, 2, {RAI_DTYPE_INT, 64, 1}, ks, nullptr, 0};
+            rai_tensor txg{dev(xg.size() * 8), {RAI_DEVICE_CUDA, 0}, 2, {RAI_DTYPE_INT, 64, 1}, ks, nullptr, 0};
+            rai_buffer *bx = last_buffer();
+            ASSERT_OK(rai_vsa_topk(cpu, cq, ci, k, metric, &txc, nullptr));
+            ASSERT_OK(rai_vsa_topk(gpu, gq, gi, k, metric, &txg, nullptr));
+            ASSERT_OK(rai_buffer_read(gpu, bx, 0, xg.data(), xg.size() * 8));
+            EXPECT_EQ(xc, xg) << "metric " << metric << " k " << k;
         }
     }
 }
