@@ -15,7 +15,9 @@ namespace rai::train {
 namespace {
 
 constexpr char kHybridMagic[8] = {'R', 'A', 'I', 'H', 'Y', 'B', 'S', 'T'};
-constexpr uint32_t kHybridVersion = 1;
+// Version 2 dropped the measured seconds (version 1 saved them), so that two identical runs save
+// byte-identical states: wall times are metrics of this process, not training state.
+constexpr uint32_t kHybridVersion = 2;
 
 [[noreturn]] void protocol(const std::string &msg) { throw Error(RAI_ERROR_INVALID_ARGUMENT, "protocol: " + msg); }
 
@@ -799,9 +801,7 @@ void rai_hybrid::serialize(Writer &w, uint32_t flags) const {
                        m.per_phase[2], m.per_phase[3], m.rollbacks, m.caution, m.warning, m.critical, m.gate_blocks,
                        m.phase_changes, m.update_comparisons})
         w.u64(v);
-    for (double v : {m.cos_last, m.cos_sum, m.rel_last, m.rel_sum, m.seconds_phase[0], m.seconds_phase[1],
-                     m.seconds_phase[2], m.seconds_phase[3], m.seconds_overhead})
-        w.f64(v);
+    for (double v : {m.cos_last, m.cos_sum, m.rel_last, m.rel_sum}) w.f64(v);
     w.i32(m.last_phase);
     w.u8(snap_.valid ? 1 : 0);
     if (snap_.valid) {
@@ -877,9 +877,10 @@ void rai_hybrid::load(Reader &r, bool commit) {
                         &m.per_phase[2], &m.per_phase[3], &m.rollbacks, &m.caution, &m.warning, &m.critical,
                         &m.gate_blocks, &m.phase_changes, &m.update_comparisons})
         *v = r.u64();
-    for (double *v : {&m.cos_last, &m.cos_sum, &m.rel_last, &m.rel_sum, &m.seconds_phase[0], &m.seconds_phase[1],
-                      &m.seconds_phase[2], &m.seconds_phase[3], &m.seconds_overhead})
-        *v = r.f64();
+    for (double *v : {&m.cos_last, &m.cos_sum, &m.rel_last, &m.rel_sum}) *v = r.f64();
+    // The state holds no wall times: this hybrid keeps the seconds it has measured itself.
+    std::copy(std::begin(m_.seconds_phase), std::end(m_.seconds_phase), std::begin(m.seconds_phase));
+    m.seconds_overhead = m_.seconds_overhead;
     m.last_phase = r.i32();
     if (m.last_phase < 0 || m.last_phase > 3) r.fail("has an invalid phase");
     const uint8_t snap_valid = r.u8();
