@@ -17,67 +17,23 @@
 #include "cuda_backend_abi.h"
 #include "cuda_quant_abi.h"
 #include "error_util.cuh"
+#include "q4_codes.h"
 
 namespace raicuda {
 
 namespace {
 
-// ---------------------------------------------------------------- tables (as q4_format.cpp)
-
-__constant__ float kNF4Code[16] = {
-    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
-    -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
-    0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
-    0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f,
-};
-__constant__ float kFP4Code[16] = {
-    0.0f, 5.208333333e-03f, 0.66666667f, 1.0f, 0.33333333f, 0.5f, 0.16666667f, 0.25f,
-    -0.0f, -5.208333333e-03f, -0.66666667f, -1.0f, -0.33333333f, -0.5f, -0.16666667f, -0.25f,
-};
-
 constexpr int kNF4 = 2;
 constexpr int kFP4 = 1;
 
-// bnb dQuantizeNF4 / dQuantizeFP4: strict '>' against the literals (NaN gives 0).
-__device__ __forceinline__ unsigned nf4_code(float x) {
-    unsigned c = 0;
-    c += x > -0.8480964004993439f;
-    c += x > -0.6106329262256622f;
-    c += x > -0.4599952697753906f;
-    c += x > -0.33967943489551544f;
-    c += x > -0.23460740596055984f;
-    c += x > -0.13791173323988914f;
-    c += x > -0.045525018125772476f;
-    c += x > 0.03979014977812767f;
-    c += x > 0.1202552504837513f;
-    c += x > 0.2035212516784668f;
-    c += x > 0.2920137718319893f;
-    c += x > 0.3893125355243683f;
-    c += x > 0.5016634166240692f;
-    c += x > 0.6427869200706482f;
-    c += x > 0.8614784181118011f;
-    return c;
-}
-
-__device__ __forceinline__ unsigned fp4_code(float x) {
-    const unsigned sign = x < 0.0f ? 8u : 0u;
-    const float a = fabsf(x);
-    unsigned c = 0;
-    c += a > 0.00260417f;
-    c += a > 0.0859375f;
-    c += a > 0.20833333f;
-    c += a > 0.29166667f;
-    c += a > 0.4166667f;
-    c += a > 0.583333f;
-    c += a > 0.8333333f;
-    // Magnitudes in ascending order are the codes 0, 1, 6, 7, 4, 5, 2, 3.
-    const unsigned map = 0x32547610u;  // nibble c -> code
-    return ((map >> (4 * c)) & 0xfu) + sign;
-}
-
+// The per-element rules are the CPU reference's own (q4_codes.h, host and device).
 template <int TYPE>
 __device__ __forceinline__ unsigned code4(float x) {
-    return TYPE == kFP4 ? fp4_code(x) : nf4_code(x);
+    return TYPE == kFP4 ? rai::q4::quantize_fp4(x) : rai::q4::quantize_nf4(x);
+}
+
+__device__ __forceinline__ float codebook_value(int32_t type, int code) {
+    return type == kFP4 ? rai::q4::fp4_value(code) : rai::q4::nf4_value(code);
 }
 
 // Element loads and stores.
@@ -215,33 +171,6 @@ __global__ void mean_kernel(const float *__restrict__ absmax, int64_t nb, float 
     if (j == 0) *offset = __double2float_rn(__ddiv_rn(partial[0], static_cast<double>(nb)));
 }
 
-// bnb dQuantize<0> on a sorted 256-entry code in shared memory.
-__device__ __forceinline__ uint8_t quantize_8bit(const float *code, float x) {
-    int pivot = 127, upper_pivot = 255, lower_pivot = 0;
-    float lower = -1.0f, upper = 1.0f;
-    float val = code[pivot];
-    for (int i = 64; i > 0; i >>= 1) {
-        if (x > val) {
-            lower_pivot = pivot;
-            lower = val;
-            pivot += i;
-        } else {
-            upper_pivot = pivot;
-            upper = val;
-            pivot -= i;
-        }
-        val = code[pivot];
-    }
-    if (upper_pivot == 255) upper = code[upper_pivot];
-    if (lower_pivot == 0) lower = code[lower_pivot];
-    if (x > val) {
-        const float midpoint = __fmul_rn(__fadd_rn(upper, val), 0.5f);
-        return static_cast<uint8_t>(x > midpoint ? upper_pivot : pivot);
-    }
-    const float midpoint = __fmul_rn(__fadd_rn(lower, val), 0.5f);
-    return static_cast<uint8_t>(x < midpoint ? lower_pivot : pivot);
-}
-
 // One CUDA block of 256 threads per nested block of 256 absmax values.
 __global__ void quantize_8bit_kernel(const float *__restrict__ absmax, int64_t nb, const float *__restrict__ offset,
                                      const float *__restrict__ code8, uint8_t *__restrict__ absmax8,
@@ -260,7 +189,7 @@ __global__ void quantize_8bit_kernel(const float *__restrict__ absmax, int64_t n
     for (int k = 1; k < 8; ++k) m = fmaxf(m, warp_max[k]);
     if (t == 0) absmax2[blockIdx.x] = m;
     const float inv = __fdiv_rn(1.0f, m);
-    if (i < nb) absmax8[i] = quantize_8bit(code, __fmul_rn(v, inv));
+    if (i < nb) absmax8[i] = rai::q4::quantize_8bit(code, __fmul_rn(v, inv));
 }
 
 int double_quant(int32_t ordinal, void *stream, const float *absmax, int64_t nb, int32_t nested_blocksize,
@@ -303,7 +232,7 @@ int decode_absmax(int32_t ordinal, void *stream, const raicuda_q4_weight *w, flo
 template <class T>
 __global__ void dequantize_kernel(raicuda_q4_weight w, T *__restrict__ dst) {
     __shared__ float lut[16];
-    if (threadIdx.x < 16) lut[threadIdx.x] = w.type == kFP4 ? kFP4Code[threadIdx.x] : kNF4Code[threadIdx.x];
+    if (threadIdx.x < 16) lut[threadIdx.x] = codebook_value(w.type, static_cast<int>(threadIdx.x));
     __syncthreads();
     const int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     const int64_t i0 = t * 8;
@@ -355,7 +284,7 @@ __global__ void __launch_bounds__(128) gemv_kernel(raicuda_q4_weight w, int64_t 
                                                    const T *__restrict__ x, const T *__restrict__ bias,
                                                    T *__restrict__ y) {
     __shared__ float lut[16];
-    if (threadIdx.x < 16) lut[threadIdx.x] = w.type == kFP4 ? kFP4Code[threadIdx.x] : kNF4Code[threadIdx.x];
+    if (threadIdx.x < 16) lut[threadIdx.x] = codebook_value(w.type, static_cast<int>(threadIdx.x));
     __syncthreads();
     const int lane = threadIdx.x & 31;
     const int64_t row = static_cast<int64_t>(blockIdx.x) * 4 + (threadIdx.x >> 5);

@@ -1,14 +1,15 @@
 // C ABI: BitNet b1.58 quantization, ternary layouts, prepared weights, ternary GEMM, BitLinear.
 #include <limits>
-#include <mutex>
 
 #include "../core/context.h"
 #include "../quant/bitnet/bitnet.h"
 #include "../quant/bitnet/prepared.h"
 #include "guard.h"
 
+using rai::abi::create_locked;
 using rai::abi::deref;
 using rai::abi::guarded;
+using rai::abi::locked;
 namespace bn = rai::bitnet;
 
 namespace {
@@ -35,64 +36,38 @@ rai_status rai_ternary_weight_info_init_sized(rai_ternary_weight_info *info, siz
 
 rai_status rai_bitnet_quantize_weights(rai_context *ctx, const rai_bitnet_weight_params *params, const rai_tensor *w,
                                        rai_tensor *trits, rai_tensor *scales) {
-    return guarded([&] {
-        rai_context &c = deref(ctx, "ctx");
-        std::lock_guard<std::mutex> lock(c.mutex);
-        bn::quantize_weights(c, params, w, trits, scales);
-    });
+    return locked(ctx, "ctx", [&](rai_context &c) { bn::quantize_weights(c, params, w, trits, scales); });
 }
 
 rai_status rai_bitnet_dequantize_weights(rai_context *ctx, const rai_tensor *trits, const rai_tensor *scales,
                                          rai_tensor *w) {
-    return guarded([&] {
-        rai_context &c = deref(ctx, "ctx");
-        std::lock_guard<std::mutex> lock(c.mutex);
-        bn::dequantize_weights(c, trits, scales, w);
-    });
+    return locked(ctx, "ctx", [&](rai_context &c) { bn::dequantize_weights(c, trits, scales, w); });
 }
 
 rai_status rai_bitnet_quantize_activations(rai_context *ctx, const rai_bitnet_act_params *params, const rai_tensor *x,
                                            rai_tensor *q, rai_tensor *scales) {
-    return guarded([&] {
-        rai_context &c = deref(ctx, "ctx");
-        std::lock_guard<std::mutex> lock(c.mutex);
-        bn::quantize_activations(c, params, x, q, scales);
-    });
+    return locked(ctx, "ctx", [&](rai_context &c) { bn::quantize_activations(c, params, x, q, scales); });
 }
 
 rai_status rai_bitnet_dequantize_activations(rai_context *ctx, const rai_bitnet_act_params *params,
                                              const rai_tensor *q, const rai_tensor *scales, rai_tensor *x) {
-    return guarded([&] {
-        rai_context &c = deref(ctx, "ctx");
-        std::lock_guard<std::mutex> lock(c.mutex);
-        bn::dequantize_activations(c, params, q, scales, x);
-    });
+    return locked(ctx, "ctx", [&](rai_context &c) { bn::dequantize_activations(c, params, q, scales, x); });
 }
 
 rai_status rai_bitnet_rmsnorm_quantize(rai_context *ctx, const rai_bitnet_act_params *params, const rai_tensor *x,
                                        const rai_tensor *gamma, float norm_eps, rai_tensor *q, rai_tensor *scales) {
-    return guarded([&] {
-        rai_context &c = deref(ctx, "ctx");
-        std::lock_guard<std::mutex> lock(c.mutex);
+    return locked(ctx, "ctx", [&](rai_context &c) {
         bn::rmsnorm_quantize(c, params, x, gamma, norm_eps, q, scales);
     });
 }
 
 rai_status rai_bitnet_ste_forward(rai_context *ctx, const rai_tensor *x, float scale, float lo, float hi,
                                   int32_t round_mode, rai_tensor *y) {
-    return guarded([&] {
-        rai_context &c = deref(ctx, "ctx");
-        std::lock_guard<std::mutex> lock(c.mutex);
-        bn::ste_forward(c, x, scale, lo, hi, round_mode, y);
-    });
+    return locked(ctx, "ctx", [&](rai_context &c) { bn::ste_forward(c, x, scale, lo, hi, round_mode, y); });
 }
 
 rai_status rai_bitnet_ste_backward(rai_context *ctx, const rai_tensor *grad_y, rai_tensor *grad_x) {
-    return guarded([&] {
-        rai_context &c = deref(ctx, "ctx");
-        std::lock_guard<std::mutex> lock(c.mutex);
-        bn::ste_backward(c, grad_y, grad_x);
-    });
+    return locked(ctx, "ctx", [&](rai_context &c) { bn::ste_backward(c, grad_y, grad_x); });
 }
 
 rai_status rai_ternary_packed_size(int32_t layout, size_t rows, size_t cols, size_t *out_bytes) {
@@ -116,13 +91,7 @@ rai_status rai_ternary_quantize_tq(int32_t layout, const rai_tensor *x, rai_tens
 
 rai_status rai_ternary_weight_create(rai_context *ctx, const rai_tensor *trits, const rai_tensor *scales,
                                      rai_ternary_weight **out) {
-    if (out != nullptr) *out = nullptr;
-    return guarded([&] {
-        rai_context &c = deref(ctx, "ctx");
-        rai::require_not_null(out, "out");
-        std::lock_guard<std::mutex> lock(c.mutex);
-        *out = bn::weight_create(c, trits, scales);
-    });
+    return create_locked(ctx, out, [&](rai_context &c) { return bn::weight_create(c, trits, scales); });
 }
 
 void rai_ternary_weight_destroy(rai_ternary_weight *weight) { delete weight; }
@@ -133,10 +102,8 @@ rai_status rai_ternary_weight_get_info(const rai_ternary_weight *weight, rai_ter
 
 rai_status rai_ternary_weight_unpack(rai_context *ctx, const rai_ternary_weight *weight, rai_tensor *trits,
                                      rai_tensor *scales) {
-    return guarded([&] {
-        rai_context &c = deref(ctx, "ctx");
+    return locked(ctx, "ctx", [&](rai_context &c) {
         const rai_ternary_weight &w = deref(weight, "weight");
-        std::lock_guard<std::mutex> lock(c.mutex);
         bn::weight_unpack(c, w, trits, scales);
     });
 }
@@ -144,10 +111,8 @@ rai_status rai_ternary_weight_unpack(rai_context *ctx, const rai_ternary_weight 
 rai_status rai_ternary_gemm(rai_context *ctx, const rai_ternary_weight *weight, const rai_tensor *x,
                             const rai_tensor *x_scales, const rai_bitnet_act_params *act, const rai_tensor *bias,
                             rai_tensor *y) {
-    return guarded([&] {
-        rai_context &c = deref(ctx, "ctx");
+    return locked(ctx, "ctx", [&](rai_context &c) {
         const rai_ternary_weight &w = deref(weight, "weight");
-        std::lock_guard<std::mutex> lock(c.mutex);
         bn::gemm(c, w, x, x_scales, act, bias, y);
     });
 }
@@ -155,24 +120,16 @@ rai_status rai_ternary_gemm(rai_context *ctx, const rai_ternary_weight *weight, 
 rai_status rai_bitlinear_create(rai_context *ctx, const rai_bitnet_weight_params *wparams,
                                 const rai_bitnet_act_params *aparams, const rai_tensor *weight, const rai_tensor *bias,
                                 rai_bitlinear **out) {
-    if (out != nullptr) *out = nullptr;
-    return guarded([&] {
-        rai_context &c = deref(ctx, "ctx");
-        rai::require_not_null(out, "out");
-        std::lock_guard<std::mutex> lock(c.mutex);
-        *out = bn::bitlinear_create(c, wparams, aparams, weight, bias);
+    return create_locked(ctx, out, [&](rai_context &c) {
+        return bn::bitlinear_create(c, wparams, aparams, weight, bias);
     });
 }
 
 rai_status rai_bitlinear_create_from_trits(rai_context *ctx, const rai_bitnet_act_params *aparams,
                                            const rai_tensor *trits, const rai_tensor *scales, const rai_tensor *bias,
                                            rai_bitlinear **out) {
-    if (out != nullptr) *out = nullptr;
-    return guarded([&] {
-        rai_context &c = deref(ctx, "ctx");
-        rai::require_not_null(out, "out");
-        std::lock_guard<std::mutex> lock(c.mutex);
-        *out = bn::bitlinear_create_from_trits(c, aparams, trits, scales, bias);
+    return create_locked(ctx, out, [&](rai_context &c) {
+        return bn::bitlinear_create_from_trits(c, aparams, trits, scales, bias);
     });
 }
 
@@ -189,10 +146,8 @@ rai_status rai_bitlinear_weight(const rai_bitlinear *layer, const rai_ternary_we
 
 rai_status rai_bitlinear_forward(rai_context *ctx, const rai_bitlinear *layer, int32_t mode, const rai_tensor *x,
                                  rai_tensor *y) {
-    return guarded([&] {
-        rai_context &c = deref(ctx, "ctx");
+    return locked(ctx, "ctx", [&](rai_context &c) {
         const rai_bitlinear &l = deref(layer, "layer");
-        std::lock_guard<std::mutex> lock(c.mutex);
         bn::bitlinear_forward(c, l, mode, x, y);
     });
 }

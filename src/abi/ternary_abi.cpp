@@ -1,7 +1,6 @@
 // C ABI: balanced ternary scalars, packed and sparse trit vectors, VSA operations and the item
 // memory. Argument checks and conversions only; the algorithms are in src/ternary/.
 #include <cstring>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -20,8 +19,10 @@
 #include "guard.h"
 #include "../core/error.h"
 
+using rai::abi::create_locked;
 using rai::abi::deref;
 using rai::abi::guarded;
+using rai::abi::locked;
 namespace tern = rai::ternary;
 
 namespace {
@@ -110,16 +111,7 @@ rai_status bind_common(const rai_tvec *a, const char *an, const rai_tvec *b, int
 }  // namespace
 
 namespace {
-// Resolves ctx and locks it; matrix_arg checks that each matrix lives on ctx's device.
-template <class F>
-rai_status with_context(rai_context *ctx, F &&body) {
-    return guarded([&] {
-        rai_context &c = deref(ctx, "ctx");
-        std::lock_guard<std::mutex> lock(c.mutex);
-        body(c);
-    });
-}
-
+// Matrix calls run under locked(ctx, ...); matrix_arg checks that each matrix lives on ctx's device.
 template <class M>
 M &matrix_arg(const rai_context &ctx, M *m, const char *name) {
     M &x = deref(m, name);
@@ -131,13 +123,95 @@ M &matrix_arg(const rai_context &ctx, M *m, const char *name) {
 namespace {
 rai_status matrix_bind_common(rai_context *ctx, const rai_vsa_matrix *a, const char *an,
                               const rai_vsa_matrix *b, int32_t mode, rai_vsa_matrix *out, bool unbind) {
-    return with_context(ctx, [&](rai_context &c) {
+    return locked(ctx, "ctx", [&](rai_context &c) {
         const rai_vsa_matrix &x = matrix_arg(c, a, an), &y = matrix_arg(c, b, "b");
         rai_vsa_matrix &o = matrix_arg(c, out, "out");
         tern::check_bind_mode(mode, "mode");
         tern::matrix_binary(c, x, y, tern::bind_op(mode, unbind), o);
     });
 }
+}  // namespace
+
+namespace {
+namespace raw_abi {
+// The tryte3 and word6 entry points: the same checks and calls, differing only in the format
+// (3 or 6 trits) and in the raw integer the C ABI uses (Raw = uint8_t or uint16_t).
+template <class Raw>
+rai_status from_int(const tern::Trits &t, int32_t value, Raw *out_raw) {
+    return guarded([&] {
+        const uint32_t r = tern::int_to_raw(t, value, "value");
+        *out_ptr(out_raw, "out_raw") = static_cast<Raw>(r);
+    });
+}
+
+template <class Raw>
+rai_status to_int(const tern::Trits &t, Raw raw, int32_t *out) {
+    return guarded([&] {
+        const int32_t v = tern::raw_to_int(t, raw, "raw");
+        *out_ptr(out, "out") = v;
+    });
+}
+
+template <class Raw>
+rai_status from_trits(const tern::Trits &t, const int8_t *trits, Raw *out_raw) {
+    return guarded([&] {
+        rai::require_not_null(trits, "trits");
+        const uint32_t r = tern::trits_to_raw(t, trits, "trits");
+        *out_ptr(out_raw, "out_raw") = static_cast<Raw>(r);
+    });
+}
+
+template <class Raw>
+rai_status to_trits(const tern::Trits &t, Raw raw, int8_t *out_trits) {
+    return guarded([&] {
+        out_ptr(out_trits, "out_trits");
+        int8_t digits[6];  // the widest format, words
+        tern::raw_to_trits(t, raw, digits, "raw");
+        std::memcpy(out_trits, digits, static_cast<size_t>(t.n));
+    });
+}
+
+template <class Raw>
+rai_status get_trit(const tern::Trits &t, Raw raw, size_t index, int8_t *out) {
+    return guarded([&] {
+        const int8_t v = tern::raw_get_trit(t, raw, index, "raw");
+        *out_ptr(out, "out") = v;
+    });
+}
+
+template <class Raw>
+rai_status add(const tern::Trits &t, Raw a, Raw b, Raw *out_sum, int8_t *out_carry) {
+    return guarded([&] {
+        out_ptr(out_sum, "out_sum");
+        out_ptr(out_carry, "out_carry");
+        uint32_t s;
+        int8_t c;
+        tern::raw_add(t, a, b, &s, &c);
+        *out_sum = static_cast<Raw>(s);
+        *out_carry = c;
+    });
+}
+
+template <class Raw>
+rai_status mul(const tern::Trits &t, Raw a, Raw b, Raw *out_low, Raw *out_high) {
+    return guarded([&] {
+        out_ptr(out_low, "out_low");
+        out_ptr(out_high, "out_high");
+        uint32_t lo, hi;
+        tern::raw_mul(t, a, b, &lo, &hi);
+        *out_low = static_cast<Raw>(lo);
+        *out_high = static_cast<Raw>(hi);
+    });
+}
+
+template <class Raw>
+rai_status neg(const tern::Trits &t, Raw a, Raw *out) {
+    return guarded([&] {
+        const uint32_t r = tern::raw_neg(t, a);
+        *out_ptr(out, "out") = static_cast<Raw>(r);
+    });
+}
+}  // namespace raw_abi
 }  // namespace
 
 extern "C" {
@@ -193,143 +267,49 @@ rai_status rai_trit_from_bits(uint8_t plus, uint8_t minus, int8_t *out) {
     });
 }
 
-/* ---- trytes and words */
+/* ---- trytes and words (bodies in raw_abi above) */
 
 rai_status rai_tryte3_from_int(int32_t value, uint8_t *out_raw) {
-    return guarded([&] {
-        const uint32_t r = tern::int_to_raw(tern::kTryte, value, "value");
-        *out_ptr(out_raw, "out_raw") = static_cast<uint8_t>(r);
-    });
+    return raw_abi::from_int(tern::kTryte, value, out_raw);
 }
-
-rai_status rai_tryte3_to_int(uint8_t raw, int32_t *out) {
-    return guarded([&] {
-        const int32_t v = tern::raw_to_int(tern::kTryte, raw, "raw");
-        *out_ptr(out, "out") = v;
-    });
-}
-
+rai_status rai_tryte3_to_int(uint8_t raw, int32_t *out) { return raw_abi::to_int(tern::kTryte, raw, out); }
 rai_status rai_tryte3_from_trits(const int8_t *trits, uint8_t *out_raw) {
-    return guarded([&] {
-        rai::require_not_null(trits, "trits");
-        const uint32_t r = tern::trits_to_raw(tern::kTryte, trits, "trits");
-        *out_ptr(out_raw, "out_raw") = static_cast<uint8_t>(r);
-    });
+    return raw_abi::from_trits(tern::kTryte, trits, out_raw);
 }
-
 rai_status rai_tryte3_to_trits(uint8_t raw, int8_t *out_trits) {
-    return guarded([&] {
-        out_ptr(out_trits, "out_trits");
-        int8_t t[3];
-        tern::raw_to_trits(tern::kTryte, raw, t, "raw");
-        std::memcpy(out_trits, t, 3);
-    });
+    return raw_abi::to_trits(tern::kTryte, raw, out_trits);
 }
-
 rai_status rai_tryte3_get_trit(uint8_t raw, size_t index, int8_t *out) {
-    return guarded([&] {
-        const int8_t t = tern::raw_get_trit(tern::kTryte, raw, index, "raw");
-        *out_ptr(out, "out") = t;
-    });
+    return raw_abi::get_trit(tern::kTryte, raw, index, out);
 }
-
 rai_status rai_tryte3_add(uint8_t a, uint8_t b, uint8_t *out_sum, int8_t *out_carry) {
-    return guarded([&] {
-        out_ptr(out_sum, "out_sum");
-        out_ptr(out_carry, "out_carry");
-        uint32_t s;
-        int8_t c;
-        tern::raw_add(tern::kTryte, a, b, &s, &c);
-        *out_sum = static_cast<uint8_t>(s);
-        *out_carry = c;
-    });
+    return raw_abi::add(tern::kTryte, a, b, out_sum, out_carry);
 }
-
 rai_status rai_tryte3_mul(uint8_t a, uint8_t b, uint8_t *out_low, uint8_t *out_high) {
-    return guarded([&] {
-        out_ptr(out_low, "out_low");
-        out_ptr(out_high, "out_high");
-        uint32_t lo, hi;
-        tern::raw_mul(tern::kTryte, a, b, &lo, &hi);
-        *out_low = static_cast<uint8_t>(lo);
-        *out_high = static_cast<uint8_t>(hi);
-    });
+    return raw_abi::mul(tern::kTryte, a, b, out_low, out_high);
 }
-
-rai_status rai_tryte3_neg(uint8_t a, uint8_t *out) {
-    return guarded([&] {
-        const uint32_t r = tern::raw_neg(tern::kTryte, a);
-        *out_ptr(out, "out") = static_cast<uint8_t>(r);
-    });
-}
+rai_status rai_tryte3_neg(uint8_t a, uint8_t *out) { return raw_abi::neg(tern::kTryte, a, out); }
 
 rai_status rai_word6_from_int(int32_t value, uint16_t *out_raw) {
-    return guarded([&] {
-        const uint32_t r = tern::int_to_raw(tern::kWord, value, "value");
-        *out_ptr(out_raw, "out_raw") = static_cast<uint16_t>(r);
-    });
+    return raw_abi::from_int(tern::kWord, value, out_raw);
 }
-
-rai_status rai_word6_to_int(uint16_t raw, int32_t *out) {
-    return guarded([&] {
-        const int32_t v = tern::raw_to_int(tern::kWord, raw, "raw");
-        *out_ptr(out, "out") = v;
-    });
-}
-
+rai_status rai_word6_to_int(uint16_t raw, int32_t *out) { return raw_abi::to_int(tern::kWord, raw, out); }
 rai_status rai_word6_from_trits(const int8_t *trits, uint16_t *out_raw) {
-    return guarded([&] {
-        rai::require_not_null(trits, "trits");
-        const uint32_t r = tern::trits_to_raw(tern::kWord, trits, "trits");
-        *out_ptr(out_raw, "out_raw") = static_cast<uint16_t>(r);
-    });
+    return raw_abi::from_trits(tern::kWord, trits, out_raw);
 }
-
 rai_status rai_word6_to_trits(uint16_t raw, int8_t *out_trits) {
-    return guarded([&] {
-        out_ptr(out_trits, "out_trits");
-        int8_t t[6];
-        tern::raw_to_trits(tern::kWord, raw, t, "raw");
-        std::memcpy(out_trits, t, 6);
-    });
+    return raw_abi::to_trits(tern::kWord, raw, out_trits);
 }
-
 rai_status rai_word6_get_trit(uint16_t raw, size_t index, int8_t *out) {
-    return guarded([&] {
-        const int8_t t = tern::raw_get_trit(tern::kWord, raw, index, "raw");
-        *out_ptr(out, "out") = t;
-    });
+    return raw_abi::get_trit(tern::kWord, raw, index, out);
 }
-
 rai_status rai_word6_add(uint16_t a, uint16_t b, uint16_t *out_sum, int8_t *out_carry) {
-    return guarded([&] {
-        out_ptr(out_sum, "out_sum");
-        out_ptr(out_carry, "out_carry");
-        uint32_t s;
-        int8_t c;
-        tern::raw_add(tern::kWord, a, b, &s, &c);
-        *out_sum = static_cast<uint16_t>(s);
-        *out_carry = c;
-    });
+    return raw_abi::add(tern::kWord, a, b, out_sum, out_carry);
 }
-
 rai_status rai_word6_mul(uint16_t a, uint16_t b, uint16_t *out_low, uint16_t *out_high) {
-    return guarded([&] {
-        out_ptr(out_low, "out_low");
-        out_ptr(out_high, "out_high");
-        uint32_t lo, hi;
-        tern::raw_mul(tern::kWord, a, b, &lo, &hi);
-        *out_low = static_cast<uint16_t>(lo);
-        *out_high = static_cast<uint16_t>(hi);
-    });
+    return raw_abi::mul(tern::kWord, a, b, out_low, out_high);
 }
-
-rai_status rai_word6_neg(uint16_t a, uint16_t *out) {
-    return guarded([&] {
-        const uint32_t r = tern::raw_neg(tern::kWord, a);
-        *out_ptr(out, "out") = static_cast<uint16_t>(r);
-    });
-}
+rai_status rai_word6_neg(uint16_t a, uint16_t *out) { return raw_abi::neg(tern::kWord, a, out); }
 
 rai_status rai_word6_from_trytes(uint8_t low, uint8_t high, uint16_t *out_raw) {
     return guarded([&] {
@@ -791,13 +771,7 @@ const char *rai_vsa_cpu_backend(void) { return tern::kernels().name; }
 /* ---- item memory */
 
 rai_status rai_vsa_matrix_create(rai_context *ctx, size_t rows, size_t dim, rai_vsa_matrix **out) {
-    if (out != nullptr) *out = nullptr;
-    return guarded([&] {
-        rai_context &c = deref(ctx, "ctx");
-        rai::require_not_null(out, "out");
-        std::lock_guard<std::mutex> lock(c.mutex);
-        *out = tern::matrix_create(c, rows, dim);
-    });
+    return create_locked(ctx, out, [&](rai_context &c) { return tern::matrix_create(c, rows, dim); });
 }
 
 void rai_vsa_matrix_destroy(rai_vsa_matrix *m) { tern::matrix_destroy(m); }
@@ -814,31 +788,31 @@ rai_status rai_vsa_matrix_shape(const rai_vsa_matrix *m, size_t *out_rows, size_
 
 
 rai_status rai_vsa_matrix_set_row(rai_context *ctx, rai_vsa_matrix *m, size_t row, const rai_tvec *v) {
-    return with_context(ctx, [&](rai_context &c) {
+    return locked(ctx, "ctx", [&](rai_context &c) {
         tern::matrix_set_row(c, matrix_arg(c, m, "m"), row, deref(v, "v"));
     });
 }
 
 rai_status rai_vsa_matrix_get_row(rai_context *ctx, const rai_vsa_matrix *m, size_t row, rai_tvec *out) {
-    return with_context(ctx, [&](rai_context &c) {
+    return locked(ctx, "ctx", [&](rai_context &c) {
         tern::matrix_get_row(c, matrix_arg(c, m, "m"), row, deref(out, "out"));
     });
 }
 
 rai_status rai_vsa_matrix_write_int8(rai_context *ctx, rai_vsa_matrix *m, size_t row_offset, const rai_tensor *src) {
-    return with_context(ctx, [&](rai_context &c) {
+    return locked(ctx, "ctx", [&](rai_context &c) {
         tern::matrix_write_int8(c, matrix_arg(c, m, "m"), row_offset, src);
     });
 }
 
 rai_status rai_vsa_matrix_read_int8(rai_context *ctx, const rai_vsa_matrix *m, size_t row_offset, rai_tensor *dst) {
-    return with_context(ctx, [&](rai_context &c) {
+    return locked(ctx, "ctx", [&](rai_context &c) {
         tern::matrix_read_int8(c, matrix_arg(c, m, "m"), row_offset, dst);
     });
 }
 
 rai_status rai_vsa_matrix_random(rai_context *ctx, rai_vsa_matrix *m, const rai_random_params *params) {
-    return with_context(ctx, [&](rai_context &c) {
+    return locked(ctx, "ctx", [&](rai_context &c) {
         rai_vsa_matrix &x = matrix_arg(c, m, "m");
         tern::matrix_random(c, x, read_random(params));
     });
@@ -856,14 +830,14 @@ rai_status rai_vsa_matrix_unbind(rai_context *ctx, const rai_vsa_matrix *c, cons
 }
 
 rai_status rai_vsa_matrix_permute(rai_context *ctx, const rai_vsa_matrix *m, int64_t shift, rai_vsa_matrix *out) {
-    return with_context(ctx, [&](rai_context &c) {
+    return locked(ctx, "ctx", [&](rai_context &c) {
         tern::matrix_permute(c, matrix_arg(c, m, "m"), shift, matrix_arg(c, out, "out"));
     });
 }
 
 rai_status rai_vsa_matrix_bundle(rai_context *ctx, const rai_vsa_matrix *m, const int32_t *weights,
                                  const rai_bundle_params *params, rai_vsa_matrix *out) {
-    return with_context(ctx, [&](rai_context &c) {
+    return locked(ctx, "ctx", [&](rai_context &c) {
         const tern::BundleOptions opt = read_bundle(params);
         tern::matrix_bundle(c, matrix_arg(c, m, "m"), weights, opt, matrix_arg(c, out, "out"));
     });
@@ -871,14 +845,14 @@ rai_status rai_vsa_matrix_bundle(rai_context *ctx, const rai_vsa_matrix *m, cons
 
 rai_status rai_vsa_similarity_matrix(rai_context *ctx, const rai_vsa_matrix *queries, const rai_vsa_matrix *items,
                                      int32_t metric, rai_tensor *out) {
-    return with_context(ctx, [&](rai_context &c) {
+    return locked(ctx, "ctx", [&](rai_context &c) {
         tern::similarity_matrix(c, matrix_arg(c, queries, "queries"), matrix_arg(c, items, "items"), metric, out);
     });
 }
 
 rai_status rai_vsa_topk(rai_context *ctx, const rai_vsa_matrix *queries, const rai_vsa_matrix *items, size_t k,
                         int32_t metric, rai_tensor *out_index, rai_tensor *out_score) {
-    return with_context(ctx, [&](rai_context &c) {
+    return locked(ctx, "ctx", [&](rai_context &c) {
         tern::topk(c, matrix_arg(c, queries, "queries"), matrix_arg(c, items, "items"), k, metric, out_index,
                    out_score);
     });

@@ -12,6 +12,7 @@
 
 using rai::abi::deref;
 using rai::abi::guarded;
+using rai::abi::locked;
 
 namespace {
 // First released layouts (0.1): every field of the structs as declared in rai.h.
@@ -55,18 +56,14 @@ void rai_optimizer_destroy(rai_optimizer *opt) { delete opt; }
 
 rai_status rai_optimizer_add_param(rai_optimizer *opt, const char *name, const rai_tensor *param,
                                    const rai_tensor *grad, uint32_t *out_id) {
-    return guarded([&] {
-        rai_optimizer &o = deref(opt, "opt");
-        std::lock_guard<std::mutex> lock(o.mutex);
+    return locked(opt, "opt", [&](rai_optimizer &o) {
         const uint32_t id = o.add_param(name, param, grad);
         if (out_id != nullptr) *out_id = id;
     });
 }
 
 rai_status rai_optimizer_step(rai_optimizer *opt, float *out_grad_norm) {
-    return guarded([&] {
-        rai_optimizer &o = deref(opt, "opt");
-        std::lock_guard<std::mutex> lock(o.mutex);
+    return locked(opt, "opt", [&](rai_optimizer &o) {
         check_not_attached(o, "rai_optimizer_step");
         const double norm = o.step();
         if (out_grad_norm != nullptr) *out_grad_norm = static_cast<float>(norm);
@@ -74,20 +71,16 @@ rai_status rai_optimizer_step(rai_optimizer *opt, float *out_grad_norm) {
 }
 
 rai_status rai_optimizer_grad_norm(rai_optimizer *opt, float *out_norm) {
-    return guarded([&] {
-        rai_optimizer &o = deref(opt, "opt");
+    return locked(opt, "opt", [&](rai_optimizer &o) {
         rai::require_not_null(out_norm, "out_norm");
-        std::lock_guard<std::mutex> lock(o.mutex);
         *out_norm = static_cast<float>(o.grad_norm());
     });
 }
 
 rai_status rai_optimizer_clip_grad_norm(rai_optimizer *opt, float max_norm, float *out_norm) {
-    return guarded([&] {
-        rai_optimizer &o = deref(opt, "opt");
+    return locked(opt, "opt", [&](rai_optimizer &o) {
         rai::require(std::isfinite(max_norm) && max_norm > 0.0f, RAI_ERROR_INVALID_ARGUMENT,
                      "max_norm is " + std::to_string(max_norm) + ", expected a finite value > 0");
-        std::lock_guard<std::mutex> lock(o.mutex);
         const double norm = o.grad_norm();
         const float factor = rai::train::clip_factor(norm, max_norm);
         if (factor < 1.0f)
@@ -97,37 +90,29 @@ rai_status rai_optimizer_clip_grad_norm(rai_optimizer *opt, float max_norm, floa
 }
 
 rai_status rai_optimizer_set_lr(rai_optimizer *opt, float lr) {
-    return guarded([&] {
-        rai_optimizer &o = deref(opt, "opt");
+    return locked(opt, "opt", [&](rai_optimizer &o) {
         check_lr(lr);
-        std::lock_guard<std::mutex> lock(o.mutex);
         o.lr = lr;
     });
 }
 
 rai_status rai_optimizer_get_lr(const rai_optimizer *opt, float *out_lr) {
-    return guarded([&] {
-        const rai_optimizer &o = deref(opt, "opt");
+    return locked(opt, "opt", [&](const rai_optimizer &o) {
         rai::require_not_null(out_lr, "out_lr");
-        std::lock_guard<std::mutex> lock(o.mutex);
         *out_lr = o.lr;
     });
 }
 
 rai_status rai_optimizer_step_count(const rai_optimizer *opt, uint64_t *out_steps) {
-    return guarded([&] {
-        const rai_optimizer &o = deref(opt, "opt");
+    return locked(opt, "opt", [&](const rai_optimizer &o) {
         rai::require_not_null(out_steps, "out_steps");
-        std::lock_guard<std::mutex> lock(o.mutex);
         *out_steps = o.t;
     });
 }
 
 rai_status rai_optimizer_state_size(const rai_optimizer *opt, size_t *out_size) {
-    return guarded([&] {
-        const rai_optimizer &o = deref(opt, "opt");
+    return locked(opt, "opt", [&](const rai_optimizer &o) {
         rai::require_not_null(out_size, "out_size");
-        std::lock_guard<std::mutex> lock(o.mutex);
         rai::train::Writer w(true);
         o.serialize(w);
         w.finish();
@@ -136,18 +121,14 @@ rai_status rai_optimizer_state_size(const rai_optimizer *opt, size_t *out_size) 
 }
 
 rai_status rai_optimizer_state_save(const rai_optimizer *opt, void *buffer, size_t capacity, size_t *written) {
-    return guarded([&] {
-        const rai_optimizer &o = deref(opt, "opt");
-        std::lock_guard<std::mutex> lock(o.mutex);
+    return locked(opt, "opt", [&](const rai_optimizer &o) {
         rai::train::save_blob([&](rai::train::Writer &w) { o.serialize(w); }, buffer, capacity, written);
     });
 }
 
 rai_status rai_optimizer_state_load(rai_optimizer *opt, const void *buffer, size_t size) {
-    return guarded([&] {
-        rai_optimizer &o = deref(opt, "opt");
+    return locked(opt, "opt", [&](rai_optimizer &o) {
         rai::require(buffer != nullptr || size == 0, RAI_ERROR_INVALID_ARGUMENT, "buffer must not be NULL");
-        std::lock_guard<std::mutex> lock(o.mutex);
         rai::train::Reader r(buffer, size, "state");
         r.verify_checksum();
         const rai_optimizer::Parsed p = o.parse(r);
@@ -193,83 +174,47 @@ void rai_hybrid_destroy(rai_hybrid *h) { delete h; }
 
 rai_status rai_hybrid_add_param(rai_hybrid *h, const char *name, const rai_tensor *param, const rai_tensor *grad,
                                 uint32_t *out_id) {
-    return guarded([&] {
-        rai_hybrid &x = deref(h, "h");
-        std::lock_guard<std::mutex> lock(x.mutex);
+    return locked(h, "h", [&](rai_hybrid &x) {
         const uint32_t id = x.add_param(name, param, grad);
         if (out_id != nullptr) *out_id = id;
     });
 }
 
 rai_status rai_hybrid_set_optimizer(rai_hybrid *h, rai_optimizer *opt) {
-    return guarded([&] {
-        rai_hybrid &x = deref(h, "h");
-        std::lock_guard<std::mutex> lock(x.mutex);
-        x.set_optimizer(opt);
-    });
+    return locked(h, "h", [&](rai_hybrid &x) { x.set_optimizer(opt); });
 }
 
 rai_status rai_hybrid_begin_step(rai_hybrid *h, rai_hybrid_step_info *out) {
-    return guarded([&] {
-        rai_hybrid &x = deref(h, "h");
-        std::lock_guard<std::mutex> lock(x.mutex);
-        x.begin_step(out);
-    });
+    return locked(h, "h", [&](rai_hybrid &x) { x.begin_step(out); });
 }
 
 rai_status rai_hybrid_record_gradients(rai_hybrid *h, float loss) {
-    return guarded([&] {
-        rai_hybrid &x = deref(h, "h");
-        std::lock_guard<std::mutex> lock(x.mutex);
-        x.record_gradients(loss);
-    });
+    return locked(h, "h", [&](rai_hybrid &x) { x.record_gradients(loss); });
 }
 
 rai_status rai_hybrid_apply_predicted(rai_hybrid *h) {
-    return guarded([&] {
-        rai_hybrid &x = deref(h, "h");
-        std::lock_guard<std::mutex> lock(x.mutex);
-        x.apply_predicted();
-    });
+    return locked(h, "h", [&](rai_hybrid &x) { x.apply_predicted(); });
 }
 
 rai_status rai_hybrid_get_predicted(rai_hybrid *h, const rai_tensor *const *out, size_t n) {
-    return guarded([&] {
-        rai_hybrid &x = deref(h, "h");
-        std::lock_guard<std::mutex> lock(x.mutex);
-        x.get_predicted(out, n);
-    });
+    return locked(h, "h", [&](rai_hybrid &x) { x.get_predicted(out, n); });
 }
 
 rai_status rai_hybrid_report_loss(rai_hybrid *h, float loss) {
-    return guarded([&] {
-        rai_hybrid &x = deref(h, "h");
-        std::lock_guard<std::mutex> lock(x.mutex);
-        x.report_loss(loss);
-    });
+    return locked(h, "h", [&](rai_hybrid &x) { x.report_loss(loss); });
 }
 
 rai_status rai_hybrid_end_step(rai_hybrid *h, rai_hybrid_step_result *out) {
-    return guarded([&] {
-        rai_hybrid &x = deref(h, "h");
-        std::lock_guard<std::mutex> lock(x.mutex);
-        x.end_step(out);
-    });
+    return locked(h, "h", [&](rai_hybrid &x) { x.end_step(out); });
 }
 
 rai_status rai_hybrid_abort_step(rai_hybrid *h) {
-    return guarded([&] {
-        rai_hybrid &x = deref(h, "h");
-        std::lock_guard<std::mutex> lock(x.mutex);
-        x.abort_step();
-    });
+    return locked(h, "h", [&](rai_hybrid &x) { x.abort_step(); });
 }
 
 rai_status rai_hybrid_get_stats(const rai_hybrid *h, rai_hybrid_stats *out) {
-    return guarded([&] {
-        const rai_hybrid &x = deref(h, "h");
+    return locked(h, "h", [&](const rai_hybrid &x) {
         rai::train::check_out(out, kStatsV1, "out");
-        std::lock_guard<std::mutex> lock(x.mutex);
         rai_hybrid_stats s{};
         x.stats(s);
         rai::train::write_out(out, s, kStatsV1, "out");
@@ -294,29 +239,19 @@ rai_status rai_hybrid_metrics_json(const rai_hybrid *h, uint32_t flags, char **o
 }
 
 rai_status rai_hybrid_state_size(const rai_hybrid *h, uint32_t flags, size_t *out_size) {
-    return guarded([&] {
-        const rai_hybrid &x = deref(h, "h");
+    return locked(h, "h", [&](const rai_hybrid &x) {
         rai::require_not_null(out_size, "out_size");
-        std::lock_guard<std::mutex> lock(x.mutex);
         *out_size = x.state_size(flags);
     });
 }
 
 rai_status rai_hybrid_state_save(const rai_hybrid *h, uint32_t flags, void *buffer, size_t capacity,
                                  size_t *written) {
-    return guarded([&] {
-        const rai_hybrid &x = deref(h, "h");
-        std::lock_guard<std::mutex> lock(x.mutex);
-        x.state_save(flags, buffer, capacity, written);
-    });
+    return locked(h, "h", [&](const rai_hybrid &x) { x.state_save(flags, buffer, capacity, written); });
 }
 
 rai_status rai_hybrid_state_load(rai_hybrid *h, const void *buffer, size_t size) {
-    return guarded([&] {
-        rai_hybrid &x = deref(h, "h");
-        std::lock_guard<std::mutex> lock(x.mutex);
-        x.state_load(buffer, size);
-    });
+    return locked(h, "h", [&](rai_hybrid &x) { x.state_load(buffer, size); });
 }
 
 rai_status rai_hybrid_run_steps(rai_hybrid *h, const rai_hybrid_callbacks *callbacks, void *user, uint64_t n,

@@ -1172,9 +1172,8 @@ struct Built {
     bool has_q = false;
 };
 
-Built build(const rai_gc &gc, const TensorState &ts, const FloatBuf &m) {
-    Built b;
-    const uint8_t enc = method_encoding(gc, ts);
+// The header of ts's current message, `size` bytes in all, in encoding `enc`.
+Header message_header(const rai_gc &gc, const TensorState &ts, uint8_t enc, std::size_t size) {
     Header h;
     h.method = static_cast<uint8_t>(gc.cfg.method);
     h.encoding = enc;
@@ -1182,8 +1181,15 @@ Built build(const rai_gc &gc, const TensorState &ts, const FloatBuf &m) {
     h.tag = gc.tag;
     h.numel = ts.numel;
     h.step = ts.step;
-    const std::size_t size = current_message_size(gc, ts);
     h.payload_bytes = static_cast<uint32_t>(size - kHeaderBytes);
+    return h;
+}
+
+Built build(const rai_gc &gc, const TensorState &ts, const FloatBuf &m) {
+    Built b;
+    const uint8_t enc = method_encoding(gc, ts);
+    const std::size_t size = current_message_size(gc, ts);
+    const Header h = message_header(gc, ts, enc, size);
     b.msg.assign(size, 0);
     write_header(b.msg.data(), h);
     std::vector<float> *qp = enc == kPsgdPQ ? &b.q : nullptr;
@@ -1274,15 +1280,8 @@ void compress_cpu(rai_gc &gc, TensorState &ts, const rai_tensor *grad, uint8_t *
         if (ts.residual.size()) ef_add_blocked(m, ts.residual.host(), m, n);
     }
     const uint8_t enc = method_encoding(gc, ts);
-    Header h;
-    h.method = static_cast<uint8_t>(gc.cfg.method);
-    h.encoding = enc;
-    h.id = ts.id;
-    h.tag = gc.tag;
-    h.numel = ts.numel;
-    h.step = ts.step;
     const std::size_t size = current_message_size(gc, ts);
-    h.payload_bytes = static_cast<uint32_t>(size - kHeaderBytes);
+    const Header h = message_header(gc, ts, enc, size);
     write_header(dst, h);
     std::vector<float> q;
     encode_cpu(gc, ts, m, enc, dst + kHeaderBytes, enc == kPsgdPQ ? &q : nullptr);
@@ -1541,14 +1540,7 @@ std::vector<uint8_t> powersgd_p_vector(rai_gc &gc, uint32_t id, const rai_tensor
     if (sends_raw(gc, ts)) return compress_to_vector(gc, id, grad);
     FloatBuf m = make_m(gc, ts, grad);
     const std::size_t cnt = std::size_t{ts.rows} * ts.rank;
-    Header h;
-    h.method = RAI_GC_POWERSGD;
-    h.encoding = kPsgdP;
-    h.id = ts.id;
-    h.tag = gc.tag;
-    h.numel = ts.numel;
-    h.step = ts.step;
-    h.payload_bytes = static_cast<uint32_t>(12 + 4 * cnt);
+    const Header h = message_header(gc, ts, kPsgdP, kHeaderBytes + 12 + 4 * cnt);  // method is POWERSGD here
     std::vector<uint8_t> msg(kHeaderBytes + h.payload_bytes);
     write_header(msg.data(), h);
     uint8_t *pl = msg.data() + kHeaderBytes;

@@ -10,17 +10,12 @@
 #include <string.h>
 
 #include "../core/half.h"
-
-#if defined(__CUDACC__)
-#define RAI_GC_HD __host__ __device__ __forceinline__
-#else
-#define RAI_GC_HD inline
-#endif
+#include "../core/host_device.h"
 
 namespace rai {
 namespace gc {
 
-RAI_GC_HD uint64_t mix64(uint64_t z) {
+RAI_HD uint64_t mix64(uint64_t z) {
     z += 0x9E3779B97F4A7C15ull;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
@@ -28,10 +23,10 @@ RAI_GC_HD uint64_t mix64(uint64_t z) {
 }
 
 // The counter-based generator: 64 random bits for (key, counter).
-RAI_GC_HD uint64_t rng_u64(uint64_t key, uint64_t counter) { return mix64(key ^ mix64(counter)); }
+RAI_HD uint64_t rng_u64(uint64_t key, uint64_t counter) { return mix64(key ^ mix64(counter)); }
 
 // Uniform in [0, 1) with 24 random bits (exactly representable in f32).
-RAI_GC_HD float rng_uniform(uint64_t key, uint64_t counter) {
+RAI_HD float rng_uniform(uint64_t key, uint64_t counter) {
     return static_cast<float>(rng_u64(key, counter) >> 40) * (1.0f / 16777216.0f);
 }
 
@@ -44,7 +39,7 @@ enum RngPurpose : uint64_t {
     kRngVsaKey = 5,
 };
 
-RAI_GC_HD uint64_t stream_key(uint64_t seed, uint64_t purpose, uint64_t a, uint64_t b) {
+RAI_HD uint64_t stream_key(uint64_t seed, uint64_t purpose, uint64_t a, uint64_t b) {
     return mix64(seed ^ mix64(purpose ^ mix64(a ^ mix64(b))));
 }
 
@@ -54,11 +49,11 @@ using half::f32_to_bf16;
 
 // 2-bit trit codes used by TERNARY, TERNARY_STOCH, the sign vote and VSA_COMPAT.
 constexpr uint8_t kTritZero = 0, kTritPlus = 1, kTritMinus = 2;
-RAI_GC_HD float trit_value(uint32_t code) { return code == kTritPlus ? 1.0f : (code == kTritMinus ? -1.0f : 0.0f); }
+RAI_HD float trit_value(uint32_t code) { return code == kTritPlus ? 1.0f : (code == kTritMinus ? -1.0f : 0.0f); }
 
 // Sort key for top-k: |x| as an unsigned integer that orders like the magnitude; NaN counts as
 // the largest magnitude. Ties are broken by the smaller index (CPU and GPU alike).
-RAI_GC_HD uint32_t magnitude_key(float x) {
+RAI_HD uint32_t magnitude_key(float x) {
     uint32_t u;
     memcpy(&u, &x, 4);
     u &= 0x7fffffffu;
@@ -67,7 +62,7 @@ RAI_GC_HD uint32_t magnitude_key(float x) {
 
 // QSGD: element i is stochastically rounded to one of `levels` magnitudes of its bucket's
 // max |x|. Code = sign bit (top bit of the field) | magnitude level.
-RAI_GC_HD uint32_t qsgd_code(float x, float scale, uint32_t levels, uint32_t width, float u) {
+RAI_HD uint32_t qsgd_code(float x, float scale, uint32_t levels, uint32_t width, float u) {
     if (!(scale > 0.0f)) return 0;
     float a = x < 0 ? -x : x;
     float r = a / scale * static_cast<float>(levels);
@@ -79,7 +74,7 @@ RAI_GC_HD uint32_t qsgd_code(float x, float scale, uint32_t levels, uint32_t wid
     if (level == 0) return 0;
     return level | (x < 0 ? (1u << (width - 1)) : 0u);
 }
-RAI_GC_HD float qsgd_value(uint32_t code, float scale, uint32_t levels, uint32_t width) {
+RAI_HD float qsgd_value(uint32_t code, float scale, uint32_t levels, uint32_t width) {
     const uint32_t sign = 1u << (width - 1);
     const float v = scale * static_cast<float>(code & (sign - 1)) / static_cast<float>(levels);
     return (code & sign) ? -v : v;

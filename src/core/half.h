@@ -5,11 +5,8 @@
 #include <cstdint>
 #include <cstring>
 
-#ifdef __CUDACC__
-#define RAI_HD static __host__ __device__ inline
-#else
-#define RAI_HD static inline
-#endif
+#include "host_device.h"
+
 
 namespace rai::half {
 

@@ -2,38 +2,6 @@
 
 namespace rai::q4 {
 
-// bitsandbytes get_4bit_type("nf4"): N(0,1) quantiles normalised to [-1, 1].
-const float kNF4Code[16] = {
-    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
-    -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
-    0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
-    0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f,
-};
-
-// bitsandbytes FP4 (1 sign, 2 exponent, 1 mantissa bit; magnitudes {0, 0.0625, 8, 12, 4, 6, 2, 3}/12),
-// the values of its CUDA dequantisation tree. Code 8 is -0.
-const float kFP4Code[16] = {
-    0.0f, 5.208333333e-03f, 0.66666667f, 1.0f, 0.33333333f, 0.5f, 0.16666667f, 0.25f,
-    -0.0f, -5.208333333e-03f, -0.66666667f, -1.0f, -0.33333333f, -0.5f, -0.16666667f, -0.25f,
-};
-
-// The literals of bnb's dQuantizeNF4 decision tree, sorted. t0, t8, t12 and t14 differ by 1-2 ulp
-// from the fp32 midpoints of the codebook: these literals, not the midpoints, are canonical.
-const float kNF4Thresholds[15] = {
-    -0.8480964004993439f,  -0.6106329262256622f, -0.4599952697753906f, -0.33967943489551544f,
-    -0.23460740596055984f, -0.13791173323988914f, -0.045525018125772476f, 0.03979014977812767f,
-    0.1202552504837513f,   0.2035212516784668f,  0.2920137718319893f,  0.3893125355243683f,
-    0.5016634166240692f,   0.6427869200706482f,  0.8614784181118011f,
-};
-
-// The literals of bnb's dQuantizeFP4 tree (on |x|), sorted.
-const float kFP4Thresholds[7] = {
-    0.00260417f, 0.0859375f, 0.20833333f, 0.29166667f, 0.4166667f, 0.583333f, 0.8333333f,
-};
-
-// Magnitudes in ascending order are the codes 0, 1, 6, 7, 4, 5, 2, 3.
-const uint8_t kFP4CountToCode[8] = {0, 1, 6, 7, 4, 5, 2, 3};
-
 // bitsandbytes create_dynamic_map() as fp32 (C++17 hexadecimal literals: exact bits).
 const float kDynamicMap[256] = {
     -0x1.fc66660000000p-1f, -0x1.f533340000000p-1f, -0x1.ee00000000000p-1f, -0x1.e6cccc0000000p-1f, -0x1.df999a0000000p-1f, -0x1.d866660000000p-1f,

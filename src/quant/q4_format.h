@@ -5,12 +5,15 @@
 // quantisation, and the exact per-element rules. Every fast path (AVX2, CUDA) is tested
 // bit-for-bit against these functions.
 #pragma once
+#include <array>
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "../core/half.h"
+#include "q4_codes.h"
 
 namespace rai::q4 {
 
@@ -29,67 +32,23 @@ inline bool valid_blocksize(int64_t bs) {
     return bs >= 32 && bs <= 4096 && (bs & (bs - 1)) == 0;
 }
 
-// Codebooks in code order (for FP4: bit-pattern order, code c >= 8 is -(c-8), code 8 is -0).
-extern const float kNF4Code[16];
-extern const float kFP4Code[16];
-// The 15 fp32 literals of bnb's NF4 decision tree, ascending: code = #{i : x > t[i]}.
-extern const float kNF4Thresholds[15];
-// The 7 fp32 literals of bnb's FP4 magnitude tree, ascending: applied to |x|.
-extern const float kFP4Thresholds[7];
-// FP4 magnitude code for "number of thresholds exceeded" 0..7.
-extern const uint8_t kFP4CountToCode[8];
+// The per-element rules and the literal tables, shared with the CUDA kernels: quantize_nf4,
+// quantize_fp4, quantize_8bit, nf4_value / fp4_value, nf4_threshold / fp4_threshold.
+// Below, the same tables as arrays for the AVX2 path, codebook() and the tests.
+template <class F, std::size_t... I>
+constexpr std::array<float, sizeof...(I)> tabulate(F f, std::index_sequence<I...>) {
+    return {{f(static_cast<int>(I))...}};
+}
+inline constexpr std::array<float, 16> kNF4Code = tabulate(nf4_value, std::make_index_sequence<16>{});
+inline constexpr std::array<float, 16> kFP4Code = tabulate(fp4_value, std::make_index_sequence<16>{});
+inline constexpr std::array<float, 15> kNF4Thresholds = tabulate(nf4_threshold, std::make_index_sequence<15>{});
+inline constexpr std::array<float, 7> kFP4Thresholds = tabulate(fp4_threshold, std::make_index_sequence<7>{});
 // bitsandbytes' create_dynamic_map(signed=True, max_exponent_bits=7, total_bits=8), exact fp32.
 extern const float kDynamicMap[256];
 
-inline const float *codebook(int32_t type) { return type == kFP4 ? kFP4Code : kNF4Code; }
-
-// ---- per-element rules (bnb CUDA kQuantizeBlockwise, DATA_TYPE NF4 / FP4)
-
-// x is already scaled (x * (1/absmax) in fp32). Strict '>' against the literals; NaN gives 0.
-inline uint8_t quantize_nf4(float x) {
-    uint8_t c = 0;
-    for (int i = 0; i < 15; ++i) c += x > kNF4Thresholds[i] ? 1 : 0;
-    return c;
-}
-
-// Sign bit 8 for x < 0 (so -0.0 and NaN get sign 0), then strict '>' on |x|.
-inline uint8_t quantize_fp4(float x) {
-    const uint8_t sign = x < 0.0f ? 8 : 0;
-    const float a = std::fabs(x);
-    int c = 0;
-    for (int i = 0; i < 7; ++i) c += a > kFP4Thresholds[i] ? 1 : 0;
-    return static_cast<uint8_t>(kFP4CountToCode[c] + sign);
-}
+inline const float *codebook(int32_t type) { return type == kFP4 ? kFP4Code.data() : kNF4Code.data(); }
 
 inline uint8_t quantize_4bit(int32_t type, float x) { return type == kFP4 ? quantize_fp4(x) : quantize_nf4(x); }
-
-// bnb CUDA dQuantize<0>: binary search over a sorted 256-entry code, then the midpoint rule
-// (ties stay with the pivot). Reproduced step for step, including the edge handling.
-inline uint8_t quantize_8bit(const float *code, float x) {
-    int pivot = 127, upper_pivot = 255, lower_pivot = 0;
-    float lower = -1.0f, upper = 1.0f;
-    float val = code[pivot];
-    for (int i = 64; i > 0; i >>= 1) {
-        if (x > val) {
-            lower_pivot = pivot;
-            lower = val;
-            pivot += i;
-        } else {
-            upper_pivot = pivot;
-            upper = val;
-            pivot -= i;
-        }
-        val = code[pivot];
-    }
-    if (upper_pivot == 255) upper = code[upper_pivot];
-    if (lower_pivot == 0) lower = code[lower_pivot];
-    if (x > val) {
-        const float midpoint = (upper + val) * 0.5f;
-        return static_cast<uint8_t>(x > midpoint ? upper_pivot : pivot);
-    }
-    const float midpoint = (lower + val) * 0.5f;
-    return static_cast<uint8_t>(x < midpoint ? lower_pivot : pivot);
-}
 
 // fmaxf semantics (a NaN operand is ignored), as bnb's absmax reduction.
 inline float fmax_ignore_nan(float m, float v) { return v > m || std::isnan(m) ? v : m; }

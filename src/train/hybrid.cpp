@@ -15,7 +15,9 @@ namespace rai::train {
 namespace {
 
 constexpr char kHybridMagic[8] = {'R', 'A', 'I', 'H', 'Y', 'B', 'S', 'T'};
-constexpr uint32_t kHybridVersion = 1;
+// Version 2 dropped the measured seconds (version 1 saved them), so that two identical runs save
+// byte-identical states: wall times are metrics of this process, not training state.
+constexpr uint32_t kHybridVersion = 2;
 
 [[noreturn]] void protocol(const std::string &msg) { throw Error(RAI_ERROR_INVALID_ARGUMENT, "protocol: " + msg); }
 
@@ -380,15 +382,32 @@ bool rai_hybrid::predict_into(std::size_t i, float *out, bool apply_coast_to_par
     return predictor_->predict(i, cur_.step, cfg.predict_scale, out);
 }
 
+// What apply_predicted and get_predicted both need: an open PREDICT step whose prediction has not
+// been applied or returned yet.
+void rai_hybrid::require_unused_prediction(const char *call) const {
+    if (!cur_.open) protocol(std::string(call) + " before begin_step");
+    if (cur_.phase != RAI_HYBRID_PHASE_PREDICT)
+        protocol(std::string(call) + " on a " + phase_key(cur_.phase) +
+                 " step (needs_backward = 1): record_gradients instead");
+    if (cur_.applied) protocol("the prediction of step " + std::to_string(cur_.step) + " was already applied or returned");
+}
+
+// Ends the norm reduction that apply_predicted / get_predicted began with ops->sumsq_begin and
+// records whether any slot had a prediction (and then its norm).
+void rai_hybrid::end_prediction(bool made) {
+    const double ss = ops->sumsq_end();
+    cur_.prediction_made = made;
+    if (made) {
+        cur_.has_update = true;
+        cur_.update_norm = std::sqrt(ss);
+    }
+}
+
 void rai_hybrid::apply_predicted() {
     Timer timer(m_.seconds_overhead);
     check_alive();
     OptLock olock(opt_);
-    if (!cur_.open) protocol("apply_predicted before begin_step");
-    if (cur_.phase != RAI_HYBRID_PHASE_PREDICT)
-        protocol(std::string("apply_predicted on a ") + phase_key(cur_.phase) +
-                 " step (needs_backward = 1): record_gradients instead");
-    if (cur_.applied) protocol("the prediction of step " + std::to_string(cur_.step) + " was already applied or returned");
+    require_unused_prediction("apply_predicted");
     if (cur_.loss_given) protocol("apply_predicted after report_loss; apply first, then run the forward pass");
     cur_.applied = true;
     if (coasting() && opt_ != nullptr) opt_->begin_update();
@@ -406,23 +425,14 @@ void rai_hybrid::apply_predicted() {
         }
         made = true;
     }
-    const double ss = ops->sumsq_end();
-    cur_.prediction_made = made;
-    if (made) {
-        cur_.has_update = true;
-        cur_.update_norm = std::sqrt(ss);
-    }
+    end_prediction(made);
 }
 
 void rai_hybrid::get_predicted(const rai_tensor *const *out, std::size_t n) {
     Timer timer(m_.seconds_overhead);
     check_alive();
     OptLock olock(opt_);
-    if (!cur_.open) protocol("get_predicted before begin_step");
-    if (cur_.phase != RAI_HYBRID_PHASE_PREDICT)
-        protocol(std::string("get_predicted on a ") + phase_key(cur_.phase) +
-                 " step (needs_backward = 1): record_gradients instead");
-    if (cur_.applied) protocol("the prediction of step " + std::to_string(cur_.step) + " was already applied or returned");
+    require_unused_prediction("get_predicted");
     rai::require_not_null(out, "out");
     require(n == slots_.size(), RAI_ERROR_INVALID_ARGUMENT,
             "n is " + std::to_string(n) + ", expected the " + std::to_string(slots_.size()) + " registered tensors");
@@ -443,12 +453,7 @@ void rai_hybrid::get_predicted(const rai_tensor *const *out, std::size_t n) {
             ops->fill(slots_[i].n, dst[i], 0.0f);
         }
     }
-    const double ss = ops->sumsq_end();
-    cur_.prediction_made = made;
-    if (made) {
-        cur_.has_update = true;
-        cur_.update_norm = std::sqrt(ss);
-    }
+    end_prediction(made);
 }
 
 void rai_hybrid::report_loss(float loss) {
@@ -799,9 +804,7 @@ void rai_hybrid::serialize(Writer &w, uint32_t flags) const {
                        m.per_phase[2], m.per_phase[3], m.rollbacks, m.caution, m.warning, m.critical, m.gate_blocks,
                        m.phase_changes, m.update_comparisons})
         w.u64(v);
-    for (double v : {m.cos_last, m.cos_sum, m.rel_last, m.rel_sum, m.seconds_phase[0], m.seconds_phase[1],
-                     m.seconds_phase[2], m.seconds_phase[3], m.seconds_overhead})
-        w.f64(v);
+    for (double v : {m.cos_last, m.cos_sum, m.rel_last, m.rel_sum}) w.f64(v);
     w.i32(m.last_phase);
     w.u8(snap_.valid ? 1 : 0);
     if (snap_.valid) {
@@ -877,9 +880,10 @@ void rai_hybrid::load(Reader &r, bool commit) {
                         &m.per_phase[2], &m.per_phase[3], &m.rollbacks, &m.caution, &m.warning, &m.critical,
                         &m.gate_blocks, &m.phase_changes, &m.update_comparisons})
         *v = r.u64();
-    for (double *v : {&m.cos_last, &m.cos_sum, &m.rel_last, &m.rel_sum, &m.seconds_phase[0], &m.seconds_phase[1],
-                      &m.seconds_phase[2], &m.seconds_phase[3], &m.seconds_overhead})
-        *v = r.f64();
+    for (double *v : {&m.cos_last, &m.cos_sum, &m.rel_last, &m.rel_sum}) *v = r.f64();
+    // The state holds no wall times: this hybrid keeps the seconds it has measured itself.
+    std::copy(std::begin(m_.seconds_phase), std::end(m_.seconds_phase), std::begin(m.seconds_phase));
+    m.seconds_overhead = m_.seconds_overhead;
     m.last_phase = r.i32();
     if (m.last_phase < 0 || m.last_phase > 3) r.fail("has an invalid phase");
     const uint8_t snap_valid = r.u8();

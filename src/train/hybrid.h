@@ -110,6 +110,8 @@ private:
 
     void prepare();
     void require_between_steps(const char *what) const;
+    void require_unused_prediction(const char *call) const;
+    void end_prediction(bool made);
     void take_snapshot(uint64_t step);
     void restore_snapshot();
     bool coasting() const { return cfg.pred.kind == RAI_HYBRID_PREDICTOR_MOMENTUM_COAST; }

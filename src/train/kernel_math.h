@@ -3,19 +3,14 @@
 #pragma once
 #include <cmath>
 
+#include "../core/host_device.h"
 #include "cuda_train_abi.h"
-
-#if defined(__CUDACC__)
-#define RAI_TRAIN_HD __host__ __device__ __forceinline__
-#else
-#define RAI_TRAIN_HD inline
-#endif
 
 namespace rai::train::math {
 
 // One AdamW element (PyTorch torch.optim.AdamW, foreach=False, amsgrad=False). g is the raw
 // gradient (0 for a coasting step); returns the new parameter value and updates m, v.
-RAI_TRAIN_HD float adamw(float p, float g, float &m, float &v, const raicuda_adamw_args &a) {
+RAI_HD float adamw(float p, float g, float &m, float &v, const raicuda_adamw_args &a) {
     const float gs = g * a.grad_scale;
     const float mi = a.beta1 * m + (1.0f - a.beta1) * gs;
     const float vi = a.beta2 * v + (1.0f - a.beta2) * (gs * gs);
@@ -27,7 +22,7 @@ RAI_TRAIN_HD float adamw(float p, float g, float &m, float &v, const raicuda_ada
 }
 
 // One SGD element (PyTorch torch.optim.SGD, dampening 0). buf == nullptr: no momentum.
-RAI_TRAIN_HD float sgd(float p, float g, float *buf, const raicuda_sgd_args &a) {
+RAI_HD float sgd(float p, float g, float *buf, const raicuda_sgd_args &a) {
     float d = g * a.grad_scale + a.weight_decay * p;
     if (buf != nullptr) {
         const float b = a.first ? d : a.momentum * (*buf) + d;
@@ -37,11 +32,11 @@ RAI_TRAIN_HD float sgd(float p, float g, float *buf, const raicuda_sgd_args &a) 
     return p - a.lr * d;
 }
 
-RAI_TRAIN_HD float wls_predict(float b, float v, float r, float dt, float rdecay, float scale) {
+RAI_HD float wls_predict(float b, float v, float r, float dt, float rdecay, float scale) {
     return scale * ((b + v * dt) + r * rdecay);
 }
 
-RAI_TRAIN_HD float wls_correct(float r, float g, float b, float v, float dt, float keep, float rate) {
+RAI_HD float wls_correct(float r, float g, float b, float v, float dt, float keep, float rate) {
     return keep * r + rate * (g - (b + v * dt));
 }
 

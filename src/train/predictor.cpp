@@ -62,19 +62,14 @@ public:
     bool predict(std::size_t, uint64_t, float, float *) override { return false; }
 };
 
-class HoldPredictor final : public Predictor {
+// HOLD and EMA keep one vector per slot and predict scale * that vector once the slot has seen
+// an update. They differ in how observe() folds an update in, and in how their saved state
+// records "seen": HOLD as a u8 flag, EMA as a u64 count (both formats kept).
+class OneVectorPredictor : public Predictor {
 public:
-    HoldPredictor(Ops &ops, const std::vector<Slot> &slots) : ops_(ops), slots_(slots) {
-        for (const Slot &s : slots) last_.emplace_back(ops, s.n);
-        has_.assign(slots.size(), 0);
-    }
-    void observe(std::size_t i, const float *x, uint64_t, bool) override {
-        ops_.copy(slots_[i].n, last_[i].data(), x);
-        has_[i] = 1;
-    }
     bool predict(std::size_t i, uint64_t, float scale, float *out) override {
-        if (!has_[i]) return false;
-        ops_.scale(slots_[i].n, out, scale, last_[i].data());
+        if (seen_[i] == 0) return false;
+        ops_.scale(slots_[i].n, out, scale, vec_[i].data());
         return true;
     }
     std::size_t state_floats() const override {
@@ -84,66 +79,59 @@ public:
     }
     void serialize(Writer &w) const override {
         for (std::size_t i = 0; i < slots_.size(); ++i) {
-            w.u8(has_[i]);
-            w.floats(ops_, last_[i].data(), slots_[i].n);
+            if (seen_is_flag_) w.u8(static_cast<uint8_t>(seen_[i]));
+            else w.u64(seen_[i]);
+            w.floats(ops_, vec_[i].data(), slots_[i].n);
         }
     }
     void load(Reader &r, bool commit) override {
         for (std::size_t i = 0; i < slots_.size(); ++i) {
-            const uint8_t has = r.u8();
-            load_vec(r, commit, ops_, last_[i], slots_[i].n, "HOLD '" + slots_[i].name + "'");
-            if (commit) has_[i] = has;
+            const uint64_t seen = seen_is_flag_ ? r.u8() : r.u64();
+            load_vec(r, commit, ops_, vec_[i], slots_[i].n, std::string(name_) + " '" + slots_[i].name + "'");
+            if (commit) seen_[i] = seen;
         }
     }
 
-private:
+protected:
+    OneVectorPredictor(Ops &ops, const std::vector<Slot> &slots, const char *name, bool seen_is_flag)
+        : ops_(ops), slots_(slots), name_(name), seen_is_flag_(seen_is_flag) {
+        for (const Slot &s : slots) vec_.emplace_back(ops, s.n);
+        seen_.assign(slots.size(), 0);
+    }
+
     Ops &ops_;
     const std::vector<Slot> &slots_;
-    std::vector<DevVec> last_;
-    std::vector<uint8_t> has_;
+    std::vector<DevVec> vec_;
+    std::vector<uint64_t> seen_;  // HOLD: 0 or 1; EMA: updates folded in
+
+private:
+    const char *name_;  // for load errors
+    bool seen_is_flag_;
 };
 
-class EmaPredictor final : public Predictor {
+// The last real update.
+class HoldPredictor final : public OneVectorPredictor {
 public:
-    EmaPredictor(Ops &ops, const std::vector<Slot> &slots, float decay) : ops_(ops), slots_(slots), decay_(decay) {
-        for (const Slot &s : slots) ema_.emplace_back(ops, s.n);
-        count_.assign(slots.size(), 0);
-    }
+    HoldPredictor(Ops &ops, const std::vector<Slot> &slots) : OneVectorPredictor(ops, slots, "HOLD", true) {}
     void observe(std::size_t i, const float *x, uint64_t, bool) override {
-        if (count_[i] == 0) ops_.copy(slots_[i].n, ema_[i].data(), x);
-        else ops_.ema(slots_[i].n, ema_[i].data(), decay_, x);
-        ++count_[i];
+        ops_.copy(slots_[i].n, vec_[i].data(), x);
+        seen_[i] = 1;
     }
-    bool predict(std::size_t i, uint64_t, float scale, float *out) override {
-        if (count_[i] == 0) return false;
-        ops_.scale(slots_[i].n, out, scale, ema_[i].data());
-        return true;
-    }
-    std::size_t state_floats() const override {
-        std::size_t n = 0;
-        for (const Slot &s : slots_) n += s.n;
-        return n;
-    }
-    void serialize(Writer &w) const override {
-        for (std::size_t i = 0; i < slots_.size(); ++i) {
-            w.u64(count_[i]);
-            w.floats(ops_, ema_[i].data(), slots_[i].n);
-        }
-    }
-    void load(Reader &r, bool commit) override {
-        for (std::size_t i = 0; i < slots_.size(); ++i) {
-            const uint64_t c = r.u64();
-            load_vec(r, commit, ops_, ema_[i], slots_[i].n, "EMA '" + slots_[i].name + "'");
-            if (commit) count_[i] = c;
-        }
+};
+
+// An exponential moving average of the real updates, started at the first one.
+class EmaPredictor final : public OneVectorPredictor {
+public:
+    EmaPredictor(Ops &ops, const std::vector<Slot> &slots, float decay)
+        : OneVectorPredictor(ops, slots, "EMA", false), decay_(decay) {}
+    void observe(std::size_t i, const float *x, uint64_t, bool) override {
+        if (seen_[i] == 0) ops_.copy(slots_[i].n, vec_[i].data(), x);
+        else ops_.ema(slots_[i].n, vec_[i].data(), decay_, x);
+        ++seen_[i];
     }
 
 private:
-    Ops &ops_;
-    const std::vector<Slot> &slots_;
     float decay_;
-    std::vector<DevVec> ema_;
-    std::vector<uint64_t> count_;
 };
 
 class WlsPredictor final : public Predictor {

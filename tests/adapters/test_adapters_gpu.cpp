@@ -37,23 +37,7 @@ std::vector<float> rnd(size_t n, uint32_t seed, float s = 1.0f) {
     return v;
 }
 
-class AdaptersGpu : public ::testing::Test {
-protected:
-    void SetUp() override {
-        if (cuda_devices() == 0) GTEST_SKIP() << "no CUDA device: " << rai_cuda_plugin_status();
-        rai_context_params p;
-        rai_context_params_init(&p);
-        p.device_type = RAI_DEVICE_CUDA;
-        p.flags = RAI_CONTEXT_STRICT | RAI_CONTEXT_IGNORE_ENV;
-        ASSERT_EQ(rai_context_create(&p, &gpu), RAI_OK) << rai_last_error_message();
-        cpu = make_cpu_context();
-    }
-    void TearDown() override {
-        rai_context_destroy(gpu);
-        rai_context_destroy(cpu);
-    }
-    rai_context *gpu = nullptr, *cpu = nullptr;
-};
+class AdaptersGpu : public GpuVsCpu {};
 
 float max_rel(const std::vector<float> &a, const std::vector<float> &b) {
     float m = 0, s = 1e-6f;

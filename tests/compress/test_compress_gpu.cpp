@@ -8,23 +8,7 @@
 
 namespace {
 
-class GcGpu : public ::testing::Test {
-protected:
-    void SetUp() override {
-        if (cuda_devices() == 0) GTEST_SKIP() << "no CUDA device: " << rai_cuda_plugin_status();
-        rai_context_params p;
-        rai_context_params_init(&p);
-        p.device_type = RAI_DEVICE_CUDA;
-        p.flags = RAI_CONTEXT_STRICT | RAI_CONTEXT_IGNORE_ENV;
-        ASSERT_RAI_OK(rai_context_create(&p, &gpu));
-        cpu = make_cpu_context();
-    }
-    void TearDown() override {
-        rai_context_destroy(gpu);
-        rai_context_destroy(cpu);
-    }
-    rai_context *gpu = nullptr, *cpu = nullptr;
-};
+class GcGpu : public GpuVsCpu {};
 
 struct DeviceBuf {
     DeviceBuf(rai_context *ctx, size_t bytes) { EXPECT_EQ(rai_buffer_create(ctx, bytes, &b), RAI_OK); }

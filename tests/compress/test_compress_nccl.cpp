@@ -11,25 +11,18 @@
 
 namespace {
 
-class GcNccl : public ::testing::Test {
+class GcNccl : public GpuVsCpu {
 protected:
     void SetUp() override {
-        if (cuda_devices() == 0) GTEST_SKIP() << "no CUDA device: " << rai_cuda_plugin_status();
-        rai_context_params p;
-        rai_context_params_init(&p);
-        p.device_type = RAI_DEVICE_CUDA;
-        p.flags = RAI_CONTEXT_STRICT | RAI_CONTEXT_IGNORE_ENV;
-        ASSERT_RAI_OK(rai_context_create(&p, &gpu));
-        cpu = make_cpu_context();
+        GpuVsCpu::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
         int dev = 0;
         ASSERT_EQ(ncclCommInitAll(&comm, 1, &dev), ncclSuccess);
     }
     void TearDown() override {
         if (comm) ncclCommDestroy(comm);
-        rai_context_destroy(gpu);
-        rai_context_destroy(cpu);
+        GpuVsCpu::TearDown();
     }
-    rai_context *gpu = nullptr, *cpu = nullptr;
     ncclComm_t comm = nullptr;
 };
 

@@ -11,11 +11,8 @@ class Gpu : public ::testing::Test {
 protected:
     void SetUp() override {
         if (cuda_devices() == 0) GTEST_SKIP() << "no CUDA device: " << rai_cuda_plugin_status();
-        rai_context_params p;
-        rai_context_params_init(&p);
-        p.device_type = RAI_DEVICE_CUDA;
-        p.flags = RAI_CONTEXT_STRICT | RAI_CONTEXT_IGNORE_ENV;
-        ASSERT_RAI_OK(rai_context_create(&p, &ctx));
+        ctx = make_cuda_context();
+        ASSERT_NE(ctx, nullptr);
     }
     void TearDown() override { rai_context_destroy(ctx); }
     rai_context *ctx = nullptr;

@@ -7,22 +7,8 @@
 
 namespace {
 
-class Q4Gpu : public ::testing::Test {
+class Q4Gpu : public GpuVsCpu {
 protected:
-    void SetUp() override {
-        if (cuda_devices() == 0) GTEST_SKIP() << "no CUDA device: " << rai_cuda_plugin_status();
-        rai_context_params p;
-        rai_context_params_init(&p);
-        p.device_type = RAI_DEVICE_CUDA;
-        p.flags = RAI_CONTEXT_STRICT | RAI_CONTEXT_IGNORE_ENV;
-        ASSERT_RAI_OK(rai_context_create(&p, &gpu));
-        cpu = make_cpu_context();
-    }
-    void TearDown() override {
-        rai_context_destroy(gpu);
-        rai_context_destroy(cpu);
-    }
-
     // A device buffer holding `bytes`, with a tensor over it.
     struct Dev {
         rai_buffer *buf = nullptr;
@@ -49,8 +35,6 @@ protected:
         return v;
     }
 
-    rai_context *gpu = nullptr;
-    rai_context *cpu = nullptr;
 };
 
 std::vector<uint16_t> to_bits(const std::vector<float> &x, rai_dtype dt) {

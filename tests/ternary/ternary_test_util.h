@@ -8,19 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "../unit/test_helpers.h"
 #include "cpu_features.h"
 #include "rai.h"
-
-#define EXPECT_RAI_ERROR(call, status, fragment)                                           \
-    do {                                                                                   \
-        const rai_status st_ = (call);                                                     \
-        EXPECT_EQ(st_, status) << rai_last_error_message();                                \
-        EXPECT_NE(std::string(rai_last_error_message()).find(fragment), std::string::npos) \
-            << "message: " << rai_last_error_message();                                    \
-    } while (0)
-
-#define ASSERT_RAI_OK(call) ASSERT_EQ((call), RAI_OK) << rai_last_error_message()
-#define EXPECT_RAI_OK(call) EXPECT_EQ((call), RAI_OK) << rai_last_error_message()
 
 using Trits = std::vector<int8_t>;
 
@@ -151,12 +141,3 @@ inline Trits parse_trits(const std::string &s) {
     return t;
 }
 
-inline rai_context *cpu_context() {
-    rai_context_params p;
-    rai_context_params_init(&p);
-    p.device_type = RAI_DEVICE_CPU;
-    p.flags = RAI_CONTEXT_IGNORE_ENV;
-    rai_context *ctx = nullptr;
-    EXPECT_EQ(rai_context_create(&p, &ctx), RAI_OK) << rai_last_error_message();
-    return ctx;
-}

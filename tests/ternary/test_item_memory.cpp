@@ -7,7 +7,7 @@ namespace {
 
 class Ctx {
 public:
-    Ctx() : c_(cpu_context()) {}
+    Ctx() : c_(make_cpu_context()) {}
     ~Ctx() { rai_context_destroy(c_); }
     operator rai_context *() const { return c_; }
 
@@ -45,8 +45,6 @@ rai_tensor tensor2(void *data, rai_dtype dt, const int64_t *shape, const int64_t
     return rai_tensor{data, {RAI_DEVICE_CPU, 0}, 2, dt, shape, strides, 0};
 }
 
-constexpr rai_dtype kF32{RAI_DTYPE_FLOAT, 32, 1};
-constexpr rai_dtype kI32{RAI_DTYPE_INT, 32, 1};
 constexpr rai_dtype kI64{RAI_DTYPE_INT, 64, 1};
 constexpr rai_dtype kI8{RAI_DTYPE_INT, 8, 1};
 

@@ -15,7 +15,7 @@ struct Case {
 TEST(NullArguments, EveryFunctionNamesTheArgument) {
     TVec v(8), w(8);
     SVec s(8);
-    rai_context *ctx = cpu_context();
+    rai_context *ctx = make_cpu_context();
     rai_vsa_matrix *m = nullptr;
     ASSERT_RAI_OK(rai_vsa_matrix_create(ctx, 2, 8, &m));
     int8_t i8 = 0;

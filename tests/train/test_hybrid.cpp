@@ -497,6 +497,46 @@ TEST_F(Hybrid, MetricsJsonTimingsOnlyWhenAsked) {
     EXPECT_RAI_ERROR(rai_hybrid_metrics_json(h, 0, nullptr), RAI_ERROR_INVALID_ARGUMENT, "out_json");
 }
 
+namespace {
+
+// The whole state (parameters and optimizer included) of `h`, as rai_hybrid_state_save writes it.
+std::vector<uint8_t> saved_state(rai_hybrid *h) {
+    const uint32_t flags = RAI_HYBRID_STATE_PARAMS | RAI_HYBRID_STATE_OPTIMIZER;
+    size_t need = 0, written = 0;
+    EXPECT_EQ(rai_hybrid_state_size(h, flags, &need), RAI_OK) << rai_last_error_message();
+    std::vector<uint8_t> blob(need);
+    EXPECT_EQ(rai_hybrid_state_save(h, flags, blob.data(), blob.size(), &written), RAI_OK) << rai_last_error_message();
+    EXPECT_EQ(written, need);
+    return blob;
+}
+
+}  // namespace
+
+// Wall times are metrics, not state: two identical seeded runs must save the same bytes, even
+// though their measured seconds differ.
+TEST_F(Hybrid, SameSeedRunsSaveByteIdenticalStates) {
+    for (int32_t pred : {RAI_HYBRID_PREDICTOR_HOLD, RAI_HYBRID_PREDICTOR_EMA, RAI_HYBRID_PREDICTOR_LOW_RANK_TREND}) {
+        std::vector<uint8_t> blob[2];
+        for (int run = 0; run < 2; ++run) {
+            Regression r;
+            rai_hybrid_params p;
+            rai_hybrid_params_init(&p);
+            p.predictor = pred;
+            p.schedule = RAI_HYBRID_SCHEDULE_ADAPTIVE;
+            p.seed = 1234;
+            rai_hybrid *hh = make_hybrid(ctx, p, r);
+            rai_optimizer *oo = make_optimizer(ctx, RAI_OPTIMIZER_ADAMW, 0.01f, r);
+            ASSERT_RAI_OK(rai_hybrid_set_optimizer(hh, oo));
+            for (int i = 0; i < 40; ++i) protocol_step(hh, r);
+            blob[run] = saved_state(hh);
+            rai_hybrid_destroy(hh);
+            rai_optimizer_destroy(oo);
+        }
+        ASSERT_FALSE(blob[0].empty());
+        EXPECT_TRUE(blob[0] == blob[1]) << "predictor " << pred;
+    }
+}
+
 // Runs `n` steps, then saves; a second hybrid on a fresh model loads the state and both continue:
 // metrics and parameters must stay identical.
 TEST_F(Hybrid, StateSaveLoadResumesIdentically) {
@@ -537,6 +577,7 @@ TEST_F(Hybrid, StateSaveLoadResumesIdentically) {
             }
             EXPECT_EQ(metrics(ha), metrics(hb)) << "predictor " << pred << " split " << split;
             EXPECT_TRUE(bitwise_equal(a.params(), b.params())) << "predictor " << pred << " split " << split;
+            EXPECT_TRUE(saved_state(ha) == saved_state(hb)) << "predictor " << pred << " split " << split;
             rai_hybrid_destroy(ha);
             rai_hybrid_destroy(hb);
             rai_optimizer_destroy(oa);
@@ -569,16 +610,19 @@ TEST_F(Hybrid, StateErrors) {
     EXPECT_RAI_ERROR(rai_hybrid_state_load(h, blob.data(), 5), RAI_ERROR_FORMAT, "truncated");
     std::vector<uint8_t> opt_blob(64, 0);
     EXPECT_RAI_ERROR(rai_hybrid_state_load(h, nullptr, 3), RAI_ERROR_INVALID_ARGUMENT, "buffer");
-    // Another version (with a valid checksum).
-    bad = blob;
-    bad[8] = 9;
-    uint64_t hs = 1469598103934665603ull;
-    for (size_t i = 0; i + 8 < bad.size(); ++i) {
-        hs ^= bad[i];
-        hs *= 1099511628211ull;
+    // Another version (with a valid checksum): 1 (which saved wall times) and a future one.
+    for (uint8_t version : {1, 9}) {
+        bad = blob;
+        bad[8] = version;
+        uint64_t hs = 1469598103934665603ull;
+        for (size_t i = 0; i + 8 < bad.size(); ++i) {
+            hs ^= bad[i];
+            hs *= 1099511628211ull;
+        }
+        for (int i = 0; i < 8; ++i) bad[bad.size() - 8 + i] = static_cast<uint8_t>(hs >> (8 * i));
+        EXPECT_RAI_ERROR(rai_hybrid_state_load(h, bad.data(), bad.size()), RAI_ERROR_UNSUPPORTED,
+                         "version " + std::to_string(version));
     }
-    for (int i = 0; i < 8; ++i) bad[bad.size() - 8 + i] = static_cast<uint8_t>(hs >> (8 * i));
-    EXPECT_RAI_ERROR(rai_hybrid_state_load(h, bad.data(), bad.size()), RAI_ERROR_UNSUPPORTED, "version 9");
     EXPECT_EQ(metrics(h), before);  // failed loads changed nothing
 
     // Another predictor, another space, other sizes.

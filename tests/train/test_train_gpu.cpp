@@ -14,16 +14,6 @@ namespace {
 // |gpu - cpu| <= kAbs + kRel * |cpu| after a few steps.
 constexpr float kRel = 2e-5f, kAbs = 2e-6f;
 
-rai_context *cuda_context() {
-    rai_context_params p;
-    rai_context_params_init(&p);
-    p.device_type = RAI_DEVICE_CUDA;
-    p.flags = RAI_CONTEXT_STRICT | RAI_CONTEXT_IGNORE_ENV;
-    rai_context *ctx = nullptr;
-    EXPECT_EQ(rai_context_create(&p, &ctx), RAI_OK) << rai_last_error_message();
-    return ctx;
-}
-
 // A float array mirrored on the host and (for the GPU side) in a device buffer.
 struct Mirror {
     std::vector<float> host;
@@ -117,7 +107,7 @@ class TrainGpu : public ::testing::Test {
 protected:
     void SetUp() override {
         if (cuda_devices() == 0) GTEST_SKIP() << "no CUDA device: " << rai_cuda_plugin_status();
-        gctx = cuda_context();
+        gctx = make_cuda_context();
         cctx = make_cpu_context();
     }
     void TearDown() override {

@@ -18,6 +18,7 @@
     } while (0)
 
 #define ASSERT_RAI_OK(call) ASSERT_EQ((call), RAI_OK) << rai_last_error_message()
+#define EXPECT_RAI_OK(call) EXPECT_EQ((call), RAI_OK) << rai_last_error_message()
 
 // Sets an environment variable for the scope of a test.
 class ScopedEnv {
@@ -55,6 +56,34 @@ inline int32_t cuda_devices() {
     rai_cuda_device_count(&n);
     return n;
 }
+
+// A strict CUDA context (no fallback to the CPU), for the GPU suites.
+inline rai_context *make_cuda_context() {
+    rai_context_params p;
+    rai_context_params_init(&p);
+    p.device_type = RAI_DEVICE_CUDA;
+    p.flags = RAI_CONTEXT_STRICT | RAI_CONTEXT_IGNORE_ENV;
+    rai_context *ctx = nullptr;
+    EXPECT_EQ(rai_context_create(&p, &ctx), RAI_OK) << rai_last_error_message();
+    return ctx;
+}
+
+// The fixture of the GPU == CPU suites: a strict CUDA context `gpu` and a CPU context `cpu`;
+// the test is skipped when there is no CUDA device.
+class GpuVsCpu : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (cuda_devices() == 0) GTEST_SKIP() << "no CUDA device: " << rai_cuda_plugin_status();
+        gpu = make_cuda_context();
+        ASSERT_NE(gpu, nullptr);
+        cpu = make_cpu_context();
+    }
+    void TearDown() override {
+        rai_context_destroy(gpu);
+        rai_context_destroy(cpu);
+    }
+    rai_context *gpu = nullptr, *cpu = nullptr;
+};
 
 inline rai_tensor make_tensor(void *data, rai_dtype dtype, const int64_t *shape, int32_t ndim,
                               const int64_t *strides = nullptr, rai_device device = {RAI_DEVICE_CPU, 0}) {

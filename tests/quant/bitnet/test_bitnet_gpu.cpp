@@ -43,24 +43,7 @@ struct Dev {
     }
 };
 
-class BitnetGpu : public ::testing::Test {
-protected:
-    void SetUp() override {
-        if (cuda_devices() == 0) GTEST_SKIP() << "no CUDA device: " << rai_cuda_plugin_status();
-        rai_context_params p;
-        rai_context_params_init(&p);
-        p.device_type = RAI_DEVICE_CUDA;
-        p.flags = RAI_CONTEXT_STRICT | RAI_CONTEXT_IGNORE_ENV;
-        ASSERT_RAI_OK(rai_context_create(&p, &gpu));
-        cpu = make_cpu_context();
-    }
-    void TearDown() override {
-        rai_context_destroy(gpu);
-        rai_context_destroy(cpu);
-    }
-    rai_context *gpu = nullptr;
-    rai_context *cpu = nullptr;
-};
+class BitnetGpu : public GpuVsCpu {};
 
 rai_bitnet_act_params act(int32_t bits, int32_t mode, int32_t round_mode, int32_t per_tensor) {
     rai_bitnet_act_params p;
