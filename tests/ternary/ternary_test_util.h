@@ -160,3 +160,24 @@ inline rai_context *cpu_context() {
     EXPECT_EQ(rai_context_create(&p, &ctx), RAI_OK) << rai_last_error_message();
     return ctx;
 }
+
+// A CPU context and a matrix on it, destroyed at scope exit.
+class Ctx {
+public:
+    Ctx() : c_(cpu_context()) {}
+    ~Ctx() { rai_context_destroy(c_); }
+    operator rai_context *() const { return c_; }
+
+private:
+    rai_context *c_;
+};
+
+class Mat {
+public:
+    Mat(rai_context *ctx, size_t rows, size_t dim) { EXPECT_RAI_OK(rai_vsa_matrix_create(ctx, rows, dim, &m_)); }
+    ~Mat() { rai_vsa_matrix_destroy(m_); }
+    operator rai_vsa_matrix *() const { return m_; }
+
+private:
+    rai_vsa_matrix *m_ = nullptr;
+};
