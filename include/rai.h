@@ -1960,7 +1960,12 @@ RAI_API rai_status rai_vsa_equal_count(const rai_tvec *a, const rai_tvec *b, siz
 
 typedef enum rai_vsa_rng {
     RAI_VSA_RNG_TRITVSA_XS64 = 0, /* bit-exact with trit-vsa CpuBackend::random (sequential) */
-    RAI_VSA_RNG_COUNTER = 1       /* counter-based SplitMix64: every index computed on its own */
+    RAI_VSA_RNG_COUNTER = 1,      /* counter-based SplitMix64: every index computed on its own */
+    /* Bit-exact with tritter-accel's VsaOps::random (cpu_random): trit i from next_u32() number i
+     * of rand_chacha's ChaCha8Rng::seed_from_u64(seed) (the full 64-bit seed; tritter's Python
+     * wrapper truncates to u32 before), r = (f32)(u / (f64)UINT32_MAX): r < 0.333f -> -1,
+     * r < 0.666f -> 0, else +1. RAI_VSA_DENSE only (other distributions: INVALID_ARGUMENT). */
+    RAI_VSA_RNG_TRITTER_CHACHA8 = 2
 } rai_vsa_rng;
 
 typedef enum rai_vsa_distribution {

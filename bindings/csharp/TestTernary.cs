@@ -4,6 +4,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using Rai;
+using N = Rai.Native;
 
 internal static partial class TestRai
 {
@@ -294,6 +295,15 @@ internal static partial class TestRai
             Check(Math.Abs(a.CountNonzero - 409.6) < 80, "sparse density ~0.1: " + a.CountNonzero);
         }
         Throws(Status.InvalidArgument, () => Vsa.Random(10, new RandomOptions { Distribution = VsaDistribution.Sparse }), "density");
+
+        // tritter-accel's ChaCha8 stream: "trits 42 100 ..." of
+        // tests/ternary/golden/tritter_chacha/golden.txt (rand_chacha 0.3.1, tritter's mapping).
+        Equal((int)N.rai_vsa_rng.RAI_VSA_RNG_TRITTER_CHACHA8, (int)VsaGenerator.TritterChaCha8, "enum value from rai.h");
+        using (var v = Vsa.Random(100, new RandomOptions { Generator = VsaGenerator.TritterChaCha8, Seed = 42 }))
+            Equal("-+-++000+-0----+0++-000+0++0++--+0---0--+-0--+0-0-0--+0+0+++0++---+--+-++0--0+-00++++--+++0++00++00+",
+                  v.ToString(), "tritter ChaCha8 seed 42");
+        Throws(Status.InvalidArgument, () => Vsa.Random(10, new RandomOptions { Generator = VsaGenerator.TritterChaCha8, Distribution = VsaDistribution.Bipolar }),
+               "params->distribution 1");
     }
 
     private static void VsaBundleCountsThreshold()

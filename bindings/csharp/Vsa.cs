@@ -13,8 +13,9 @@ namespace Rai
     /// <summary>rai_vsa_tie_break.</summary>
     public enum TieBreak { Zero = 0, Random = 1 }
 
-    /// <summary>rai_vsa_rng.</summary>
-    public enum VsaGenerator { TritVsaXs64 = 0, Counter = 1 }
+    /// <summary>rai_vsa_rng. TritterChaCha8: bit-exact with tritter-accel's VsaOps::random
+    /// (ChaCha8Rng::seed_from_u64(Seed), all 64 bits; Dense only).</summary>
+    public enum VsaGenerator { TritVsaXs64 = 0, Counter = 1, TritterChaCha8 = 2 }
 
     /// <summary>rai_vsa_distribution.</summary>
     public enum VsaDistribution { Dense = 0, Bipolar = 1, Sparse = 2 }

@@ -1,6 +1,7 @@
 package rai
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"sort"
@@ -63,6 +64,7 @@ func TestEnumValuesMatchHeader(t *testing.T) {
 		{int(BindMod3), int(native.RAI_VSA_BIND_MOD3)}, {int(BindMul), int(native.RAI_VSA_BIND_MUL)},
 		{int(TieZero), int(native.RAI_VSA_TIE_ZERO)}, {int(TieRandom), int(native.RAI_VSA_TIE_RANDOM)},
 		{int(RNGTritVSA), int(native.RAI_VSA_RNG_TRITVSA_XS64)}, {int(RNGCounter), int(native.RAI_VSA_RNG_COUNTER)},
+		{int(RNGTritterChaCha8), int(native.RAI_VSA_RNG_TRITTER_CHACHA8)},
 		{int(Dense), int(native.RAI_VSA_DENSE)}, {int(Bipolar), int(native.RAI_VSA_BIPOLAR)}, {int(Sparse), int(native.RAI_VSA_SPARSE)},
 		{int(MetricCosine), int(native.RAI_VSA_COSINE)}, {int(MetricDot), int(native.RAI_VSA_DOT)},
 		{int(MetricHammingDistance), int(native.RAI_VSA_HAMMING_DISTANCE)},
@@ -618,6 +620,25 @@ func TestRandomDeterministic(t *testing.T) {
 	if b := VSACPUBackend(); b != "scalar" && b != "avx2" && b != "avx512" {
 		t.Fatalf("VSACPUBackend = %q", b)
 	}
+}
+
+func TestRandomTritterChaCha8Golden(t *testing.T) {
+	// tests/ternary/golden/tritter_chacha/golden.txt (rand_chacha 0.3.1, tritter's mapping):
+	// "trits 42 100 ..." and "trits 4294967338 100 ..." (the seed is not truncated here).
+	golden := map[uint64]string{
+		42:         "-+-++000+-0----+0++-000+0++0++--+0---0--+-0--+0-0-0--+0+0+++0++---+--+-++0--0+-00++++--+++0++00++00+",
+		4294967338: "-00+++-+++-0-------+0--00+0+-0--0-0+-+-+0+-00--0+-0---0---+00++00+-++--0-+-+0--+0+++-+-0+000--0++0-0",
+	}
+	for seed, text := range golden {
+		want := make([]int8, len(text))
+		for i, c := range text {
+			want[i] = map[rune]int8{'-': -1, '0': 0, '+': 1}[c]
+		}
+		got := toInt8(t)(RandomTritVector(len(text), RandomOptions{Generator: RNGTritterChaCha8, Seed: seed}))
+		equalTrits(t, fmt.Sprintf("tritter ChaCha8 seed %d", seed), got, want)
+	}
+	_, err := RandomTritVector(10, RandomOptions{Generator: RNGTritterChaCha8, Distribution: Bipolar})
+	wantError(t, err, StatusInvalidArgument, "params->distribution 1")
 }
 
 func TestSparseTritVector(t *testing.T) {

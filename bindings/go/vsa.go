@@ -215,6 +215,9 @@ type RNG int32
 const (
 	RNGTritVSA RNG = 0 // bit-exact with trit-vsa's CpuBackend::random
 	RNGCounter RNG = 1      // counter-based SplitMix64
+	// Bit-exact with tritter-accel's VsaOps::random: ChaCha8Rng::seed_from_u64(Seed) (all 64
+	// bits), one u32 per trit, thresholds 0.333 / 0.666. Dense only.
+	RNGTritterChaCha8 RNG = 2
 )
 
 // Distribution is the distribution of random trits.

@@ -1,6 +1,7 @@
 // Element-wise and row-wise ternary kernels for rai_vsa_matrix on CUDA devices: zero, bind /
 // unbind / mul / add_clamped, permute, random rows, int8 validation / packing / unpacking, bundle.
 // Every kernel computes exactly what the CPU reference in src/ternary computes.
+#include "ternary/chacha8.h"
 #include "ternary_common.cuh"
 #include "ternary_kernels.h"
 
@@ -117,6 +118,24 @@ __global__ void random_xs64_kernel(u64 *data, size_t rows, size_t dim, size_t wp
             }
         }
         for (size_t w = words_for(dim); w < wpad; ++w) plus[w] = minus[w] = 0;
+    }
+}
+
+// TRITTER_CHACHA8 generator (dense only): one thread per (row, word), four ChaCha8 blocks each,
+// the same chacha8.h code the CPU runs.
+__global__ void random_chacha8_kernel(u64 *data, size_t rows, size_t dim, size_t wpad, u64 seed) {
+    namespace cc = rai::ternary::chacha8;
+    const size_t n = rows * wpad;
+    for (size_t idx = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; idx < n;
+         idx += static_cast<size_t>(gridDim.x) * blockDim.x) {
+        const size_t r = idx / wpad, w = idx % wpad;
+        uint64_t p = 0, m = 0;
+        if (w * 64 < dim) {
+            const int len = dim - w * 64 < 64 ? static_cast<int>(dim - w * 64) : 64;
+            cc::planes_word(cc::key_from_u64(seed + r), w, len, p, m);
+        }
+        data[r * 2 * wpad + w] = p;
+        data[r * 2 * wpad + wpad + w] = m;
     }
 }
 
@@ -283,12 +302,19 @@ int t_random(int32_t ordinal, void *stream, uint64_t *rows_data, size_t rows, si
     RAICUDA_TRY(cudaSetDevice(ordinal), err, "cudaSetDevice");
     auto s = static_cast<cudaStream_t>(stream);
     u64 *d = reinterpret_cast<u64 *>(rows_data);
-    if (generator == 1)
+    if (generator == 2 && distribution == 0)
+        random_chacha8_kernel<<<blocks_for(rows * wpad), kThreads, 0, s>>>(d, rows, dim, wpad, seed);
+    else if (generator == 1)
         random_counter_kernel<<<blocks_for(rows * wpad), kThreads, 0, s>>>(d, rows, dim, wpad, distribution, seed,
                                                                           sparse_threshold);
-    else
+    else if (generator == 0)
         random_xs64_kernel<<<blocks_for(rows), kThreads, 0, s>>>(d, rows, dim, wpad, distribution, seed,
                                                                  sparse_threshold);
+    else {  // librai validates first; a mismatched librai must not get another generator's rows
+        std::snprintf(err->message, sizeof err->message, "ternary random: generator %d with distribution %d",
+                      int(generator), int(distribution));
+        return RAI_ERROR_UNSUPPORTED;
+    }
     RAICUDA_TERNARY_LAUNCHED(err, "ternary random kernel launch");
     return 0;
 }

@@ -35,8 +35,9 @@ typedef struct raicuda_ternary {
     /* dst row r = src row r rolled by shift (element i to (i + shift) mod dim); dst != src. */
     int (*permute)(int32_t ordinal, void *stream, const uint64_t *src, uint64_t *dst, size_t rows, size_t dim,
                    size_t wpad, int64_t shift, raicuda_err *err);
-    /* Row r = rai_vsa_random(seed + r): generator 0 TRITVSA_XS64 (one thread per row) or 1
-     * COUNTER; distribution 0 dense, 1 bipolar, 2 sparse with `sparse_threshold` = round(density 2^53). */
+    /* Row r = rai_vsa_random(seed + r): generator 0 TRITVSA_XS64 (one thread per row), 1 COUNTER
+     * or 2 TRITTER_CHACHA8 (dense only); distribution 0 dense, 1 bipolar, 2 sparse with
+     * `sparse_threshold` = round(density 2^53). Other combinations: RAI_ERROR_UNSUPPORTED. */
     int (*random)(int32_t ordinal, void *stream, uint64_t *rows_data, size_t rows, size_t dim, size_t wpad,
                   int32_t generator, int32_t distribution, uint64_t seed, uint64_t sparse_threshold, raicuda_err *err);
     /* First element (row-major linear index r * dim + j) of an int8 [rows, dim] view (strides in

@@ -3,16 +3,19 @@
 #include <cmath>
 #include <string>
 
-#include "error.h"
+#include "chacha8.h"
 #include "error.h"
 
 namespace rai::ternary {
 
 RandomSpec random_spec(int32_t generator, int32_t distribution, uint64_t seed, double density) {
-    RAI_CHECK(generator == kRngTritvsaXs64 || generator == kRngCounter, RAI_ERROR_INVALID_ARGUMENT,
+    RAI_CHECK(generator >= kRngTritvsaXs64 && generator <= kRngTritterChacha8, RAI_ERROR_INVALID_ARGUMENT,
             "params->generator " + std::to_string(generator) + " is not a rai_vsa_rng");
     RAI_CHECK(distribution >= kDistDense && distribution <= kDistSparse, RAI_ERROR_INVALID_ARGUMENT,
             "params->distribution " + std::to_string(distribution) + " is not a rai_vsa_distribution");
+    RAI_CHECK(generator != kRngTritterChacha8 || distribution == kDistDense, RAI_ERROR_INVALID_ARGUMENT,
+            "params->distribution " + std::to_string(distribution) +
+                    ": RAI_VSA_RNG_TRITTER_CHACHA8 draws only RAI_VSA_DENSE (tritter-accel has no other)");
     RandomSpec s;
     s.generator = generator;
     s.distribution = distribution;
@@ -52,7 +55,13 @@ void fill(const RandomSpec &spec, Next next, u64 *plus, u64 *minus, std::size_t 
 }  // namespace
 
 void random_fill(const RandomSpec &spec, uint64_t seed, u64 *plus, u64 *minus, std::size_t dim) {
-    if (spec.generator == kRngCounter) {
+    if (spec.generator == kRngTritterChacha8) {
+        const chacha8::Key key = chacha8::key_from_u64(seed);
+        for (std::size_t w = 0; w * 64 < dim; ++w) {
+            const int n = dim - w * 64 < 64 ? static_cast<int>(dim - w * 64) : 64;
+            chacha8::planes_word(key, w, n, plus[w], minus[w]);
+        }
+    } else if (spec.generator == kRngCounter) {
         const uint64_t base = mix64(seed);
         fill(spec, [base](uint64_t i) { return mix64(base + (i + 1) * 0x9E3779B97F4A7C15ULL); }, plus, minus, dim);
     } else {

@@ -1,4 +1,5 @@
-// Random hypervectors. Two generators, both producing one 64-bit value r_i per trit index i:
+// Random hypervectors. Three generators. TRITVSA_XS64 and COUNTER produce one 64-bit value r_i per
+// trit index i:
 //
 //  TRITVSA_XS64 (default): bit-exact with trit-vsa's CpuBackend::random. state = seed; for each i:
 //    s = state + i * 0x9E3779B97F4A7C15; s ^= s << 13; s ^= s >> 7; s ^= s << 17; r_i = s;
@@ -10,6 +11,12 @@
 // Trits from r_i: DENSE: r mod 3 (0 -> -1, 1 -> 0, 2 -> +1). BIPOLAR: bit 63 (1 -> +1, 0 -> -1).
 // SPARSE(density): non-zero iff (r >> 11) < round(density * 2^53), then bit 0 gives the sign
 // (1 -> +1, 0 -> -1).
+//
+//  TRITTER_CHACHA8: bit-exact with tritter-accel's VsaOps::random (cpu_random): one u32 of
+//    rand_chacha's ChaCha8Rng::seed_from_u64(seed) per trit, tritter's thresholds (chacha8.h).
+//    DENSE only: tritter has no bipolar or sparse draw, and rai does not invent one
+//    (INVALID_ARGUMENT naming params->distribution). Counter-based by block, so rows and words
+//    are computed independently.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -19,7 +26,7 @@
 
 namespace rai::ternary {
 
-enum Generator : int32_t { kRngTritvsaXs64 = 0, kRngCounter = 1 };
+enum Generator : int32_t { kRngTritvsaXs64 = 0, kRngCounter = 1, kRngTritterChacha8 = 2 };
 enum Distribution : int32_t { kDistDense = 0, kDistBipolar = 1, kDistSparse = 2 };
 
 struct RandomSpec {

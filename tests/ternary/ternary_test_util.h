@@ -141,3 +141,23 @@ inline Trits parse_trits(const std::string &s) {
     return t;
 }
 
+// A CPU context and a matrix on it, destroyed at scope exit.
+class Ctx {
+public:
+    Ctx() : c_(make_cpu_context()) {}
+    ~Ctx() { rai_context_destroy(c_); }
+    operator rai_context *() const { return c_; }
+
+private:
+    rai_context *c_;
+};
+
+class Mat {
+public:
+    Mat(rai_context *ctx, size_t rows, size_t dim) { EXPECT_RAI_OK(rai_vsa_matrix_create(ctx, rows, dim, &m_)); }
+    ~Mat() { rai_vsa_matrix_destroy(m_); }
+    operator rai_vsa_matrix *() const { return m_; }
+
+private:
+    rai_vsa_matrix *m_ = nullptr;
+};

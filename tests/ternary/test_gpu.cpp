@@ -125,6 +125,30 @@ TEST_F(GpuTernary, RandomRowsEqualCpu) {
     }
 }
 
+TEST_F(GpuTernary, TritterChacha8RowsEqualCpu) {
+    // Seeds straddle 2^32 (seed + r is 64-bit); the CPU path is checked against rand_chacha's
+    // golden vectors in tests/ternary/test_chacha8.cpp.
+    rai_random_params p;
+    rai_random_params_init(&p);
+    p.generator = RAI_VSA_RNG_TRITTER_CHACHA8;
+    p.seed = 0xFFFFFFFEull;
+    for (size_t dim : kDims) {
+        rai_vsa_matrix *c = mat(cpu, 3, dim), *g = mat(gpu, 3, dim);
+        ASSERT_OK(rai_vsa_matrix_random(cpu, c, &p));
+        ASSERT_OK(rai_vsa_matrix_random(gpu, g, &p));
+        EXPECT_EQ(rows_of(gpu, g), rows_of(cpu, c)) << "dim " << dim;
+    }
+    rai_vsa_matrix *c = mat(cpu, 300, 100), *g = mat(gpu, 300, 100);
+    ASSERT_OK(rai_vsa_matrix_random(cpu, c, &p));
+    ASSERT_OK(rai_vsa_matrix_random(gpu, g, &p));
+    EXPECT_EQ(rows_of(gpu, g), rows_of(cpu, c));
+    // Dense only, rejected before any kernel runs.
+    p.distribution = RAI_VSA_BIPOLAR;
+    EXPECT_EQ(rai_vsa_matrix_random(gpu, g, &p), RAI_ERROR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(rai_last_error_message()).find("params->distribution"), std::string::npos)
+        << rai_last_error_message();
+}
+
 TEST_F(GpuTernary, ElementwiseEqualCpu) {
     const size_t R = 5;
     for (size_t dim : kDims) {

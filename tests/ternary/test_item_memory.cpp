@@ -5,26 +5,6 @@
 
 namespace {
 
-class Ctx {
-public:
-    Ctx() : c_(make_cpu_context()) {}
-    ~Ctx() { rai_context_destroy(c_); }
-    operator rai_context *() const { return c_; }
-
-private:
-    rai_context *c_;
-};
-
-class Mat {
-public:
-    Mat(rai_context *ctx, size_t rows, size_t dim) { EXPECT_RAI_OK(rai_vsa_matrix_create(ctx, rows, dim, &m_)); }
-    ~Mat() { rai_vsa_matrix_destroy(m_); }
-    operator rai_vsa_matrix *() const { return m_; }
-
-private:
-    rai_vsa_matrix *m_ = nullptr;
-};
-
 std::vector<int8_t> read_all(rai_context *ctx, rai_vsa_matrix *m, size_t rows, size_t dim) {
     std::vector<int8_t> buf(rows * dim);
     const int64_t shape[2] = {static_cast<int64_t>(rows), static_cast<int64_t>(dim)};

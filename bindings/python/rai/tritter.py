@@ -17,8 +17,9 @@ Semantics (the reference, /work/shared/reference/ternary-vsa-bitnet.md 7.4, and 
   * vsa_similarity metric: "cosine" (in [-1, 1]), "dot" (in [-n, n]) or "hamming" (the Hamming
     distance, in [0, n]); a float.
   * vsa_random(dim, seed): the seed is truncated to u32 as tritter does; dim 0 is a ValueError.
-    The generator is trit-vsa's CpuBackend::random (tritter's ChaCha8 stream is not offered, see
-    docs/ternary.md), so the same seed gives a different vector than tritter-accel.
+    The generator is RAI_VSA_RNG_TRITTER_CHACHA8 (vsa.random(..., generator="tritter")), bit-exact
+    with tritter-accel's VsaOps::random: ChaCha8Rng::seed_from_u64(seed), one u32 per trit, its
+    0.333 / 0.666 thresholds (docs/ternary.md; golden vectors from rand_chacha 0.3.1).
   * device: "auto", "cpu", "cuda" or "gpu" (case-insensitive), else ValueError. These vector
     operations run on the host in librai; the argument is validated and otherwise ignored.
   * pack_ternary_weights(weights f32 [rows, cols], scales f32 [rows]) -> (u8 [rows * ceil(cols /
@@ -103,13 +104,14 @@ def vsa_similarity(a, b, metric="cosine", device="auto"):
 
 
 def vsa_random(dim, seed, device="auto"):
-    """A dense random trit vector (int8 [dim]); seed truncated to u32; dim 0 is a ValueError."""
+    """A dense random trit vector (int8 [dim]), tritter-accel's ChaCha8 stream; seed truncated to
+    u32; dim 0 is a ValueError."""
     _device(device)
     dim = index_arg(dim, "dim")
     if dim == 0:
         raise invalid("dim is 0: vsa_random needs a positive dimension")
     seed = index_arg(seed, "seed") & 0xFFFFFFFF
-    with _vsa.random(dim, seed=seed) as out:
+    with _vsa.random(dim, seed=seed, generator="tritter") as out:
         return out.to_array()
 
 

@@ -25,7 +25,8 @@ from ._handle import Handle
 
 BIND_MODES = {"mod3": lib.RAI_VSA_BIND_MOD3, "mul": lib.RAI_VSA_BIND_MUL}
 TIE_BREAKS = {"zero": lib.RAI_VSA_TIE_ZERO, "random": lib.RAI_VSA_TIE_RANDOM}
-GENERATORS = {"tritvsa": lib.RAI_VSA_RNG_TRITVSA_XS64, "counter": lib.RAI_VSA_RNG_COUNTER}
+GENERATORS = {"tritvsa": lib.RAI_VSA_RNG_TRITVSA_XS64, "counter": lib.RAI_VSA_RNG_COUNTER,
+              "tritter": lib.RAI_VSA_RNG_TRITTER_CHACHA8}
 DISTRIBUTIONS = {"dense": lib.RAI_VSA_DENSE, "bipolar": lib.RAI_VSA_BIPOLAR, "sparse": lib.RAI_VSA_SPARSE}
 METRICS = {"cosine": lib.RAI_VSA_COSINE, "dot": lib.RAI_VSA_DOT,
            "hamming_distance": lib.RAI_VSA_HAMMING_DISTANCE,
@@ -499,7 +500,9 @@ def random_params(seed=0, distribution="dense", generator="tritvsa", density=0.0
 def random(dim, seed=0, distribution="dense", generator="tritvsa", density=0.0, out=None):
     """A random hypervector: "dense" (-1/0/+1 ~1/3 each), "bipolar" or "sparse" (non-zero with
     probability `density`). generator "tritvsa" is bit-exact with trit-vsa's CpuBackend::random,
-    "counter" computes every index on its own. Same params, same vector on every backend."""
+    "counter" computes every index on its own, "tritter" is bit-exact with tritter-accel's
+    VsaOps::random (ChaCha8Rng::seed_from_u64(seed), the full 64-bit seed; "dense" only).
+    Same params, same vector on every backend."""
     params = random_params(seed, distribution, generator, density)
     out = TritVector(dim) if out is None else out
     check(lib.rai_vsa_random(params, out._handle()))

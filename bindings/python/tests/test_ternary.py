@@ -454,6 +454,11 @@ class VsaAlgebra(unittest.TestCase):
         c = vsa.random(65537, seed=3, generator="counter")
         self.assertEqual(c, vsa.random(65537, seed=3, generator="counter"))
         self.assertNotEqual(c, vsa.random(65537, seed=3))
+        # tritter-accel's ChaCha8 stream (golden: tests/ternary/golden/tritter_chacha/golden.txt).
+        self.assertEqual(text(vsa.random(17, seed=0, generator="tritter"), 17), "0++00+0--+000+++0")
+        with self.assertRaises(rai.InvalidArgumentError) as cm:
+            vsa.random(10, generator="tritter", distribution="bipolar")
+        self.assertIn("params->distribution", cm.exception.message)
         sparse = vsa.random(100000, seed=1, distribution="sparse", density=0.1)
         self.assertAlmostEqual(1 - sparse.sparsity, 0.1, delta=0.01)
         with self.assertRaises(rai.InvalidArgumentError):
@@ -500,6 +505,9 @@ class ItemMemoryTests(unittest.TestCase):
         m = vsa.ItemMemory(CTX, 4, 33).randomize(seed=10)
         for r in range(4):
             self.assertEqual(m.get_row(r), vsa.random(33, seed=10 + r))
+        m.randomize(seed=2**32 - 2, generator="tritter")  # row r: seed + r, all 64 bits
+        for r in range(4):
+            self.assertEqual(m.get_row(r), vsa.random(33, seed=2**32 - 2 + r, generator="tritter"))
         m.close()
 
     def test_similarity_and_topk(self):

@@ -2,12 +2,27 @@
 the semantics of the reference (/work/shared/reference/ternary-vsa-bitnet.md 7.4), its examples,
 and its ValueError paths."""
 
+import os
 import unittest
 
 import rai
 from rai import bitnet, vsa
 
-from rai_test_support import module_fixture, np, requires_numpy
+from rai_test_support import SOURCE_ROOT, module_fixture, np, requires_numpy
+
+TRITTER_CHACHA_GOLDEN = os.path.join(SOURCE_ROOT, "tests", "ternary", "golden", "tritter_chacha", "golden.txt")
+
+
+def tritter_chacha_golden():
+    """{(seed, dim): int8 trits} from the golden file's "trits <seed> <dim> <-0+...>" lines."""
+    out = {}
+    with open(TRITTER_CHACHA_GOLDEN) as f:
+        for line in f:
+            kind, *rest = line.split()
+            if kind == "trits":
+                seed, dim, text = int(rest[0]), int(rest[1]), rest[2]
+                out[(seed, dim)] = np.array([{"-": -1, "0": 0, "+": 1}[c] for c in text], np.int8)
+    return out
 
 
 setUpModule, tearDownModule = module_fixture(globals())
@@ -56,10 +71,23 @@ class VsaFunctions(unittest.TestCase):
     def test_random(self):
         r = rai.vsa_random(1000, 42)
         self.assertEqual((r.dtype, r.shape), (np.int8, (1000,)))
-        np.testing.assert_array_equal(r, vsa.random(1000, seed=42).to_array())
+        np.testing.assert_array_equal(r, vsa.random(1000, seed=42, generator="tritter").to_array())
         np.testing.assert_array_equal(rai.vsa_random(64, 2**32 + 5), rai.vsa_random(64, 5))  # u32 seed
         self.assertFalse(np.array_equal(rai.vsa_random(64, 5), rai.vsa_random(64, 6)))
         self.assertTrue(set(np.unique(rai.vsa_random(500, 1))) <= {-1, 0, 1})
+
+    def test_random_is_tritters_chacha8(self):
+        # Golden vectors from the real rand_chacha 0.3.1 with tritter's mapping
+        # (tests/ternary/golden/tritter_chacha/make_golden.sh).
+        golden = tritter_chacha_golden()
+        self.assertEqual(len(golden), 36)
+        for (seed, dim), trits in golden.items():
+            # tritter's wrapper truncates to u32, so seed 2^32 + 42 draws seed 42's vector.
+            expected = golden[(seed & 0xFFFFFFFF, dim)]
+            np.testing.assert_array_equal(rai.vsa_random(dim, seed), expected, err_msg=f"{seed} {dim}")
+            # vsa.random keeps all 64 bits of the seed.
+            np.testing.assert_array_equal(vsa.random(dim, seed=seed, generator="tritter").to_array(), trits)
+        self.assertFalse(np.array_equal(golden[(2**32 + 42, 1000)], golden[(42, 1000)]))
 
     def test_knowledge_base_example(self):
         # vsa_operations.py: role-filler binding and recovery at D = 10 000.
