@@ -11,12 +11,21 @@
 //     compressor holds per parameter (EF residual, PowerSGD Q, host scratch).
 //  3. Convergence: the same MLP trained 1200 steps with every gradient compressed, with and
 //     without error feedback, 3 seeds, against uncompressed training (section 6.2's protocol).
-//  4. (by hand, long) Acceptance protocol on the streamed T1 task with W = 4 simulated workers,
-//     SGD-momentum and AdamW, with and without EF, warm-up 0 and 5 %, 2400 steps (2x section 6):
-//     compress_bench t1 [--steps N] [--seeds S] [--workers W] [--batch B] [--opt sgd|adamw|both]
-//                       [--only "POWERSGD r2,SIGN,..."] [--full-grid 1]
-// Sections can be run alone: compress_bench quality | throughput | convergence | t1
+//  4. (by hand, long) Acceptance protocol on a streamed task with W = 4 simulated workers,
+//     SGD-momentum and AdamW, with and without EF, warm-up 0 and 5 %: T1 (the MLP, 2400 steps of
+//     batch 64 per worker, 2x section 6) or T2 (the GRU character LM, 200 steps of batch 4 per
+//     worker by default, clipped to global norm 1 after averaging). One training loop serves both.
+//     compress_bench t1|t2 [--steps N] [--batch B (per worker)] [--seeds S] [--first-seed F]
+//                          [--workers W] [--opt sgd|adamw|both] [--lr X]
+//                          [--only "POWERSGD r2,SIGN,..."] [--full-grid 1]
+//                          [--arms "uncompressed,EF-POWERSGD r2,TOPK 1%,..."] [--warmup 0,5]
+//     Without --arms: the uncompressed baseline and every method with EF at warm-up 0 and 5 % and
+//     without EF at warm-up 0 (--only keeps the listed methods, --full-grid adds no EF at 5 %).
+//     With --arms: exactly the listed rows ("EF-" = error feedback on), each at every --warmup
+//     (percent of the steps). The table goes to stdout, one line per run (seed) to stderr.
+// Sections can be run alone: compress_bench quality | throughput | convergence | t1 | t2
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -28,6 +37,8 @@
 
 #include "bench_util.h"
 #include "rai.h"
+#include "tasks/char_lm.h"
+#include "tasks/char_lm_stream.h"
 #include "tasks/t1_stream.h"
 
 namespace {
@@ -423,39 +434,108 @@ void convergence(rai_context *ctx) {
                 "reports divergence with and without EF)\n");
 }
 
-// ---------------------------------------------------------------- streamed T1, W workers
-// Acceptance protocol, section 5 item 2: the T1 MLP on the streamed generator (bench/tasks/
-// t1_stream.h, the task of train_bench), W simulated data-parallel workers, each with its own
-// minibatch stream and its own compressor (own EF residuals, own PowerSGD warm start). Every step
-// each worker compresses its gradient, worker 0 reduces the W messages (rai_gc_message_reduce:
-// union-sum for top-k, rank concatenation for PowerSGD, majority vote for sign, dense sum for the
-// others), decompresses the sum, and the optimizer applies sum / W. Uncompressed = the exact mean.
-struct T1Options {
-    int steps = 2400, seeds = 3, workers = 4, batch = 64;
-    std::vector<std::string> opts = {"sgd", "adamw"};
-    std::string only;  // comma-separated arm names; empty = all
-    bool full_grid = false;  // also no-EF with warm-up
-};
-
-struct T1Result {
-    double heldout = NAN, bits = 32.0;
-};
-
-T1Result train_t1(rai_context *ctx, const t1::Task &task, const std::string &opt_name, const rai_gc_params *p,
-                  uint64_t seed, const T1Options &o) {
+// ---------------------------------------------------------------- streamed T1 and T2, W workers
+// Acceptance protocol, section 5 item 2: a streamed task (T1: the MLP on the generator of
+// bench/tasks/t1_stream.h; T2: the GRU character LM of bench/tasks/char_lm.h, both the tasks of
+// train_bench), W simulated data-parallel workers, each with its own minibatch stream and its own
+// compressor (own EF residuals, own PowerSGD warm start). Every step each worker compresses its
+// gradient, worker 0 reduces the W messages (rai_gc_message_reduce: union-sum for top-k, rank
+// concatenation for PowerSGD, majority vote for sign, dense sum for the others), decompresses the
+// sum, and the optimizer applies sum / W. Uncompressed = the exact mean. Gradient clipping (T2)
+// is the optimizer's max_grad_norm, so it acts on that averaged decompressed gradient, as DDP
+// clips after the all-reduce.
+//
+// A task adaptor owns one model (the replicas are identical, so one copy serves every worker):
+// init(seed); loss(stream, step), which leaves the gradient of that stream's batch in the
+// gradient buffers; heldout(); each_tensor(f(name, param, grad)) in a fixed order; and its
+// defaults (steps, per-worker batch, learning rates, clipping).
+struct T1Task {
+    static constexpr const char *kTitle =
+        "Streamed T1 (MLP 32-128-128-10, fresh samples every step, held-out 2048 fixed samples)";
+    static constexpr int kSteps = 2400, kBatch = 64;
+    static constexpr float kSgdLr = 0.02f, kAdamwLr = 1e-3f, kClip = 0.0f;
+    const t1::Task task;
+    int batch;
     t1::Mlp m;
+    explicit T1Task(int b) : batch(b) {}
+    void init(uint64_t seed) {
+        m.init(seed);
+        m.reserve(batch);
+    }
+    float loss(uint64_t stream, uint64_t step) {
+        t1::load_batch(m, task, stream, step, batch);
+        return m.run(batch, true);
+    }
+    double heldout() { return t1::heldout_loss(m, task); }
+    template <class F>
+    void each_tensor(F &&f) { m.each_tensor(f); }
+};
+
+struct T2Task {
+    static constexpr const char *kTitle =
+        "Streamed T2 (2-layer GRU d 128 character LM, context 64, 32 symbols, fresh grammar-corpus windows "
+        "every step, held-out 128 windows), gradients clipped to global norm 1 after averaging";
+    // The reduced budget measured in docs/compress.md: 200 steps of 4 workers x 4 windows (the
+    // 3,200 training windows of docs/train.md's 400 x 8). SGD at train_bench's best rate (0.2 x 2);
+    // AdamW at the better of {2e-3, 5e-3} on the uncompressed arm.
+    static constexpr int kSteps = 200, kBatch = 4;
+    static constexpr float kSgdLr = 0.4f, kAdamwLr = 5e-3f, kClip = 1.0f;
+    const char_lm::Corpus corpus{};
+    int batch;
+    char_lm::Gru<float> g;
+    std::vector<uint8_t> tokens;
+    explicit T2Task(int b) : batch(b) {}
+    void init(uint64_t seed) { g.init(seed); }
+    float loss(uint64_t stream, uint64_t step) {
+        char_lm::load_batch(corpus, stream, step, batch, tokens);
+        return static_cast<float>(g.run(tokens.data(), batch, true));
+    }
+    double heldout() { return char_lm::heldout_loss(g, corpus, tokens); }
+    template <class F>
+    void each_tensor(F &&f) {
+        for (char_lm::Param<float> &q : g.params()) {
+            const int32_t nd = static_cast<int32_t>(q.shape.size());
+            f(q.name.c_str(), t1::cpu_f32(q.value.data(), q.shape.data(), nd),
+              t1::cpu_f32(q.grad.data(), q.shape.data(), nd));
+        }
+    }
+};
+
+struct StreamOptions {
+    int steps = 0, batch = 0;  // 0: the task's default
+    int seeds = 3, first_seed = 0, workers = 4;
+    std::vector<std::string> opts = {"sgd", "adamw"};
+    float lr = 0;  // 0: the task's default for each optimizer
+    // Either the default grid (every method: EF with warm-up 0 and 5 %, no EF with warm-up 0;
+    // --only filters methods, --full-grid adds no EF with warm-up 5 %), or an explicit --arms
+    // list ("uncompressed", "EF-<method>", "<method>" = no EF) run at each --warmup.
+    std::string only;
+    bool full_grid = false;
+    std::vector<std::string> arms;
+    std::vector<int> warmups = {0, 5};
+};
+
+struct StreamResult {
+    double heldout = NAN, bits = 32.0, seconds = 0;
+};
+
+template <class TaskT>
+StreamResult train_stream(rai_context *ctx, const std::string &opt_name, float lr, const rai_gc_params *p,
+                          uint64_t seed, int steps, int batch, int workers) {
+    const auto t0 = std::chrono::steady_clock::now();
+    TaskT m(batch);  // fresh per run: nothing carries over between runs
     m.init(seed);
-    m.reserve(o.batch);
     rai_optimizer_params op;
     rai_optimizer_params_init(&op);
     if (opt_name == "sgd") {
-        op.kind = RAI_OPTIMIZER_MOMENTUM, op.lr = 0.02f, op.momentum = 0.9f;
+        op.kind = RAI_OPTIMIZER_MOMENTUM, op.lr = lr, op.momentum = 0.9f;
     } else {
-        op.kind = RAI_OPTIMIZER_ADAMW, op.lr = 1e-3f, op.weight_decay = 0.01f;
+        op.kind = RAI_OPTIMIZER_ADAMW, op.lr = lr, op.weight_decay = 0.01f;
     }
+    if (TaskT::kClip > 0) op.max_grad_norm = TaskT::kClip;
     rai_optimizer *opt = nullptr;
     if (rai_optimizer_create(ctx, &op, &opt) != RAI_OK) return {};
-    std::vector<rai_tensor> grads;  // the model's gradient buffers: W1, b1, W2, b2, W3, b3
+    std::vector<rai_tensor> grads;  // the model's gradient buffers, in each_tensor's order
     m.each_tensor([&](const char *name, rai_tensor pt, rai_tensor gt) {
         rai_optimizer_add_param(opt, name, &pt, &gt, nullptr);
         grads.push_back(gt);
@@ -466,7 +546,7 @@ T1Result train_t1(rai_context *ctx, const t1::Task &task, const std::string &opt
         for (int d = 0; d < t.ndim; ++d) n *= static_cast<size_t>(t.shape[d]);
         return n;
     };
-    std::vector<rai_gc *> gcs(static_cast<size_t>(o.workers), nullptr);
+    std::vector<rai_gc *> gcs(static_cast<size_t>(workers), nullptr);
     if (p)
         for (rai_gc *&gc : gcs) {
             if (rai_gc_create(ctx, p, &gc) != RAI_OK) return {};
@@ -474,15 +554,14 @@ T1Result train_t1(rai_context *ctx, const t1::Task &task, const std::string &opt
             for (const rai_tensor &g : grads) rai_gc_add_tensor(gc, "t", &g, &id);
         }
     // Per worker and tensor: its gradient copy (uncompressed) or its message.
-    std::vector<std::vector<std::vector<float>>> wg(static_cast<size_t>(o.workers), std::vector<std::vector<float>>(T));
-    std::vector<std::vector<std::vector<uint8_t>>> msg(static_cast<size_t>(o.workers), std::vector<std::vector<uint8_t>>(T));
+    std::vector<std::vector<std::vector<float>>> wg(static_cast<size_t>(workers), std::vector<std::vector<float>>(T));
+    std::vector<std::vector<std::vector<uint8_t>>> msg(static_cast<size_t>(workers), std::vector<std::vector<uint8_t>>(T));
     std::vector<uint8_t> reduced;
-    T1Result res;
+    StreamResult res;
     bool finite = true;
-    for (int step = 0; step < o.steps && finite; ++step) {
-        for (int w = 0; w < o.workers; ++w) {
-            t1::load_batch(m, task, seed * 64 + static_cast<uint64_t>(w), static_cast<uint64_t>(step), o.batch);
-            finite = std::isfinite(m.run(o.batch, true)) && finite;
+    for (int step = 0; step < steps && finite; ++step) {
+        for (int w = 0; w < workers; ++w) {
+            finite = std::isfinite(m.loss(seed * 64 + static_cast<uint64_t>(w), static_cast<uint64_t>(step))) && finite;
             for (size_t t = 0; t < T; ++t) {
                 const float *g = static_cast<const float *>(grads[t].data);
                 if (!p) {
@@ -504,14 +583,14 @@ T1Result train_t1(rai_context *ctx, const t1::Task &task, const std::string &opt
             if (!p) {
                 for (size_t i = 0; i < n; ++i) {
                     float s = 0;
-                    for (int w = 0; w < o.workers; ++w) s += wg[w][t][i];
-                    g[i] = s / static_cast<float>(o.workers);
+                    for (int w = 0; w < workers; ++w) s += wg[w][t][i];
+                    g[i] = s / static_cast<float>(workers);
                 }
                 continue;
             }
             std::vector<const void *> ms;
             std::vector<size_t> ls;
-            for (int w = 0; w < o.workers; ++w) ms.push_back(msg[w][t].data()), ls.push_back(msg[w][t].size());
+            for (int w = 0; w < workers; ++w) ms.push_back(msg[w][t].data()), ls.push_back(msg[w][t].size());
             size_t len = 0;
             rai_gc_message_reduce(gcs[0], static_cast<uint32_t>(t), ms.data(), ls.data(), ms.size(), nullptr, 0, &len);
             reduced.resize(len);
@@ -521,7 +600,7 @@ T1Result train_t1(rai_context *ctx, const t1::Task &task, const std::string &opt
                 std::fprintf(stderr, "reduce/decompress: %s\n", rai_last_error_message());
                 std::exit(1);
             }
-            for (size_t i = 0; i < n; ++i) g[i] /= static_cast<float>(o.workers);
+            for (size_t i = 0; i < n; ++i) g[i] /= static_cast<float>(workers);
         }
         rai_optimizer_step(opt, nullptr);
     }
@@ -533,100 +612,203 @@ T1Result train_t1(rai_context *ctx, const t1::Task &task, const std::string &opt
         for (rai_gc *gc : gcs) rai_gc_destroy(gc);
     }
     rai_optimizer_destroy(opt);
-    res.heldout = finite ? t1::heldout_loss(m, task) : NAN;
+    res.heldout = finite ? m.heldout() : NAN;
+    res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return res;
 }
 
-void t1_stream(rai_context *ctx, const T1Options &o) {
-    const t1::Task task;
-    struct Arm {
-        std::string name;
-        rai_gc_params p;
-        bool accept;  // part of the acceptance check (with EF)
-    };
-    std::vector<Arm> arms;
+// One row of the table: a method (or none), with or without EF, at a warm-up in % of the steps.
+struct StreamArm {
+    std::string method;  // "uncompressed" or a method name of stream_methods()
+    rai_gc_params p;
+    bool ef = true;
+    int warmup = 0;
+    bool accept = false;  // part of the acceptance check (EF rows of accepted methods)
+};
+
+struct StreamMethod {
+    std::string name;
+    rai_gc_params p;
+    bool accept;  // EF-POWERSGD r >= 2, EF-SIGN, EF-TOPK >= 1 %
+};
+
+std::vector<StreamMethod> stream_methods() {
+    std::vector<StreamMethod> ms;
     for (uint32_t r : {1u, 2u, 4u}) {
         rai_gc_params p = make(RAI_GC_POWERSGD);
         p.rank = r;
-        arms.push_back({"POWERSGD r" + std::to_string(r), p, r >= 2});
+        ms.push_back({"POWERSGD r" + std::to_string(r), p, r >= 2});
     }
-    arms.push_back({"SIGN", make(RAI_GC_SIGN), true});
+    ms.push_back({"SIGN", make(RAI_GC_SIGN), true});
     for (float r : {0.01f, 0.001f}) {
         rai_gc_params p = make(RAI_GC_TOPK);
         p.ratio = r;
-        arms.push_back({r == 0.01f ? "TOPK 1%" : "TOPK 0.1%", p, r >= 0.01f});
+        ms.push_back({r == 0.01f ? "TOPK 1%" : "TOPK 0.1%", p, r >= 0.01f});
     }
-    arms.push_back({"TERNARY", make(RAI_GC_TERNARY), false});
-    arms.push_back({"QSGD 7 levels", make(RAI_GC_QSGD), false});
-    auto wanted = [&](const std::string &name) {
-        return o.only.empty() || ("," + o.only + ",").find("," + name + ",") != std::string::npos;
+    ms.push_back({"TERNARY", make(RAI_GC_TERNARY), false});
+    ms.push_back({"QSGD 7 levels", make(RAI_GC_QSGD), false});
+    return ms;
+}
+
+// The rows to run, in order; the first is the uncompressed baseline when it is asked for.
+std::vector<StreamArm> stream_arms(const StreamOptions &o) {
+    const std::vector<StreamMethod> ms = stream_methods();
+    std::vector<StreamArm> arms;
+    auto arm = [](const StreamMethod &m, bool ef, int wu) {
+        StreamArm a{m.name, m.p, ef, wu, m.accept && ef};
+        a.p.error_feedback = ef ? RAI_GC_EF_ON : RAI_GC_EF_OFF;
+        return a;
     };
-    const int warm = (o.steps * 5 + 50) / 100;
-    std::printf("\nStreamed T1 (MLP 32-128-128-10, fresh samples every step, held-out 2048 fixed samples), W = %d "
-                "workers x batch %d, %d steps, seeds 0..%d, warm-up 0 or %d steps (5 %%); SGD-momentum lr 0.02, "
-                "AdamW lr 1e-3 wd 0.01; held-out cross-entropy mean +- std\n",
-                o.workers, o.batch, o.steps, o.seeds - 1, warm);
+    if (o.arms.empty()) {
+        arms.push_back({"uncompressed", make(RAI_GC_NONE), false, 0, false});
+        for (const StreamMethod &m : ms) {
+            if (!o.only.empty() && ("," + o.only + ",").find("," + m.name + ",") == std::string::npos) continue;
+            arms.push_back(arm(m, true, 0));
+            arms.push_back(arm(m, true, 5));
+            arms.push_back(arm(m, false, 0));
+            if (o.full_grid) arms.push_back(arm(m, false, 5));
+        }
+        return arms;
+    }
+    for (const std::string &name : o.arms) {
+        if (name == "uncompressed") {
+            arms.insert(arms.begin(), {"uncompressed", make(RAI_GC_NONE), false, 0, false});
+            continue;
+        }
+        const bool ef = name.rfind("EF-", 0) == 0;
+        const std::string method = ef ? name.substr(3) : name;
+        bool found = false;
+        for (const StreamMethod &m : ms)
+            if (m.name == method) {
+                for (int wu : o.warmups) arms.push_back(arm(m, ef, wu));
+                found = true;
+            }
+        if (!found) {
+            std::fprintf(stderr, "--arms: unknown arm '%s' (uncompressed, [EF-]POWERSGD r1|r2|r4, [EF-]SIGN, "
+                                 "[EF-]TOPK 1%%|0.1%%, [EF-]TERNARY, [EF-]QSGD 7 levels)\n", name.c_str());
+            std::exit(2);
+        }
+    }
+    return arms;
+}
+
+template <class TaskT>
+void stream_bench(rai_context *ctx, const StreamOptions &opts) {
+    StreamOptions o = opts;
+    if (o.steps <= 0) o.steps = TaskT::kSteps;
+    if (o.batch <= 0) o.batch = TaskT::kBatch;
+    const std::vector<StreamArm> arms = stream_arms(o);
+    const int warm_steps = (o.steps * 5 + 50) / 100;
+    auto lr_of = [&](const std::string &opt) { return o.lr > 0 ? o.lr : opt == "sgd" ? TaskT::kSgdLr : TaskT::kAdamwLr; };
+    std::string opt_text;  // the optimizers of this run, with their learning rates
+    for (const std::string &opt : o.opts) {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, opt == "sgd" ? "SGD-momentum 0.9 lr %g" : "AdamW lr %g wd 0.01",
+                      static_cast<double>(lr_of(opt)));
+        opt_text += (opt_text.empty() ? "" : ", ") + std::string(buf);
+    }
+    std::printf("\n%s, W = %d workers x batch %d, %d steps, seeds %d..%d, warm-up 5 %% = %d steps; %s; held-out "
+                "cross-entropy mean +- std (sample std over seeds)\n",
+                TaskT::kTitle, o.workers, o.batch, o.steps, o.first_seed, o.first_seed + o.seeds - 1, warm_steps,
+                opt_text.c_str());
     std::printf("| optimizer | method | EF | warm-up | held-out loss | vs uncompressed | bits/param | within 5 %% |\n"
                 "|---|---|---|---|---|---|---|---|\n");
-    auto run = [&](const std::string &opt, const rai_gc_params *p, double *mean, double *sd, double *bits) {
+    std::fflush(stdout);
+    // Mean and sample std of the held-out loss over the seeds; every run also goes to stderr.
+    auto run = [&](const std::string &opt, const StreamArm &a, double *mean, double *sd, double *bits) {
         std::vector<double> v;
+        rai_gc_params p = a.p;
+        p.warmup_steps = static_cast<uint32_t>(a.warmup == 0 ? 0 : (o.steps * a.warmup + 50) / 100);
+        const bool compressed = a.method != "uncompressed";
         *bits = 32.0;
-        for (int s = 0; s < o.seeds; ++s) {
-            const T1Result r = train_t1(ctx, task, opt, p, static_cast<uint64_t>(s), o);
+        for (int s = o.first_seed; s < o.first_seed + o.seeds; ++s) {
+            const StreamResult r = train_stream<TaskT>(ctx, opt, lr_of(opt), compressed ? &p : nullptr,
+                                                       static_cast<uint64_t>(s), o.steps, o.batch, o.workers);
+            std::fprintf(stderr, "run: %s %s EF %s warm-up %d%% seed %d: held-out %.4f, bits/param %.3f, %.1f s\n",
+                         opt.c_str(), a.method.c_str(), compressed ? (a.ef ? "on" : "off") : "-", a.warmup, s,
+                         r.heldout, r.bits, r.seconds);
             v.push_back(r.heldout);
             *bits = r.bits;
         }
         double m = 0, q = 0;
         for (double x : v) m += x / static_cast<double>(v.size());
-        for (double x : v) q += (x - m) * (x - m) / static_cast<double>(v.size());
-        *mean = m, *sd = std::sqrt(q);
+        for (double x : v) q += (x - m) * (x - m);
+        *mean = m, *sd = v.size() > 1 ? std::sqrt(q / static_cast<double>(v.size() - 1)) : 0.0;
     };
     for (const std::string &opt : o.opts) {
-        double base = 0, base_sd = 0, bits = 0;
-        run(opt, nullptr, &base, &base_sd, &bits);
-        std::printf("| %s | uncompressed | - | - | %.4f +- %.4f | - | 32 | - |\n", opt.c_str(), base, base_sd);
-        std::fflush(stdout);
+        double base = NAN, base_sd = 0, bits = 0;
         std::vector<std::string> verdicts;
-        for (const Arm &a : arms) {
-            if (!wanted(a.name)) continue;
-            for (int variant = 0; variant < (o.full_grid ? 4 : 3); ++variant) {
-                const bool ef = variant != 2 && variant != 3;
-                const bool wu = variant == 1 || variant == 3;
-                rai_gc_params p = a.p;
-                p.error_feedback = ef ? RAI_GC_EF_ON : RAI_GC_EF_OFF;
-                p.warmup_steps = wu ? static_cast<uint32_t>(warm) : 0;
-                double mean = 0, sd = 0;
-                run(opt, &p, &mean, &sd, &bits);
-                const double rel = mean / base - 1.0;
-                const bool ok = std::isfinite(mean) && rel <= 0.05;
-                std::printf("| %s | %s | %s | %s | %.4f +- %.4f | %+.1f %% | %.3f | %s |\n", opt.c_str(), a.name.c_str(),
-                            ef ? "on" : "off", wu ? "5 %" : "0", mean, sd, 100.0 * rel, bits, ok ? "yes" : "no");
+        for (const StreamArm &a : arms) {
+            double mean = 0, sd = 0;
+            run(opt, a, &mean, &sd, &bits);
+            if (a.method == "uncompressed") {
+                base = mean, base_sd = sd;
+                std::printf("| %s | uncompressed | - | - | %.4f +- %.4f | - | 32 | - |\n", opt.c_str(), base, base_sd);
                 std::fflush(stdout);
-                if (a.accept && ef)
-                    verdicts.push_back(std::string(ok ? "PASS " : "FAIL ") + opt + " EF-" + a.name +
-                                       (wu ? " warm-up 5%" : " warm-up 0"));
+                continue;
             }
+            const double rel = mean / base - 1.0;
+            const bool known = std::isfinite(base);
+            const bool ok = std::isfinite(mean) && rel <= 0.05;
+            char vs[32] = "-";
+            if (known) std::snprintf(vs, sizeof vs, "%+.1f %%", 100.0 * rel);
+            std::printf("| %s | %s | %s | %s | %.4f +- %.4f | %s | %.3f | %s |\n", opt.c_str(), a.method.c_str(),
+                        a.ef ? "on" : "off", (std::to_string(a.warmup) + (a.warmup ? " %" : "")).c_str(), mean, sd, vs, bits, known ? (ok ? "yes" : "no") : "-");
+            std::fflush(stdout);
+            if (a.accept && known)
+                verdicts.push_back(std::string(ok ? "PASS " : "FAIL ") + opt + " EF-" + a.method +
+                                   " warm-up " + std::to_string(a.warmup) + (a.warmup ? "%" : ""));
         }
-        std::printf("\nAcceptance (%s): EF-POWERSGD r>=2, EF-SIGN, EF-TOPK >= 1%% within 5 %% of uncompressed %.4f\n",
-                    opt.c_str(), base);
-        for (const std::string &v : verdicts) std::printf("  %s\n", v.c_str());
+        if (!verdicts.empty()) {
+            std::printf("\nAcceptance (%s): EF-POWERSGD r>=2, EF-SIGN, EF-TOPK >= 1%% within 5 %% of uncompressed "
+                        "%.4f\n",
+                        opt.c_str(), base);
+            for (const std::string &v : verdicts) std::printf("  %s\n", v.c_str());
+        }
         std::printf("\n");
     }
 }
 
-T1Options parse_t1(int argc, char **argv) {
-    T1Options o;
+std::vector<std::string> split_list(const std::string &s) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start <= s.size()) {
+        const size_t end = s.find(',', start);
+        const std::string item = s.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        if (!item.empty()) out.push_back(item);
+        if (end == std::string::npos) break;
+        start = end + 1;
+    }
+    return out;
+}
+
+StreamOptions parse_stream(int argc, char **argv) {
+    StreamOptions o;
     for (int i = 2; i + 1 < argc; i += 2) {
         const std::string k = argv[i], v = argv[i + 1];
         if (k == "--steps") o.steps = std::atoi(v.c_str());
         else if (k == "--seeds") o.seeds = std::atoi(v.c_str());
+        else if (k == "--first-seed") o.first_seed = std::atoi(v.c_str());
         else if (k == "--workers") o.workers = std::atoi(v.c_str());
         else if (k == "--batch") o.batch = std::atoi(v.c_str());
         else if (k == "--opt") o.opts = v == "both" ? std::vector<std::string>{"sgd", "adamw"} : std::vector<std::string>{v};
+        else if (k == "--lr") o.lr = std::strtof(v.c_str(), nullptr);
         else if (k == "--only") o.only = v;
         else if (k == "--full-grid") o.full_grid = v == "1";
-        else std::fprintf(stderr, "unknown option %s\n", k.c_str());
+        else if (k == "--arms") o.arms = split_list(v);
+        else if (k == "--warmup") {
+            o.warmups.clear();
+            for (const std::string &w : split_list(v)) o.warmups.push_back(std::atoi(w.c_str()));
+        } else {
+            std::fprintf(stderr, "unknown option %s\n", k.c_str());
+            std::exit(2);
+        }
     }
+    for (const std::string &opt : o.opts)
+        if (opt != "sgd" && opt != "adamw") {
+            std::fprintf(stderr, "--opt: expected sgd, adamw or both, got '%s'\n", opt.c_str());
+            std::exit(2);
+        }
     return o;
 }
 
@@ -647,7 +829,9 @@ int main(int argc, char **argv) {
     if (only.empty() || only == "quality") quality_table(ctx);
     if (only.empty() || only == "throughput") throughput(ctx);
     if (only.empty() || only == "convergence") convergence(ctx);
-    if (only == "t1") t1_stream(ctx, parse_t1(argc, argv));  // long: run by hand (BENCHMARKS.md)
+    // Long: run by hand (BENCHMARKS.md, docs/compress.md).
+    if (only == "t1") stream_bench<T1Task>(ctx, parse_stream(argc, argv));
+    if (only == "t2") stream_bench<T2Task>(ctx, parse_stream(argc, argv));
     rai_context_destroy(ctx);
     return 0;
 }
