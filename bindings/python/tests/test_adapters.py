@@ -385,7 +385,7 @@ class Model(unittest.TestCase):
 class PeftGolden(unittest.TestCase):
     """Fixtures written by peft 0.21.2 (tests/adapters/golden): rai's outputs within 1e-5."""
 
-    EXPECTED_MODULES = {"lora": 7, "dora": 3, "ia3": 3, "vera": 2, "loha": 2, "lokr": 2}
+    EXPECTED_MODULES = {"lora": 7, "dora": 3, "ia3": 3, "vera": 2, "loha": 2, "lokr": 2, "adalora": 3}
 
     @classmethod
     def setUpClass(cls):
