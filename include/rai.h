@@ -911,7 +911,7 @@ static inline rai_status rai_gguf_tensor_info_init(rai_gguf_tensor_info *info) {
 
 /* ======================================================= adapters: LoRA family */
 /* Parameter-efficient adapters with HF PEFT semantics and files: LoRA (rsLoRA, DoRA), IA3, VeRA,
- * LoHa, LoKr. Two levels:
+ * LoHa, LoKr, AdaLoRA. Two levels:
  *  - rai_lora_linear_*: one LoRA/DoRA linear layer on caller tensors (CPU or CUDA), for
  *    frameworks that own the parameters and the autograd graph;
  *  - rai_adapter_model: a set of frozen linear base modules (by name) and named adapters over
@@ -925,7 +925,12 @@ typedef enum rai_peft_type {
     RAI_PEFT_IA3 = 2,
     RAI_PEFT_VERA = 3,
     RAI_PEFT_LOHA = 4,
-    RAI_PEFT_LOKR = 5
+    RAI_PEFT_LOKR = 5,
+    RAI_PEFT_ADALORA = 6 /* AdaLoRA at a fixed rank pattern: r is init_r, rank_pattern
+                            {"<module>.lora_E": [true, false, ...]} keeps singular values; the
+                            schedule (target_r, tinit, tfinal, deltaT, beta1/2, orth_reg_weight)
+                            takes PEFT's defaults and total_step 1 (PEFT requires one): set them
+                            with rai_adapter_add_json */
 } rai_peft_type;
 
 /* init (PEFT init_lora_weights / init_weights / init_ia3_weights). */

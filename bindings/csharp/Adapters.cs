@@ -7,7 +7,7 @@ using N = Rai.Native;
 
 namespace Rai
 {
-    public enum PeftType { Lora = 1, Ia3 = 2, Vera = 3, LoHa = 4, LoKr = 5 }
+    public enum PeftType { Lora = 1, Ia3 = 2, Vera = 3, LoHa = 4, LoKr = 5, AdaLora = 6 }
     public enum AdapterInit { Default = 0, Gaussian = 1, None = 2, Random = 3 }
     public enum AdapterBias { None = 0, All = 1, LoraOnly = 2 }
     public enum AdapterCombination { Cat = 1, Linear = 2 }
@@ -35,6 +35,7 @@ namespace Rai
         /// <summary>Required, e.g. "[\"q_proj\", \"v_proj\"]" or "\"all-linear\"".</summary>
         public string TargetModules;
         public string ExcludeModules;
+        /// <summary>{"pattern": r, ...}; AdaLoRA: {"&lt;module&gt;.lora_E": [true, false, ...]} (Rank is init_r).</summary>
         public string RankPattern;
         public string AlphaPattern;
         public string FeedforwardModules;

@@ -43,7 +43,7 @@ internal static partial class TestRai
     private static void AdaptersMatchPeftGolden()
     {
         string golden = Path.Combine(SourceRoot(), "tests", "adapters", "golden");
-        foreach (string tuner in new[] { "lora", "dora", "ia3" })
+        foreach (string tuner in new[] { "lora", "dora", "ia3", "adalora" })
             using (var ctx = Cpu())
             using (var model = new AdapterModel(ctx))
             using (var basef = SafetensorsFile.Open(Path.Combine(golden, "base", "model.safetensors")))

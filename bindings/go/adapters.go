@@ -1,7 +1,7 @@
 package rai
 
 // Parameter-efficient adapters with HF PEFT semantics and files: LoRA (rsLoRA, DoRA), IA3, VeRA,
-// LoHa, LoKr (rai.h section "adapters: LoRA family", docs/adapters.md).
+// LoHa, LoKr, AdaLoRA (rai.h section "adapters: LoRA family", docs/adapters.md).
 
 import (
 	"encoding/json"
@@ -20,6 +20,8 @@ const (
 	PEFTVeRA PEFTType = 3
 	PEFTLoHa PEFTType = 4
 	PEFTLoKr PEFTType = 5
+	// AdaLoRA at a fixed rank pattern: Rank is init_r, RankPattern {"<module>.lora_E": [true, ...]}
+	PEFTAdaLoRA PEFTType = 6
 )
 
 // AdapterInit is rai_adapter_init.
@@ -58,7 +60,7 @@ type AdapterOptions struct {
 	Seed            uint64
 	TargetModules   string
 	ExcludeModules  string
-	RankPattern     string // {"pattern": r, ...}
+	RankPattern     string // {"pattern": r, ...}; AdaLoRA: {"<module>.lora_E": [true, false, ...]}
 	AlphaPattern    string // {"pattern": alpha, ...}
 	FeedforwardMods string // IA3
 	VeRADInitial    float32

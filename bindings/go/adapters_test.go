@@ -434,7 +434,7 @@ func TestAdapterPEFTGoldenFixtures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for tuner, want := range map[string]int{"lora": 7, "dora": 3, "ia3": 3, "vera": 2, "loha": 2, "lokr": 2} {
+	for tuner, want := range map[string]int{"lora": 7, "dora": 3, "ia3": 3, "vera": 2, "loha": 2, "lokr": 2, "adalora": 3} {
 		m, err := NewAdapterModel(cpuContext(t))
 		if err != nil {
 			t.Fatal(err)

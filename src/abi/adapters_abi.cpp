@@ -72,7 +72,7 @@ std::vector<std::pair<std::string, double>> number_map(const char *json_text, co
 // refused with a message naming the field.
 ad::AdapterConfig to_config(const rai_adapter_params &p) {
     ad::AdapterConfig c;
-    rai::require(p.peft_type >= 0 && p.peft_type <= RAI_PEFT_LOKR, RAI_ERROR_INVALID_ARGUMENT,
+    rai::require(p.peft_type >= 0 && p.peft_type <= RAI_PEFT_ADALORA, RAI_ERROR_INVALID_ARGUMENT,
                  "params->peft_type " + std::to_string(p.peft_type) + " is not a rai_peft_type");
     c.type = p.peft_type == 0 ? ad::PeftType::Lora : static_cast<ad::PeftType>(p.peft_type);
     rai::require(p.r >= 0, RAI_ERROR_INVALID_ARGUMENT, "params->r must be > 0 (0 = default), got " + std::to_string(p.r));
@@ -101,8 +101,23 @@ ad::AdapterConfig to_config(const rai_adapter_params &p) {
     c.targets = ad::ModuleSpec::from_text(p.target_modules, "params->target_modules");
     c.excludes = ad::ModuleSpec::from_text(p.exclude_modules, "params->exclude_modules");
     c.feedforward = ad::ModuleSpec::from_text(p.feedforward_modules, "params->feedforward_modules");
-    for (const auto &kv : number_map(p.rank_pattern, "params->rank_pattern", true))
-        c.rank_pattern.emplace_back(kv.first, static_cast<int32_t>(kv.second));
+    if (c.type == ad::PeftType::Adalora) {
+        // AdaLoRA's rank_pattern is the allocator's keep-mask per module; total_step has no
+        // default in PEFT but must be > 0 for PEFT to load the config, and rai runs no schedule.
+        if (p.rank_pattern != nullptr && *p.rank_pattern != '\0') {
+            jsonu::Value v;
+            try {
+                v = jsonu::parse(p.rank_pattern, "params->rank_pattern");
+            } catch (const rai::Error &e) {
+                throw rai::Error(RAI_ERROR_INVALID_ARGUMENT, e.what());
+            }
+            c.rank_masks = ad::rank_masks_from_json(v, "params->rank_pattern");
+        }
+        c.total_step = 1;
+    } else {
+        for (const auto &kv : number_map(p.rank_pattern, "params->rank_pattern", true))
+            c.rank_pattern.emplace_back(kv.first, static_cast<int32_t>(kv.second));
+    }
     for (const auto &kv : number_map(p.alpha_pattern, "params->alpha_pattern", false)) c.alpha_pattern.push_back(kv);
     rai::require(std::isfinite(p.vera_d_initial), RAI_ERROR_INVALID_ARGUMENT, "params->vera_d_initial must be finite");
     c.vera_d_initial = p.vera_d_initial != 0.0f ? p.vera_d_initial : 0.1;

@@ -14,6 +14,7 @@ const char *peft_type_name(PeftType t) {
         case PeftType::Vera: return "VERA";
         case PeftType::Loha: return "LOHA";
         case PeftType::Lokr: return "LOKR";
+        case PeftType::Adalora: return "ADALORA";
     }
     return "?";
 }
@@ -137,16 +138,52 @@ int find_pattern_key(const std::vector<std::string> &keys, const std::string &mo
     return -1;
 }
 
+// ---------------------------------------------------------------- AdaLoRA rank masks
+
+int32_t RankMask::kept() const {
+    int32_t n = 0;
+    for (uint8_t k : keep) n += k != 0;
+    return n;
+}
+
+std::vector<RankMask> rank_masks_from_json(const jsonu::Value &v, const std::string &field) {
+    std::vector<RankMask> out;
+    if (v.kind == jsonu::Kind::Null) return out;
+    auto bad = [&](const std::string &m) { throw Error(RAI_ERROR_INVALID_ARGUMENT, field + m); };
+    if (v.kind != jsonu::Kind::Object) bad(" must be an object {\"<module>.lora_E\": [true, false, ...]}");
+    for (const auto &kv : v.members) {
+        // "<module>.lora_E", or with the adapter name PEFT keeps in memory: "<module>.lora_E.<adapter>".
+        const std::string &k = kv.first;
+        const auto pos = k.rfind(".lora_E");
+        const bool ok = pos != std::string::npos && pos > 0 &&
+                        (pos + 7 == k.size() || (k[pos + 7] == '.' && k.find('.', pos + 8) == std::string::npos));
+        if (!ok) bad("[\"" + k + "\"]: the key must be \"<module>.lora_E\"");
+        RankMask m;
+        m.module = k.substr(0, pos);
+        for (const auto &e : out)
+            if (e.module == m.module) bad("[\"" + k + "\"]: module \"" + m.module + "\" is named twice");
+        if (kv.second.kind != jsonu::Kind::Array) bad("[\"" + k + "\"] must be a list of booleans");
+        for (const jsonu::Value &b : kv.second.items) {
+            if (b.kind == jsonu::Kind::Bool) m.keep.push_back(b.boolean ? 1 : 0);
+            else if (jsonu::is_integer(b) && (jsonu::as_number(b) == 0 || jsonu::as_number(b) == 1))
+                m.keep.push_back(static_cast<uint8_t>(jsonu::as_number(b)));
+            else bad("[\"" + k + "\"] must be a list of booleans");
+        }
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
 // ---------------------------------------------------------------- AdapterConfig
 
 void AdapterConfig::validate() const {
     auto bad = [](const std::string &m) { throw Error(RAI_ERROR_INVALID_ARGUMENT, m); };
     if (type != PeftType::Ia3) {
-        if (r <= 0) bad("r must be > 0, got " + std::to_string(r));
+        if (r <= 0) bad(std::string(type == PeftType::Adalora ? "init_r" : "r") + " must be > 0, got " + std::to_string(r));
         for (const auto &p : rank_pattern)
             if (p.second <= 0) bad("rank_pattern[\"" + p.first + "\"] must be > 0");
     }
-    if (type == PeftType::Lora || type == PeftType::Loha || type == PeftType::Lokr) {
+    if (type == PeftType::Lora || type == PeftType::Loha || type == PeftType::Lokr || type == PeftType::Adalora) {
         if (!(alpha > 0) || !std::isfinite(alpha)) bad("alpha must be a finite value > 0, got " + std::to_string(alpha));
         for (const auto &p : alpha_pattern)
             if (!(p.second > 0) || !std::isfinite(p.second)) bad("alpha_pattern[\"" + p.first + "\"] must be > 0");
@@ -166,10 +203,40 @@ void AdapterConfig::validate() const {
             }
     }
     if (use_dora && type != PeftType::Lora) bad("use_dora applies to LoRA only");
+    if (type == PeftType::Adalora) {
+        // PEFT's AdaLoraConfig.__post_init__ and RankAllocator checks.
+        if (total_step <= 0) bad("total_step must be > 0 (PEFT refuses an AdaLoRA config without it), got " + std::to_string(total_step));
+        if (tinit < 0 || tfinal < 0) bad("tinit and tfinal must be >= 0");
+        if (tinit >= total_step - tfinal)
+            bad("tinit (" + std::to_string(tinit) + ") must be < total_step - tfinal (" + std::to_string(total_step - tfinal) +
+                "): no budgeting phase");
+        if (delta_t <= 0) bad("deltaT must be > 0, got " + std::to_string(delta_t));
+        if (target_r < 0) bad("target_r must be >= 0, got " + std::to_string(target_r));
+        if (!(beta1 > 0 && beta1 < 1)) bad("beta1 must be in (0, 1), got " + std::to_string(beta1));
+        if (!(beta2 > 0 && beta2 < 1)) bad("beta2 must be in (0, 1), got " + std::to_string(beta2));
+        if (!(orth_reg_weight >= 0) || !std::isfinite(orth_reg_weight))
+            bad("orth_reg_weight must be a finite value >= 0, got " + std::to_string(orth_reg_weight));
+        for (const RankMask &m : rank_masks)
+            if (static_cast<int64_t>(m.keep.size()) != r)
+                bad("rank_pattern[\"" + m.module + ".lora_E\"] has " + std::to_string(m.keep.size()) +
+                    " entries; init_r is " + std::to_string(r));
+        if (bias != BiasMode::None) bad("AdaLoRA with bias other than \"none\" is not supported");
+        if (lora_bias) bad("AdaLoRA has no lora_bias");
+    }
     if (type == PeftType::Lora && use_dora && lora_bias) bad("use_dora and lora_bias cannot be combined (as in PEFT)");
 }
 
+const RankMask *AdapterConfig::rank_mask_for(const std::string &module) const {
+    for (const RankMask &m : rank_masks)
+        if (m.module == module) return &m;
+    return nullptr;
+}
+
 int32_t AdapterConfig::rank_for(const std::string &module) const {
+    if (type == PeftType::Adalora) {
+        const RankMask *m = rank_mask_for(module);
+        return m != nullptr ? m->kept() : r;
+    }
     std::vector<std::string> keys;
     for (const auto &p : rank_pattern) keys.push_back(p.first);
     const int k = find_pattern_key(keys, module);
@@ -184,6 +251,9 @@ double AdapterConfig::alpha_for(const std::string &module) const {
 }
 
 double AdapterConfig::scaling_for(const std::string &module) const {
+    // AdaLoRA ignores alpha_pattern; its ranknum is init_r even after rank_pattern shrank the
+    // module (PEFT copies the old ranknum into the resized layer).
+    if (type == PeftType::Adalora) return alpha / (static_cast<double>(r) + 1e-5);
     const double a = alpha_for(module);
     const double rr = rank_for(module);
     if (type == PeftType::Lora && use_rslora) return a / std::sqrt(rr);
@@ -257,7 +327,7 @@ AdapterConfig AdapterConfig::from_json(const jsonu::Value &v, const std::string 
     c.raw = v;
     const jsonu::Value *pt = v.find("peft_type");
     if (pt == nullptr)
-        throw Error(RAI_ERROR_FORMAT, what + ": \"peft_type\" is missing (HF PEFT requires it: LORA, IA3, VERA, LOHA, LOKR)");
+        throw Error(RAI_ERROR_FORMAT, what + ": \"peft_type\" is missing (HF PEFT requires it: LORA, IA3, VERA, LOHA, LOKR, ADALORA)");
     if (pt->kind != jsonu::Kind::String) bad_field(what, "peft_type", "must be a string");
     const std::string t = pt->text;
     if (t == "LORA") c.type = PeftType::Lora;
@@ -265,7 +335,8 @@ AdapterConfig AdapterConfig::from_json(const jsonu::Value &v, const std::string 
     else if (t == "VERA") c.type = PeftType::Vera;
     else if (t == "LOHA") c.type = PeftType::Loha;
     else if (t == "LOKR") c.type = PeftType::Lokr;
-    else throw Error(RAI_ERROR_UNSUPPORTED, what + ": peft_type \"" + t + "\" is not supported (LORA, IA3, VERA, LOHA, LOKR)");
+    else if (t == "ADALORA") c.type = PeftType::Adalora;
+    else throw Error(RAI_ERROR_UNSUPPORTED, what + ": peft_type \"" + t + "\" is not supported (LORA, IA3, VERA, LOHA, LOKR, ADALORA)");
 
     const double r_default = c.type == PeftType::Vera ? 256 : 8;
     bool r_int = true;
@@ -344,6 +415,41 @@ AdapterConfig AdapterConfig::from_json(const jsonu::Value &v, const std::string 
                 if (get_bool(v, "use_effective_conv2d", false, what) && false) break;
             }
             break;
+        case PeftType::Adalora: {
+            c.alpha = get_number(v, "lora_alpha", 8, what, &c.alpha_is_int);
+            c.dropout = get_number(v, "lora_dropout", 0, what);
+            c.use_dora = get_bool(v, "use_dora", false, what);
+            c.lora_bias = get_bool(v, "lora_bias", false, what);
+            if (const jsonu::Value *b = v.find("bias"); b != nullptr && b->kind == jsonu::Kind::String && b->text != "none")
+                throw Error(RAI_ERROR_UNSUPPORTED, what + ": AdaLoRA with bias \"" + b->text + "\" is not supported");
+            if (const jsonu::Value *i = v.find("init_lora_weights"); i != nullptr && i->kind != jsonu::Kind::Null) {
+                if (i->kind != jsonu::Kind::Bool) bad_field(what, "init_lora_weights", "must be a boolean for AdaLoRA");
+                c.init = i->boolean ? LoraInit::Default : LoraInit::Random;
+            }
+            auto integer = [&](const char *key, double dflt) {
+                bool is_int = true;
+                const double x = get_number(v, key, dflt, what, &is_int);
+                if (!is_int || x != std::floor(x) || std::fabs(x) > 1e15) bad_field(what, key, "must be an integer");
+                return static_cast<int64_t>(x);
+            };
+            c.r = static_cast<int32_t>(integer("init_r", 12));
+            c.target_r = static_cast<int32_t>(integer("target_r", 8));
+            c.tinit = integer("tinit", 0);
+            c.tfinal = integer("tfinal", 0);
+            c.delta_t = integer("deltaT", 1);
+            c.total_step = integer("total_step", 0);
+            c.beta1 = get_number(v, "beta1", 0.85, what);
+            c.beta2 = get_number(v, "beta2", 0.85, what);
+            c.orth_reg_weight = get_number(v, "orth_reg_weight", 0.5, what);
+            if (const jsonu::Value *p = v.find("rank_pattern")) {
+                try {
+                    c.rank_masks = rank_masks_from_json(*p, "rank_pattern");
+                } catch (const Error &e) {
+                    throw Error(RAI_ERROR_FORMAT, what + ": " + e.what());
+                }
+            }
+            break;
+        }
     }
     if (c.type != PeftType::Ia3) {
         if (const jsonu::Value *l = v.find("layers_to_transform"); l != nullptr && l->kind != jsonu::Kind::Null) {
@@ -379,7 +485,7 @@ jsonu::Value AdapterConfig::to_json() const {
     jsonu::set(o, "target_modules", targets.to_json());
     // Only the fields each PEFT config class has (peft warns about, and drops, any other).
     if (type != PeftType::Vera) jsonu::set(o, "exclude_modules", excludes.to_json());
-    if (type == PeftType::Lora || type == PeftType::Ia3 || type == PeftType::Vera)
+    if (type == PeftType::Lora || type == PeftType::Ia3 || type == PeftType::Vera || type == PeftType::Adalora)
         jsonu::set(o, "fan_in_fan_out", jsonu::boolean(fan_in_fan_out));
     if (type != PeftType::Ia3) {
         if (layers_to_transform.empty()) {
@@ -457,6 +563,40 @@ jsonu::Value AdapterConfig::to_json() const {
                 jsonu::set(o, "rank_dropout_scale", jsonu::boolean(rank_dropout_scale));
             }
             break;
+        case PeftType::Adalora: {
+            // AdaLoraConfig is a LoraConfig: its fields plus the schedule; "r" is not AdaLoRA's rank
+            // (PEFT warns when it is not 8), so it is kept as read.
+            if (o.find("r") == nullptr) jsonu::set(o, "r", jsonu::integer(8));
+            jsonu::set(o, "init_r", jsonu::integer(r));
+            jsonu::set(o, "target_r", jsonu::integer(target_r));
+            jsonu::set(o, "lora_alpha", num(alpha, alpha_is_int));
+            jsonu::set(o, "lora_dropout", jsonu::number(dropout));
+            jsonu::set(o, "bias", jsonu::string("none"));
+            jsonu::set(o, "use_rslora", jsonu::boolean(false));
+            jsonu::set(o, "use_dora", jsonu::boolean(false));
+            jsonu::set(o, "lora_bias", jsonu::boolean(false));
+            jsonu::set(o, "init_lora_weights", jsonu::boolean(init != LoraInit::Random));
+            jsonu::set(o, "tinit", jsonu::integer(tinit));
+            jsonu::set(o, "tfinal", jsonu::integer(tfinal));
+            jsonu::set(o, "deltaT", jsonu::integer(delta_t));
+            jsonu::set(o, "total_step", jsonu::integer(total_step));
+            jsonu::set(o, "beta1", jsonu::number(beta1));
+            jsonu::set(o, "beta2", jsonu::number(beta2));
+            jsonu::set(o, "orth_reg_weight", jsonu::number(orth_reg_weight));
+            if (o.find("alpha_pattern") == nullptr) jsonu::set(o, "alpha_pattern", jsonu::object());
+            if (rank_masks.empty()) {
+                jsonu::set(o, "rank_pattern", jsonu::null());
+            } else {
+                jsonu::Value p = jsonu::object();
+                for (const RankMask &m : rank_masks) {
+                    jsonu::Value l = jsonu::array();
+                    for (uint8_t k : m.keep) l.items.push_back(jsonu::boolean(k != 0));
+                    jsonu::set(p, m.module + ".lora_E", std::move(l));
+                }
+                jsonu::set(o, "rank_pattern", std::move(p));
+            }
+            break;
+        }
     }
     return o;
 }

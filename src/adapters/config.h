@@ -12,7 +12,7 @@
 
 namespace rai::adapters {
 
-enum class PeftType { Lora = 1, Ia3 = 2, Vera = 3, Loha = 4, Lokr = 5 };
+enum class PeftType { Lora = 1, Ia3 = 2, Vera = 3, Loha = 4, Lokr = 5, Adalora = 6 };
 enum class LoraInit { Default = 0, Gaussian = 1, None = 2, Random = 3 };
 enum class BiasMode { None = 0, All = 1, LoraOnly = 2 };
 
@@ -34,9 +34,17 @@ struct ModuleSpec {
     static ModuleSpec from_text(const char *json_text, const std::string &field);
 };
 
+// AdaLoRA's rank_pattern entry: which of a module's init_r singular values (rows of lora_A and
+// lora_E, columns of lora_B) the budget allocator kept. PEFT keys it "<module>.lora_E".
+struct RankMask {
+    std::string module;
+    std::vector<uint8_t> keep;  // init_r entries, 0 or 1
+    int32_t kept() const;
+};
+
 struct AdapterConfig {
     PeftType type = PeftType::Lora;
-    int32_t r = 8;
+    int32_t r = 8;  // AdaLoRA: init_r (PEFT's own "r" field is ignored by AdaLoRA)
     double alpha = 8;
     bool alpha_is_int = true;  // how lora_alpha is written back
     double dropout = 0;
@@ -59,6 +67,12 @@ struct AdapterConfig {
     int32_t decompose_factor = -1;
     bool decompose_both = false;
     bool rank_dropout_scale = false;
+    // AdaLoRA: the budget schedule (kept and written back; rai trains at a fixed rank pattern)
+    // and the rank pattern the allocator produced.
+    int32_t target_r = 8;
+    int64_t tinit = 0, tfinal = 0, delta_t = 1, total_step = 0;  // total_step 0 = unset (PEFT refuses)
+    double beta1 = 0.85, beta2 = 0.85, orth_reg_weight = 0.5;
+    std::vector<RankMask> rank_masks;
     jsonu::Value raw = jsonu::object();  // the config as read: unknown fields survive
 
     // Throws INVALID_ARGUMENT naming the field: r <= 0, alpha <= 0, dropout outside [0, 1), ...
@@ -66,8 +80,11 @@ struct AdapterConfig {
     // Per-module rank and alpha after rank_pattern / alpha_pattern (PEFT's get_pattern_key).
     int32_t rank_for(const std::string &module) const;
     double alpha_for(const std::string &module) const;
-    // LoRA: alpha/r or alpha/sqrt(r); LoHa/LoKr: alpha/r.
+    // LoRA: alpha/r or alpha/sqrt(r); LoHa/LoKr: alpha/r; AdaLoRA: alpha/(init_r + 1e-5) (PEFT's
+    // ranknum stays init_r when rank_pattern shrinks a module).
     double scaling_for(const std::string &module) const;
+    // AdaLoRA: the module's rank_pattern entry, or NULL (all init_r singular values kept).
+    const RankMask *rank_mask_for(const std::string &module) const;
     // Whether a module (a linear layer of the base) is adapted by this config.
     bool targets_module(const std::string &module) const;
     bool is_feedforward(const std::string &module) const;
@@ -81,5 +98,8 @@ int64_t layer_index(const std::string &module, const std::vector<std::string> &p
 // PEFT's rank/alpha pattern key lookup: an exact name, else the first key K whose regex
 // "(.*\.)?K$" matches the module name; returns -1 when none matches.
 int find_pattern_key(const std::vector<std::string> &keys, const std::string &module);
+// AdaLoRA rank_pattern JSON ({"<module>.lora_E[.<adapter>]": [bool, ...]}) -> masks; `field`
+// names the value in errors (RAI_ERROR_INVALID_ARGUMENT).
+std::vector<RankMask> rank_masks_from_json(const jsonu::Value &v, const std::string &field);
 
 }  // namespace rai::adapters

@@ -395,11 +395,13 @@ void Model::build_module_adapter(Adapter &a, std::size_t mi, bool initialise) {
     ModuleAdapter ma;
     ma.module = mi;
     ma.r = c.type == PeftType::Ia3 ? 0 : c.rank_for(bm.name);
-    ma.scaling = static_cast<float>(c.type == PeftType::Lora || c.type == PeftType::Loha || c.type == PeftType::Lokr
+    ma.scaling = static_cast<float>(c.type == PeftType::Lora || c.type == PeftType::Loha || c.type == PeftType::Lokr ||
+                                            c.type == PeftType::Adalora
                                         ? c.scaling_for(bm.name)
                                         : 1.0);
     ma.feedforward = c.is_feedforward(bm.name);
-    require(c.type == PeftType::Ia3 || ma.r > 0, RAI_ERROR_INVALID_ARGUMENT,
+    // AdaLoRA's allocator may prune every singular value of a module: rank 0 (empty tensors).
+    require(c.type == PeftType::Ia3 || ma.r > 0 || (c.type == PeftType::Adalora && ma.r == 0), RAI_ERROR_INVALID_ARGUMENT,
             "rank for module \"" + bm.name + "\" must be > 0");
     const uint64_t key = mix_key(a.seed, name_hash(a.name + "/" + bm.name));
     const bool random_init = initialise && c.init != LoraInit::None;
@@ -449,6 +451,21 @@ void Model::build_module_adapter(Adapter &a, std::size_t mi, bool initialise) {
                 kaiming_uniform(ma.params[1].value, bm.in, mix_key(key, 2));
                 kaiming_uniform(ma.params[2].value, ma.r, mix_key(key, 3));
                 if (c.init == LoraInit::Random) kaiming_uniform(ma.params[3].value, bm.in, mix_key(key, 4));
+            }
+            break;
+        }
+        case PeftType::Adalora: {
+            // lora_A [r, in] (right singular vectors), lora_E [r, 1] (singular values), lora_B
+            // [out, r]; r = the singular values rank_pattern keeps. PEFT init: E = 0, A and B
+            // ~ N(0, 0.02); init_lora_weights=false leaves torch.randn (N(0, 1)) in all three.
+            ma.params.push_back(make_param("lora_A", {ma.r, bm.in}));
+            ma.params.push_back(make_param("lora_B", {bm.out, ma.r}));
+            ma.params.push_back(make_param("lora_E", {ma.r, 1}));
+            if (random_init) {
+                const float sd = c.init == LoraInit::Random ? 1.0f : 0.02f;
+                gaussian(ma.params[0].value, sd, mix_key(key, 1));
+                gaussian(ma.params[1].value, sd, mix_key(key, 2));
+                if (c.init == LoraInit::Random) gaussian(ma.params[2].value, sd, mix_key(key, 3));
             }
             break;
         }
@@ -515,6 +532,12 @@ void Model::add_adapter(const std::string &name, AdapterConfig cfg, uint64_t see
                     std::to_string(modules_.size()) + " registered)");
     require(!targeted.empty(), RAI_ERROR_INVALID_ARGUMENT,
             "target_modules " + jsonu::dump(c.targets.to_json()) + " matches no module of the base");
+    for (const RankMask &m : c.rank_masks) {  // PEFT fails to resize a module it cannot find
+        bool found = false;
+        for (std::size_t mi : targeted) found = found || modules_[mi].name == m.module;
+        require(found, RAI_ERROR_INVALID_ARGUMENT,
+                "rank_pattern entry \"" + m.module + ".lora_E\" names no module this adapter targets");
+    }
     for (std::size_t mi : targeted)
         if (modules_[mi].fan_in_fan_out != c.fan_in_fan_out)
             log::warn("rai: adapter \"" + name + "\": fan_in_fan_out follows module \"" + modules_[mi].name +

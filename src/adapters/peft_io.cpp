@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -60,6 +61,25 @@ std::string shape_text(const std::vector<int64_t> &s) {
 // Shapes equal, also accepting PEFT's [n] vs [n, 1]/[1, n] spellings of vectors.
 bool same_shape(const std::vector<int64_t> &want, const std::vector<int64_t> &got) { return want == got; }
 
+// The kept singular values of an AdaLoRA tensor saved at full init_r: rows of lora_A / lora_E
+// (axis 0), columns of lora_B (axis 1). Equivalent to PEFT masking the pruned entries of E.
+FileTensor keep_ranks(const FileTensor &t, const std::vector<uint8_t> &keep, int axis) {
+    FileTensor o = t;
+    const std::size_t es = file_dtype_size(t.dtype);
+    const int64_t rows = t.shape[0], cols = t.shape.size() > 1 ? t.shape[1] : 1;
+    int64_t kept = 0;
+    for (uint8_t k : keep) kept += k != 0;
+    o.shape[static_cast<std::size_t>(axis)] = kept;
+    o.bytes.clear();
+    for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < cols; ++j)
+            if (keep[static_cast<std::size_t>(axis == 0 ? i : j)] != 0) {
+                const uint8_t *src = t.bytes.data() + static_cast<std::size_t>(i * cols + j) * es;
+                o.bytes.insert(o.bytes.end(), src, src + es);
+            }
+    return o;
+}
+
 }  // namespace
 
 void Model::load_peft(const std::string &dir, const std::string &name, uint32_t) {
@@ -95,6 +115,26 @@ void Model::load_peft(const std::string &dir, const std::string &name, uint32_t)
                 throw Error(RAI_ERROR_FORMAT, st_path + ": tensors \"" + t.name + "\" and \"" + ins.first->second->name +
                                                   "\" name the same parameter");
         }
+        // AdaLoRA tensors saved at full init_r with a rank_pattern (PEFT itself saves them pruned):
+        // keep only the singular values the pattern keeps.
+        std::deque<FileTensor> pruned;
+        if (a.cfg.type == PeftType::Adalora)
+            for (const RankMask &m : a.cfg.rank_masks) {
+                const auto e = by_key.find(module_key(m.module, "lora_E"));
+                if (e == by_key.end() || e->second->shape.empty() || e->second->shape[0] != a.cfg.r || m.kept() == a.cfg.r)
+                    continue;  // already pruned (or missing: reported below)
+                for (const char *sfx : {"lora_A", "lora_E", "lora_B"}) {
+                    const auto it = by_key.find(module_key(m.module, sfx));
+                    if (it == by_key.end()) continue;
+                    const int axis = std::strcmp(sfx, "lora_B") == 0 ? 1 : 0;
+                    const FileTensor &t = *it->second;
+                    if (static_cast<int64_t>(t.shape.size()) <= axis || t.shape[static_cast<std::size_t>(axis)] != a.cfg.r ||
+                        t.shape.size() > 2 || file_dtype_size(t.dtype) == 0)
+                        continue;  // the shape check below names it
+                    pruned.push_back(keep_ranks(t, m.keep, axis));
+                    it->second = &pruned.back();
+                }
+            }
         auto fill = [&](Param &p, const std::string &key, const std::string &module) {
             auto it = by_key.find(key);
             if (it == by_key.end()) {

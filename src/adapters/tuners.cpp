@@ -79,6 +79,15 @@ std::vector<float> product_or(const ModuleAdapter &ma, const char *full, const c
     return out;
 }
 
+// AdaLoRA: A⊙E, the right singular vectors [r, in] scaled by their singular values.
+std::vector<float> adalora_ae(const ModuleAdapter &ma, int64_t in) {
+    const Param &A = ma.get("lora_A"), &E = ma.get("lora_E");
+    std::vector<float> ae(A.value);
+    for (int64_t k = 0; k < ma.r; ++k)
+        for (int64_t j = 0; j < in; ++j) ae[k * in + j] *= E.value[k];
+    return ae;
+}
+
 }  // namespace
 
 void kaiming_uniform(std::vector<float> &v, int64_t fan_in, uint64_t key) {
@@ -133,6 +142,12 @@ std::vector<float> delta_weight(const Adapter &a, const ModuleAdapter &ma, const
                     for (int64_t b = 0; b < ok; ++b)
                         for (int64_t c = 0; c < inn; ++c) d[(p * ok + b) * in + q * inn + c] = s * w2[b * inn + c];
                 }
+            break;
+        }
+        case PeftType::Adalora: {
+            if (ma.r == 0) break;  // every singular value pruned
+            const std::vector<float> ae = adalora_ae(ma, in);
+            gemm_nn(out, in, ma.r, ma.scaling, ma.get("lora_B").value.data(), ma.r, ae.data(), in, 0.0f, d.data(), in);
             break;
         }
         case PeftType::Ia3: throw Error(RAI_ERROR_INTERNAL, "IA3 has no additive delta");
@@ -214,6 +229,19 @@ void add_contribution(const Adapter &a, const ModuleAdapter &ma, float w, const 
             std::vector<float> U(static_cast<std::size_t>(M * out));
             gemm_nt(M, out, in, 1.0f, rb.X, in, d.data(), in, 0.0f, U.data(), out);
             for (int64_t i = 0; i < M * out; ++i) rb.Y[i] += w * U[i];
+            break;
+        }
+        case PeftType::Adalora: {
+            if (r == 0) break;
+            // y += s·(drop(x)·(A⊙E)ᵀ)·Bᵀ, s = alpha/(ranknum + 1e-5)
+            const std::vector<float> ae = adalora_ae(ma, in);
+            const std::vector<float> xd = dropped(rb.X, M, in, static_cast<float>(a.cfg.dropout), training, key);
+            const float *Xa = xd.empty() ? rb.X : xd.data();
+            std::vector<float> T(static_cast<std::size_t>(M * r)), L(static_cast<std::size_t>(M * out));
+            gemm_nt(M, r, in, 1.0f, Xa, in, ae.data(), in, 0.0f, T.data(), r);
+            expand(M, out, r, T.data(), ma.get("lora_B").value.data(), L.data());
+            const float s = w * ma.scaling;
+            for (int64_t i = 0; i < M * out; ++i) rb.Y[i] += s * L[i];
             break;
         }
         case PeftType::Ia3: break;  // multiplicative: applied around the base
@@ -401,6 +429,41 @@ void backward_contribution(Adapter &a, ModuleAdapter &ma, float w, const BaseMod
                 };
                 route(g1, "lokr_w1", "lokr_w1_a", "lokr_w1_b", ol, im);
                 route(g2, "lokr_w2", "lokr_w2_a", "lokr_w2_b", ok, inn);
+            }
+            break;
+        }
+        case PeftType::Adalora: {
+            if (r == 0) break;
+            Param &A = ma.get("lora_A"), &B = ma.get("lora_B"), &E = ma.get("lora_E");
+            const std::vector<float> mask = input_mask(static_cast<float>(a.cfg.dropout));
+            std::vector<float> xd;
+            if (!mask.empty()) {
+                xd.resize(mask.size());
+                for (std::size_t i = 0; i < mask.size(); ++i) xd[i] = X[i] * mask[i];
+            }
+            const float *Xa = xd.empty() ? X : xd.data();
+            const std::vector<float> ae = adalora_ae(ma, in);
+            std::vector<float> T(static_cast<std::size_t>(M * r)), G(static_cast<std::size_t>(M * out));
+            gemm_nt(M, r, in, 1.0f, Xa, in, ae.data(), in, 0.0f, T.data(), r);
+            const float s = w * ma.scaling;
+            for (int64_t i = 0; i < M * out; ++i) G[i] = s * dY[i];
+            // dB += Gᵀ·T; dT = G·B; d(A⊙E) = dTᵀ·x_d, split into dA = d(A⊙E)⊙E and dE = Σ_j d(A⊙E)⊙A.
+            gemm(true, false, out, r, M, 1.0f, G.data(), out, T.data(), r, 1.0f, B.grad.data(), r);
+            std::vector<float> dT(static_cast<std::size_t>(M * r)), dAE(static_cast<std::size_t>(r * in));
+            gemm_nn(M, r, out, 1.0f, G.data(), out, B.value.data(), r, 0.0f, dT.data(), r);
+            gemm(true, false, r, in, M, 1.0f, dT.data(), r, Xa, in, 0.0f, dAE.data(), in);
+            for (int64_t k = 0; k < r; ++k) {
+                double de = 0;
+                for (int64_t j = 0; j < in; ++j) {
+                    A.grad[k * in + j] += dAE[k * in + j] * E.value[k];
+                    de += static_cast<double>(dAE[k * in + j]) * A.value[k * in + j];
+                }
+                E.grad[k] += static_cast<float>(de);
+            }
+            if (dX != nullptr) {
+                std::vector<float> dXa(static_cast<std::size_t>(M * in), 0.0f);
+                gemm_nn(M, in, r, 1.0f, dT.data(), r, ae.data(), in, 0.0f, dXa.data(), in);
+                for (int64_t i = 0; i < M * in; ++i) dX[i] += mask.empty() ? dXa[i] : dXa[i] * mask[i];
             }
             break;
         }

@@ -8,7 +8,7 @@
 
 namespace rai::adapters {
 
-// Δ = the adapter's weight update [out, in] in fp32 (LoRA s·B·A, VeRA (λb⊙B)(λd⊙A), LoHa,
+// Δ = the adapter's weight update [out, in] in fp32 (LoRA s·B·A, AdaLoRA s·B·(A⊙E), VeRA (λb⊙B)(λd⊙A), LoHa,
 // LoKr). row_keep (LoHa/LoKr rank dropout) may be NULL.
 std::vector<float> delta_weight(const Adapter &a, const ModuleAdapter &ma, const BaseModule &bm,
                                 const std::vector<float> *row_scale = nullptr);

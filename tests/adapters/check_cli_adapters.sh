@@ -15,7 +15,7 @@ expect() {  # expect <0|nonzero> <description> <command...>
     echo "FAIL: $what (exit $rc)"; cat "$out/log"; fails=$((fails + 1))
   fi
 }
-for t in lora dora ia3 vera loha lokr; do
+for t in lora dora ia3 vera loha lokr adalora; do
   expect 0 "inspect $t" "$rai" adapter inspect "$golden/$t"
   expect 0 "merge $t" "$rai" merge "$golden/base/model.safetensors" "$golden/$t" "$out/$t.safetensors" --safe
 done

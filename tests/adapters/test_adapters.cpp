@@ -139,7 +139,8 @@ INSTANTIATE_TEST_SUITE_P(Tuners, InitIdentity,
                                            TunerCase{"rslora", RAI_PEFT_LORA, RAI_ADAPTER_RSLORA},
                                            TunerCase{"dora", RAI_PEFT_LORA, RAI_ADAPTER_DORA},
                                            TunerCase{"ia3", RAI_PEFT_IA3, 0}, TunerCase{"vera", RAI_PEFT_VERA, 0},
-                                           TunerCase{"loha", RAI_PEFT_LOHA, 0}, TunerCase{"lokr", RAI_PEFT_LOKR, 0}),
+                                           TunerCase{"loha", RAI_PEFT_LOHA, 0}, TunerCase{"lokr", RAI_PEFT_LOKR, 0},
+                                           TunerCase{"adalora", RAI_PEFT_ADALORA, 0}),
                          [](const auto &info) { return std::string(info.param.name); });
 
 TEST_F(ModelTest, InitModes) {
@@ -164,6 +165,110 @@ TEST_F(ModelTest, InitModes) {
     p.init = RAI_ADAPTER_INIT_RANDOM;
     ASSERT_RAI_OK(rai_adapter_add(model, "random", &p));
     EXPECT_GT(get("random", "base_model.model.m.lora_B.weight", {32, 8}).max_abs(), 0.0f);
+}
+
+// AdaLoRA: y = x·Wᵀ + b + alpha/(init_r + 1e-5)·x·(A⊙E)ᵀ·Bᵀ, computed here in double. The scale
+// keeps init_r when rank_pattern shrinks the module (PEFT copies ranknum into the resized layer).
+TEST_F(ModelTest, AdaloraForwardScaleInitAndConfig) {
+    HostT w = random_t({6, 5}, 1), b = random_t({6}, 2);
+    add_linear("blk.v_proj", w, &b);
+    rai_adapter_params p = lora_params("[\"v_proj\"]", 4, 8);
+    p.peft_type = RAI_PEFT_ADALORA;
+    p.rank_pattern = "{\"blk.v_proj.lora_E\": [false, true, false, true]}";
+    ASSERT_RAI_OK(rai_adapter_add(model, "ada", &p));
+    const std::string k = "base_model.model.blk.v_proj.";
+    // PEFT init: E = 0, A and B ~ N(0, 0.02)
+    EXPECT_EQ(get("ada", k + "lora_E", {2, 1}).max_abs(), 0.0f);
+    HostT A = get("ada", k + "lora_A", {2, 5}), B = get("ada", k + "lora_B", {6, 2});
+    EXPECT_GT(A.max_abs(), 0.0f);
+    EXPECT_LT(A.max_abs(), 0.1f);
+    EXPECT_GT(B.max_abs(), 0.0f);
+    EXPECT_LT(B.max_abs(), 0.1f);
+    HostT E({2, 1}, {0.75f, -1.25f});
+    set("ada", k + "lora_E", E);
+    A = random_t({2, 5}, 3);
+    B = random_t({6, 2}, 4);
+    set("ada", k + "lora_A", A);
+    set("ada", k + "lora_B", B);
+    HostT x = random_t({3, 5}, 5);
+    HostT y = forward("blk.v_proj", x, 6);
+    const double s = 8.0 / (4.0 + 1e-5);
+    for (int i = 0; i < 3; ++i)
+        for (int o = 0; o < 6; ++o) {
+            double ref = b[o];
+            for (int j = 0; j < 5; ++j) ref += double(x[i * 5 + j]) * w[o * 5 + j];
+            for (int q = 0; q < 2; ++q) {
+                double t = 0;
+                for (int j = 0; j < 5; ++j) t += double(x[i * 5 + j]) * A[q * 5 + j] * E[q];
+                ref += s * t * B[o * 2 + q];
+            }
+            EXPECT_NEAR(y[i * 6 + o], ref, 1e-5 * std::max(1.0, std::fabs(ref))) << i << "," << o;
+        }
+    // The config PEFT reads back: init_r, a positive total_step, the keep-mask as booleans.
+    char *cfg = nullptr;
+    ASSERT_RAI_OK(rai_adapter_config_json(model, "ada", &cfg));
+    const std::string c(cfg);
+    rai_free(cfg);
+    EXPECT_NE(c.find("\"peft_type\": \"ADALORA\""), std::string::npos) << c;
+    EXPECT_NE(c.find("\"init_r\": 4"), std::string::npos) << c;
+    EXPECT_NE(c.find("\"total_step\": 1"), std::string::npos) << c;
+    EXPECT_NE(c.find("\"blk.v_proj.lora_E\": [\n      false,\n      true,"), std::string::npos) << c;
+    // Mixed batch: AdaLoRA rows equal a single-adapter run, base rows the base.
+    rai_adapter_params lp = lora_params("[\"v_proj\"]", 2, 4);
+    lp.init = RAI_ADAPTER_INIT_RANDOM;
+    ASSERT_RAI_OK(rai_adapter_add(model, "lora", &lp));
+    const char *names[] = {"ada", "lora"};
+    const int32_t rows[] = {0, -1, 1};
+    HostT ym({3, 6});
+    ASSERT_RAI_OK(rai_adapter_forward_mixed(model, "blk.v_proj", &x, names, 2, rows, &ym));
+    for (int o = 0; o < 6; ++o) EXPECT_EQ(ym[o], y[o]);
+    ASSERT_RAI_OK(rai_adapter_set_active(model, nullptr, nullptr, 0));
+    HostT yb = forward("blk.v_proj", x, 6);
+    for (int o = 0; o < 6; ++o) EXPECT_EQ(ym[6 + o], yb[6 + o]);
+}
+
+TEST_F(ModelTest, AdaloraRankPatternErrorsNameTheField) {
+    HostT w = random_t({6, 5}, 1);
+    add_linear("blk.v_proj", w);
+    add_linear("blk.o_proj", w);
+    rai_adapter_params p = lora_params("[\"v_proj\"]", 4, 8);
+    p.peft_type = RAI_PEFT_ADALORA;
+    p.rank_pattern = "{\"blk.v_proj.lora_E\": [true, false]}";
+    EXPECT_RAI_ERROR(rai_adapter_add(model, "a", &p), RAI_ERROR_INVALID_ARGUMENT, "has 2 entries; init_r is 4");
+    p.rank_pattern = "{\"blk.v_proj\": [true, false, true, true]}";
+    EXPECT_RAI_ERROR(rai_adapter_add(model, "a", &p), RAI_ERROR_INVALID_ARGUMENT, "must be \"<module>.lora_E\"");
+    p.rank_pattern = "{\"blk.v_proj.lora_E\": [true, 2, true, true]}";
+    EXPECT_RAI_ERROR(rai_adapter_add(model, "a", &p), RAI_ERROR_INVALID_ARGUMENT, "list of booleans");
+    p.rank_pattern = "{\"blk.o_proj.lora_E\": [true, false, true, true]}";
+    EXPECT_RAI_ERROR(rai_adapter_add(model, "a", &p), RAI_ERROR_INVALID_ARGUMENT, "names no module this adapter targets");
+    p.rank_pattern = "[1]";
+    EXPECT_RAI_ERROR(rai_adapter_add(model, "a", &p), RAI_ERROR_INVALID_ARGUMENT, "params->rank_pattern must be an object");
+    p.rank_pattern = nullptr;
+    p.bias = RAI_ADAPTER_BIAS_ALL;
+    EXPECT_RAI_ERROR(rai_adapter_add(model, "a", &p), RAI_ERROR_INVALID_ARGUMENT, "bias");
+    p.bias = RAI_ADAPTER_BIAS_NONE;
+    p.flags = RAI_ADAPTER_DORA;
+    EXPECT_RAI_ERROR(rai_adapter_add(model, "a", &p), RAI_ERROR_INVALID_ARGUMENT, "use_dora applies to LoRA only");
+    p.flags = 0;
+    p.peft_type = RAI_PEFT_ADALORA + 1;
+    EXPECT_RAI_ERROR(rai_adapter_add(model, "a", &p), RAI_ERROR_INVALID_ARGUMENT, "is not a rai_peft_type");
+    // The schedule, from JSON: PEFT's own checks.
+    const char *bad[][2] = {
+        {"{\"peft_type\": \"ADALORA\", \"target_modules\": [\"v_proj\"]}", "total_step must be > 0"},
+        {"{\"peft_type\": \"ADALORA\", \"target_modules\": [\"v_proj\"], \"total_step\": 10, \"tinit\": 5, "
+         "\"tfinal\": 5}", "no budgeting phase"},
+        {"{\"peft_type\": \"ADALORA\", \"target_modules\": [\"v_proj\"], \"total_step\": 10, \"beta1\": 1.0}", "beta1"},
+        {"{\"peft_type\": \"ADALORA\", \"target_modules\": [\"v_proj\"], \"total_step\": 10, \"orth_reg_weight\": -1}",
+         "orth_reg_weight"},
+        {"{\"peft_type\": \"ADALORA\", \"target_modules\": [\"v_proj\"], \"total_step\": 10, \"init_r\": 0}",
+         "init_r must be > 0"},
+        {"{\"peft_type\": \"ADALORA\", \"target_modules\": [\"v_proj\"], \"total_step\": 10, \"deltaT\": 0}", "deltaT"},
+    };
+    for (const auto &c : bad) EXPECT_RAI_ERROR(rai_adapter_add_json(model, "a", c[0], 0), RAI_ERROR_FORMAT, c[1]);
+    ASSERT_RAI_OK(rai_adapter_add_json(model, "a",
+                                       "{\"peft_type\": \"ADALORA\", \"target_modules\": [\"v_proj\"], \"total_step\": 10, "
+                                       "\"init_r\": 3, \"rank_pattern\": {\"blk.v_proj.lora_E.default\": [1, 0, 1]}}", 0));
+    get("a", "base_model.model.blk.v_proj.lora_A", {2, 5});  // two kept of init_r 3
 }
 
 // ---------------------------------------------------------------- merge parity
@@ -332,7 +437,7 @@ TEST_F(ModelTest, OtherTunersMergeParity) {
     add_linear("l.q_proj", w, &b);
     HostT wd = random_t({12, 16}, 2);
     add_linear("l.down_proj", wd);
-    const int32_t types[] = {RAI_PEFT_IA3, RAI_PEFT_VERA, RAI_PEFT_LOHA, RAI_PEFT_LOKR};
+    const int32_t types[] = {RAI_PEFT_IA3, RAI_PEFT_VERA, RAI_PEFT_LOHA, RAI_PEFT_LOKR, RAI_PEFT_ADALORA};
     for (int32_t t : types) {
         rai_adapter_params p = lora_params("[\"q_proj\", \"down_proj\"]", 4, 8);
         p.peft_type = t;
@@ -603,6 +708,15 @@ TEST_F(Grad, AllTunersAgainstFiniteDifferences) {
     rai_free(keys);
     // q_proj: out 10 = 2x5, in 12 = 3x4: w1 [2,3], w2_a [5,1], w2_b [1,4]
     check("l.q_proj", 12, 10, "lokr", {{q + "lokr_w1", {2, 3}}, {q + "lokr_w2_a", {5, 1}}, {q + "lokr_w2_b", {1, 4}}});
+
+    p = lora_params("[\"q_proj\", \"down_proj\"]", 4, 6);  // init_r 4; down_proj keeps 2 singular values
+    p.peft_type = RAI_PEFT_ADALORA;
+    p.init = RAI_ADAPTER_INIT_RANDOM;
+    p.rank_pattern = "{\"l.down_proj.lora_E\": [true, false, false, true]}";
+    ASSERT_RAI_OK(rai_adapter_add(model, "adalora", &p));
+    only("adalora");
+    check("l.q_proj", 12, 10, "adalora", {{q + "lora_A", {4, 12}}, {q + "lora_B", {10, 4}}, {q + "lora_E", {4, 1}}});
+    check("l.down_proj", 10, 12, "adalora", {{d + "lora_A", {2, 10}}, {d + "lora_B", {12, 2}}, {d + "lora_E", {2, 1}}});
 
     p = lora_params("[\"q_proj\"]", 3, 6);
     p.init = RAI_ADAPTER_INIT_RANDOM;

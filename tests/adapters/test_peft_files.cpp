@@ -7,7 +7,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -105,6 +107,86 @@ TEST_F(Golden, LokrMatchesPeft) {
     EXPECT_EQ(match("lokr"), 2);
 }
 
+// Ranks pruned by peft's RankAllocator: down_proj 4, v_proj 5, q_proj 0 of init_r 6.
+TEST_F(Golden, AdaloraWithRankPatternMatchesPeft) {
+    ASSERT_RAI_OK(rai_adapter_load_peft(model, (kGolden + "/adalora").c_str(), "adalora"));
+    EXPECT_EQ(match("adalora"), 3);
+    char *keys = nullptr;
+    ASSERT_RAI_OK(rai_adapter_tensors_json(model, "adalora", &keys));
+    EXPECT_NE(std::string(keys).find("\"key\": \"base_model.model.model.layers.0.self_attn.q_proj.lora_A\",\n    \"shape\": [\n      0,"),
+              std::string::npos)
+        << keys;
+    rai_free(keys);
+    ASSERT_RAI_OK(rai_adapter_merge(model, nullptr, 0, RAI_ADAPTER_MERGE_SAFE));
+    EXPECT_EQ(match("adalora"), 3);
+}
+
+// A file holding all init_r singular values (as PEFT keeps them in memory) with the same
+// rank_pattern: the pruned ones must not count, whatever their values.
+TEST_F(Golden, AdaloraUnprunedTensorsAreMaskedByRankPattern) {
+    const std::string dir = temp_dir("adalora-full");
+    std::system(("cp '" + kGolden + "/adalora/adapter_config.json' '" + dir + "/'").c_str());
+    const ra::TensorFile g = ra::read_tensor_file(kGolden + "/adalora/adapter_model.safetensors");
+    const std::map<std::string, std::vector<int>> keep = {{"model.layers.0.mlp.down_proj", {0, 0, 1, 1, 1, 1}},
+                                                          {"model.layers.0.self_attn.q_proj", {0, 0, 0, 0, 0, 0}},
+                                                          {"model.layers.0.self_attn.v_proj", {1, 1, 1, 1, 0, 1}}};
+    ra::TensorFile full;
+    for (const auto &kv : keep) {
+        const std::string pre = "base_model.model." + kv.first + ".";
+        const ra::FileTensor &A = *g.find(pre + "lora_A"), &B = *g.find(pre + "lora_B"), &E = *g.find(pre + "lora_E");
+        const int64_t in = A.shape[1], out = B.shape[0];
+        std::vector<float> a(6 * in, 0.5f), e(6, 3.0f), b(out * 6, -0.5f);  // pruned: large, non-zero
+        int64_t kk = 0;
+        for (int q = 0; q < 6; ++q) {
+            if (!kv.second[q]) continue;
+            std::memcpy(&a[q * in], A.bytes.data() + kk * in * 4, in * 4);
+            std::memcpy(&e[q], E.bytes.data() + kk * 4, 4);
+            for (int64_t o = 0; o < out; ++o) std::memcpy(&b[o * 6 + q], B.bytes.data() + (o * A.shape[0] + kk) * 4, 4);
+            ++kk;
+        }
+        auto put = [&](const char *sfx, std::vector<int64_t> shape, const std::vector<float> &v) {
+            ra::FileTensor t;
+            t.name = pre + sfx + ".default";  // in-memory PEFT names, adapter name included
+            t.dtype = "F32";
+            t.shape = std::move(shape);
+            t.bytes.resize(v.size() * 4);
+            std::memcpy(t.bytes.data(), v.data(), t.bytes.size());
+            full.tensors.push_back(std::move(t));
+        };
+        put("lora_A", {6, in}, a);
+        put("lora_E", {6, 1}, e);
+        put("lora_B", {out, 6}, b);
+    }
+    ra::write_tensor_file(dir + "/adapter_model.safetensors", full);
+    ASSERT_RAI_OK(rai_adapter_load_peft(model, dir.c_str(), "adalora"));
+    EXPECT_EQ(match("adalora"), 3);
+    // Without the pattern the same file is a plain init_r adapter: the pruned values count.
+    std::string c = slurp(dir + "/adapter_config.json");
+    const auto b = c.find("\"rank_pattern\": {"), e = c.find("}", b);
+    c.replace(b, e + 1 - b, "\"rank_pattern\": null");
+    spit(dir + "/adapter_config.json", c);
+    ASSERT_RAI_OK(rai_adapter_load_peft(model, dir.c_str(), "unmasked"));
+    const char *n[] = {"unmasked"};
+    ASSERT_RAI_OK(rai_adapter_set_active(model, n, nullptr, 1));
+    const ra::TensorFile io = ra::read_tensor_file(kGolden + "/adalora/io.safetensors");
+    HostT x({3, 64}), y({3, 32});
+    std::memcpy(x.v.data(), io.find("model.layers.0.self_attn.v_proj.x")->bytes.data(), 3 * 64 * 4);
+    ASSERT_RAI_OK(rai_adapter_forward(model, "model.layers.0.self_attn.v_proj", &x, &y));
+    HostT ref({3, 32});
+    std::memcpy(ref.v.data(), io.find("model.layers.0.self_attn.v_proj.y")->bytes.data(), 3 * 32 * 4);
+    EXPECT_GT(max_diff(y.v, ref.v), 0.1f);
+    // A file that matches neither init_r nor the kept count is refused with the tensor named.
+    for (ra::FileTensor &t : full.tensors)
+        if (t.name.find("v_proj.lora_A") != std::string::npos) {
+            t.shape = {3, 64};
+            t.bytes.resize(3 * 64 * 4);
+        }
+    ra::write_tensor_file(dir + "/adapter_model.safetensors", full);
+    std::system(("cp '" + kGolden + "/adalora/adapter_config.json' '" + dir + "/'").c_str());
+    EXPECT_RAI_ERROR(rai_adapter_load_peft(model, dir.c_str(), "bad"), RAI_ERROR_SHAPE_MISMATCH, "v_proj.lora_A");
+    std::system(("rm -rf '" + dir + "'").c_str());
+}
+
 TEST_F(Golden, MergedGoldenLoraMatches) {
     ASSERT_RAI_OK(rai_adapter_load_peft(model, (kGolden + "/lora").c_str(), "lora"));
     ASSERT_RAI_OK(rai_adapter_merge(model, nullptr, 0, RAI_ADAPTER_MERGE_SAFE));
@@ -112,7 +194,7 @@ TEST_F(Golden, MergedGoldenLoraMatches) {
 }
 
 TEST_F(Golden, SaveWritesPeftKeysAndReloads) {
-    for (const char *tuner : {"lora", "dora", "ia3", "vera", "loha", "lokr"}) {
+    for (const char *tuner : {"lora", "dora", "ia3", "vera", "loha", "lokr", "adalora"}) {
         ASSERT_RAI_OK(rai_adapter_load_peft(model, (kGolden + "/" + tuner).c_str(), tuner));
         const std::string dir = temp_dir(tuner);
         ASSERT_RAI_OK(rai_adapter_save_peft(model, tuner, dir.c_str(), nullptr));
@@ -131,6 +213,12 @@ TEST_F(Golden, SaveWritesPeftKeysAndReloads) {
         const std::string cfg = slurp(dir + "/adapter_config.json");
         EXPECT_NE(cfg.find("\"peft_type\""), std::string::npos);
         EXPECT_NE(cfg.find("\"auto_mapping\""), std::string::npos);  // an unknown field, kept
+        if (std::string(tuner) == "adalora") {  // the allocator's result survives the round trip
+            EXPECT_NE(cfg.find("\"model.layers.0.self_attn.v_proj.lora_E\": [\n      true,\n      true,\n      true,\n      "
+                               "true,\n      false,\n      true\n    ]"),
+                      std::string::npos)
+                << cfg;
+        }
         // Reload under another name and compare outputs.
         const std::string again = std::string(tuner) + "2";
         ASSERT_RAI_OK(rai_adapter_load_peft(model, dir.c_str(), again.c_str()));

@@ -56,7 +56,7 @@ int main(int argc, char **argv) {
     try {
         const ra::TensorFile base = ra::read_tensor_file(golden + "/base/model.safetensors");
         // 1. Golden adapters, loaded and saved again by rai.
-        for (const char *tuner : {"lora", "dora", "ia3", "vera", "loha", "lokr"}) {
+        for (const char *tuner : {"lora", "dora", "ia3", "vera", "loha", "lokr", "adalora"}) {
             std::vector<std::string> mods;
             rai_adapter_model *m = base_model(ctx, base, &mods);
             if (m == nullptr) return 1;
@@ -80,6 +80,7 @@ int main(int argc, char **argv) {
             {"rai_vera", RAI_PEFT_VERA, 0, "[\"q_proj\", \"o_proj\"]", 8},
             {"rai_loha", RAI_PEFT_LOHA, 0, "[\"v_proj\"]", 2},
             {"rai_lokr", RAI_PEFT_LOKR, 0, "[\"gate_proj\"]", 2},
+            {"rai_adalora", RAI_PEFT_ADALORA, 0, "[\"k_proj\", \"up_proj\"]", 3},
         };
         for (const Fresh &f : fresh) {
             std::vector<std::string> mods;
@@ -95,6 +96,8 @@ int main(int argc, char **argv) {
             p.target_modules = f.targets;
             p.feedforward_modules = "[\"down_proj\"]";
             p.seed = 1234;
+            // AdaLoRA: k_proj keeps 2 of init_r 3 singular values (peft shrinks it on load).
+            if (f.type == RAI_PEFT_ADALORA) p.rank_pattern = "{\"model.layers.0.self_attn.k_proj.lora_E\": [true, false, true]}";
             if (!ok(rai_adapter_add(m, "default", &p), f.name)) return 1;
             if (f.type == RAI_PEFT_VERA) {  // lambda_b starts at 0 even with random init: make it count
                 for (const char *mod : {"model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.o_proj"}) {

@@ -41,7 +41,7 @@ bool infer_modules(rai_safetensors *f, std::map<std::string, Shape> *mods, std::
     static const char *suffixes[] = {"lora_A.weight", "lora_B.weight", "lora_B.bias", "lora_magnitude_vector", "ia3_l",
                                      "vera_lambda_b", "vera_lambda_d", "hada_w1_a", "hada_w1_b", "hada_w2_a",
                                      "hada_w2_b", "lokr_w1", "lokr_w1_a", "lokr_w1_b", "lokr_w2", "lokr_w2_a",
-                                     "lokr_w2_b", "bias"};
+                                     "lokr_w2_b", "lora_A", "lora_B", "lora_E", "bias"};  // lora_A/B/E: AdaLoRA
     size_t n = 0;
     rai_safetensors_count(f, &n);
     int64_t vera_in = 0;
@@ -84,6 +84,8 @@ bool infer_modules(rai_safetensors *f, std::map<std::string, Shape> *mods, std::
         Shape sh;
         if (auto a = get("lora_A.weight"), b = get("lora_B.weight"); a && b && a->size() == 2 && b->size() == 2) {
             sh = {(*b)[0], (*a)[1]};
+        } else if (auto aa = get("lora_A"), ab = get("lora_B"); aa && ab && aa->size() == 2 && ab->size() == 2) {
+            sh = {(*ab)[0], (*aa)[1]};  // AdaLoRA (ParameterDict keys, no ".weight")
         } else if (auto l = get("ia3_l"); l && l->size() == 2) {
             sh = (*l)[1] == 1 ? Shape{(*l)[0], 1} : Shape{1, (*l)[1]};
         } else if (auto lb = get("vera_lambda_b"); lb && lb->size() == 1) {

@@ -75,7 +75,7 @@ def _json_or_none(value, what):
 
 # PEFT spelling -> rai_adapter_params field, for the plain numeric options.
 _ALIASES = {"lora_alpha": "alpha", "alpha": "alpha", "lora_dropout": "dropout",
-            "vera_dropout": "dropout", "dropout": "dropout", "r": "r", "seed": "seed",
+            "vera_dropout": "dropout", "dropout": "dropout", "r": "r", "init_r": "r", "seed": "seed",
             "d_initial": "vera_d_initial", "vera_d_initial": "vera_d_initial",
             "rank_dropout": "rank_dropout", "module_dropout": "module_dropout",
             "decompose_factor": "decompose_factor"}
@@ -110,7 +110,7 @@ def adapter_params(peft_type="lora", **options):
                 setattr(params, key, c_text)
         else:
             raise TypeError(f"adapter option {key!r} is not known (PEFT-style names: r, lora_alpha, "
-                            f"lora_dropout, use_rslora, use_dora, init_lora_weights, fan_in_fan_out, "
+                            f"init_r, lora_dropout, use_rslora, use_dora, init_lora_weights, fan_in_fan_out, "
                             f"bias, lora_bias, target_modules, exclude_modules, rank_pattern, "
                             f"alpha_pattern, feedforward_modules, d_initial, rank_dropout, "
                             f"module_dropout, decompose_factor, seed)")

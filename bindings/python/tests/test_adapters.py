@@ -356,7 +356,10 @@ class Model(unittest.TestCase):
         with self.assertRaises(rai.InvalidArgumentError):
             self.m.add("x", peft_type="oft", target_modules=["q_proj"])
         with self.assertRaises(rai.UnsupportedError):
+            self.m.add_json("x", {"peft_type": "OFT", "target_modules": ["q_proj"]})
+        with self.assertRaises(rai.FormatError) as cm:  # PEFT refuses AdaLoRA without total_step
             self.m.add_json("x", {"peft_type": "ADALORA", "target_modules": ["q_proj"]})
+        self.assertIn("total_step", cm.exception.message)
         with self.assertRaises(rai.FormatError) as cm:
             self.m.add_json("x", {"r": 2, "target_modules": ["q_proj"]})
         self.assertIn("peft_type", cm.exception.message)
@@ -385,7 +388,7 @@ class Model(unittest.TestCase):
 class PeftGolden(unittest.TestCase):
     """Fixtures written by peft 0.21.2 (tests/adapters/golden): rai's outputs within 1e-5."""
 
-    EXPECTED_MODULES = {"lora": 7, "dora": 3, "ia3": 3, "vera": 2, "loha": 2, "lokr": 2}
+    EXPECTED_MODULES = {"lora": 7, "dora": 3, "ia3": 3, "vera": 2, "loha": 2, "lokr": 2, "adalora": 3}
 
     @classmethod
     def setUpClass(cls):

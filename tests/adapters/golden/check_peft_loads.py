@@ -11,12 +11,12 @@ import sys
 import warnings
 
 import torch
-from peft import PeftModel
+from peft import PeftConfig, PeftModel, PeftType, get_peft_model
 from peft.utils import load_peft_weights, set_peft_model_state_dict
 from safetensors.torch import load_file
 from transformers import LlamaConfig, LlamaForCausalLM
 
-ADAPTER_PARAM_MARKERS = ("lora_", "ia3_", "vera_", "hada_", "lokr_")
+ADAPTER_PARAM_MARKERS = ("lora_", "ia3_", "vera_", "hada_", "lokr_")  # lora_ covers AdaLoRA's lora_E
 
 
 def base_model(golden):
@@ -35,8 +35,12 @@ def check_dir(golden, d, name):
         text = str(w.message)
         if "missing" in text.lower() or "unexpected" in text.lower():
             failures.append(f"{name}: peft warned: {text}")
-    # Explicit key check on a second load.
-    result = set_peft_model_state_dict(model, load_peft_weights(d))
+    # Explicit key check on a second load. AdaLoRA: peft shrinks the modules by rank_pattern on
+    # every state-dict load, so the second load goes into a fresh (unshrunk) model.
+    target = model
+    if model.peft_config["default"].peft_type == PeftType.ADALORA:
+        target = get_peft_model(base_model(golden), PeftConfig.from_pretrained(d)).eval()
+    result = set_peft_model_state_dict(target, load_peft_weights(d))
     if result.unexpected_keys:
         failures.append(f"{name}: unexpected keys {sorted(result.unexpected_keys)}")
     # Per-module vera_A/vera_B are references to the shared base_model.vera_A/B buffers: peft

@@ -16,7 +16,7 @@ trap 'rm -rf "$out"' EXIT
 if [[ -n "$cli" ]]; then
   # rai merge of every golden adapter into the golden base, compared with peft's merge_and_unload.
   mkdir -p "$out/merged"
-  for t in lora dora ia3 vera loha lokr; do
+  for t in lora dora ia3 vera loha lokr adalora; do
     "$cli" merge "$golden/base/model.safetensors" "$golden/$t" "$out/merged/$t.safetensors" >/dev/null || exit 1
   done
 fi

@@ -7,6 +7,11 @@ LoHa, LoKr) peft wraps it, every adapter parameter is set to non-zero seeded val
 saves the adapter directory. For every adapted linear module a seeded input x [3, in] is run
 through the peft-wrapped module in eval mode and the output recorded.
 
+AdaLoRA additionally runs peft's own RankAllocator: after the seeded values are set, a few
+training steps on seeded tokens (loss with the orthogonal regulariser, backward,
+update_and_allocate) reach the final budget, so the saved rank_pattern masks singular values
+and peft saves the pruned (smaller) lora_A/lora_E/lora_B.
+
 Layout written (into the directory of this script unless --out is given):
   base/model.safetensors       the tiny Llama's state dict (fp32)
   base/config.json             its transformers config
@@ -15,7 +20,7 @@ Layout written (into the directory of this script unless --out is given):
   <tuner>/io.safetensors       "<module>.x" and "<module>.y" per adapted module
   versions.json                torch / transformers / peft / safetensors versions
 
-Run: /work/peft-venv/bin/python tests/adapters/golden/make_peft_golden.py
+Run: /work/peft-venv/bin/python tests/adapters/golden/make_peft_golden.py [--only adalora ...]
 """
 import argparse
 import json
@@ -25,7 +30,7 @@ import peft
 import safetensors
 import torch
 import transformers
-from peft import IA3Config, LoHaConfig, LoKrConfig, LoraConfig, VeraConfig, get_peft_model
+from peft import AdaLoraConfig, IA3Config, LoHaConfig, LoKrConfig, LoraConfig, VeraConfig, get_peft_model
 from safetensors.torch import save_file
 from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -67,9 +72,24 @@ def record_io(model, seed):
     return out
 
 
+def allocate_adalora_ranks(model, cfg, seed):
+    """Runs peft's RankAllocator to the end of its budgeting phase (step total_step - tfinal),
+    which sets cfg.rank_pattern and zeroes the pruned singular values. No optimizer step: the
+    importance scores come from the gradients of the seeded values."""
+    gen = torch.Generator().manual_seed(seed)
+    model.train()
+    for step in range(cfg.total_step - cfg.tfinal + 1):
+        ids = torch.randint(0, 128, (2, 8), generator=gen)
+        model(input_ids=ids, labels=ids).loss.backward()
+        model.base_model.update_and_allocate(step)
+        model.zero_grad()
+    assert cfg.rank_pattern, "the allocator produced no rank_pattern"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
+    ap.add_argument("--only", nargs="*", help="regenerate these tuners only (default: all)")
     args = ap.parse_args()
     torch.use_deterministic_algorithms(True)
 
@@ -88,11 +108,19 @@ def main():
         "vera": VeraConfig(r=16, target_modules=["q_proj", "v_proj"], save_projection=True),
         "loha": LoHaConfig(r=4, alpha=8, target_modules=["q_proj", "up_proj"]),
         "lokr": LoKrConfig(r=8, alpha=4, target_modules=["q_proj", "down_proj"]),
+        # init_r 6 over 3 modules, final budget target_r * 3 = 9 of 18 singular values.
+        "adalora": AdaLoraConfig(init_r=6, target_r=3, lora_alpha=12, tinit=0, tfinal=1, deltaT=1, total_step=3,
+                                 beta1=0.85, beta2=0.85, orth_reg_weight=0.5,
+                                 target_modules=["q_proj", "v_proj", "down_proj"]),
     }
     for seed, (tuner, pcfg) in enumerate(configs.items(), start=1):
+        if args.only and tuner not in args.only:
+            continue
         _, model = tiny_llama()
         model = get_peft_model(model, pcfg)
         randomize_adapter(model, 100 + seed)
+        if tuner == "adalora":
+            allocate_adalora_ranks(model, pcfg, 300 + seed)
         model.eval()
         d = os.path.join(args.out, tuner)
         model.save_pretrained(d)
