@@ -262,16 +262,24 @@ void backward_contribution(Adapter &a, ModuleAdapter &ma, float w, const BaseMod
         for (int64_t i = 0; i < M * in; ++i) m[i] = dropout_keep(k, static_cast<uint64_t>(i), p) ? scale : 0.0f;
         return m;
     };
+    // The adapter's input after dropout (LoRA, VeRA, AdaLoRA): the mask (empty without dropout)
+    // and the dropped copy (empty then too: the adapter reads x itself).
+    struct DroppedInput {
+        std::vector<float> mask, dropped;
+        const float *data(const float *x) const { return dropped.empty() ? x : dropped.data(); }
+    };
+    auto drop_input = [&] {
+        DroppedInput d{input_mask(static_cast<float>(a.cfg.dropout)), {}};
+        d.dropped.resize(d.mask.size());
+        for (std::size_t i = 0; i < d.mask.size(); ++i) d.dropped[i] = X[i] * d.mask[i];
+        return d;
+    };
     switch (a.cfg.type) {
         case PeftType::Lora: {
             Param &A = ma.get("lora_A.weight"), &B = ma.get("lora_B.weight");
-            const std::vector<float> mask = input_mask(static_cast<float>(a.cfg.dropout));
-            std::vector<float> xd;
-            if (!mask.empty()) {
-                xd.resize(mask.size());
-                for (std::size_t i = 0; i < mask.size(); ++i) xd[i] = X[i] * mask[i];
-            }
-            const float *Xa = xd.empty() ? X : xd.data();
+            const DroppedInput din = drop_input();
+            const std::vector<float> &mask = din.mask, &xd = din.dropped;
+            const float *Xa = din.data(X);
             std::vector<float> T(static_cast<std::size_t>(M * r));
             gemm_nt(M, r, in, 1.0f, Xa, in, A.value.data(), in, 0.0f, T.data(), r);
             // G: the upstream gradient of B(A(x)) (before the scaling s), per element.
@@ -336,13 +344,9 @@ void backward_contribution(Adapter &a, ModuleAdapter &ma, float w, const BaseMod
         case PeftType::Vera: {
             const int64_t max_in = a.vera_A.shape[1];
             Param &lb = ma.get("vera_lambda_b"), &ld = ma.get("vera_lambda_d");
-            const std::vector<float> mask = input_mask(static_cast<float>(a.cfg.dropout));
-            std::vector<float> xd;
-            if (!mask.empty()) {
-                xd.resize(mask.size());
-                for (std::size_t i = 0; i < mask.size(); ++i) xd[i] = X[i] * mask[i];
-            }
-            const float *Xa = xd.empty() ? X : xd.data();
+            const DroppedInput din = drop_input();
+            const std::vector<float> &mask = din.mask;
+            const float *Xa = din.data(X);
             std::vector<float> T(static_cast<std::size_t>(M * r)), Td(static_cast<std::size_t>(M * r)),
                 U(static_cast<std::size_t>(M * out));
             gemm_nt(M, r, in, 1.0f, Xa, in, a.vera_A.value.data(), max_in, 0.0f, T.data(), r);
@@ -435,13 +439,9 @@ void backward_contribution(Adapter &a, ModuleAdapter &ma, float w, const BaseMod
         case PeftType::Adalora: {
             if (r == 0) break;
             Param &A = ma.get("lora_A"), &B = ma.get("lora_B"), &E = ma.get("lora_E");
-            const std::vector<float> mask = input_mask(static_cast<float>(a.cfg.dropout));
-            std::vector<float> xd;
-            if (!mask.empty()) {
-                xd.resize(mask.size());
-                for (std::size_t i = 0; i < mask.size(); ++i) xd[i] = X[i] * mask[i];
-            }
-            const float *Xa = xd.empty() ? X : xd.data();
+            const DroppedInput din = drop_input();
+            const std::vector<float> &mask = din.mask;
+            const float *Xa = din.data(X);
             const std::vector<float> ae = adalora_ae(ma, in);
             std::vector<float> T(static_cast<std::size_t>(M * r)), G(static_cast<std::size_t>(M * out));
             gemm_nt(M, r, in, 1.0f, Xa, in, ae.data(), in, 0.0f, T.data(), r);
