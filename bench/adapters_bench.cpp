@@ -1,8 +1,9 @@
 // Adapters CPU benchmark: LoRA forward and backward through rai's C API against a plain fp32
 // GEMM of the same shapes (the anchor: the base product alone, computed by rai's own fp32 GEMM
 // kernel in the same run), a mixed batch over 8 adapters against a single adapter, and loading
-// a PEFT adapter directory against reading its file. Prints times and ratios.
-//   adapters_bench [--quick]
+// a PEFT adapter directory against reading its file. Prints times and ratios. With a CUDA device
+// it adds the GPU section (adapters_gpu.cpp: LoRA overhead over cuBLAS, QLoRA, mixed batches).
+//   adapters_bench [--quick | --gpu]      (--gpu: the GPU section alone)
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -71,8 +72,14 @@ void check(rai_status st) {
 
 }  // namespace
 
+void adapters_gpu_section(bool quick);  // adapters_gpu.cpp
+
 int main(int argc, char **argv) {
     const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+    if (argc > 1 && std::strcmp(argv[1], "--gpu") == 0) {
+        adapters_gpu_section(false);
+        return 0;
+    }
     const int reps = quick ? 3 : 7;
     rai_context_params cp;
     rai_context_params_init(&cp);
@@ -201,5 +208,6 @@ int main(int argc, char **argv) {
         rai_adapter_model_destroy(m);
     }
     rai_context_destroy(ctx);
+    adapters_gpu_section(quick);
     return 0;
 }

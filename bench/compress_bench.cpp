@@ -23,7 +23,8 @@
 //     without EF at warm-up 0 (--only keeps the listed methods, --full-grid adds no EF at 5 %).
 //     With --arms: exactly the listed rows ("EF-" = error feedback on), each at every --warmup
 //     (percent of the steps). The table goes to stdout, one line per run (seed) to stderr.
-// Sections can be run alone: compress_bench quality | throughput | convergence | t1 | t2
+// Sections can be run alone: compress_bench quality | throughput | convergence | t1 | t2 | gpu
+// (gpu: compress_gpu.cpp, with a CUDA device)
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -814,6 +815,8 @@ StreamOptions parse_stream(int argc, char **argv) {
 
 }  // namespace
 
+void compress_gpu_section();  // compress_gpu.cpp
+
 int main(int argc, char **argv) {
     rai_context_params cp;
     rai_context_params_init(&cp);
@@ -832,6 +835,7 @@ int main(int argc, char **argv) {
     // Long: run by hand (BENCHMARKS.md, docs/compress.md).
     if (only == "t1") stream_bench<T1Task>(ctx, parse_stream(argc, argv));
     if (only == "t2") stream_bench<T2Task>(ctx, parse_stream(argc, argv));
+    if (only == "gpu") compress_gpu_section();
     rai_context_destroy(ctx);
     return 0;
 }

@@ -3,7 +3,8 @@
 // GEMV over the dequantised weights (same dot micro-kernel), in the same run. Medians of repeats.
 // With a CUDA device it adds the GPU section (dequantise/quantise vs device copy, M=1 GEMV).
 //
-//   build/bench/quant_bench [--quick]
+//   build/bench/quant_bench [--quick | --gpu]   (--gpu: the GPU sections alone; RAI_BNB_LIBRARY=
+//   .../libbitsandbytes_cuda130.so adds bitsandbytes' CUDA kernels as the anchor)
 //   RAI_CUDA_PLUGIN=build/src/librai_cuda.so build/bench/quant_bench     (GPU section too)
 #include <time.h>
 
@@ -192,7 +193,7 @@ void gpu_section(bool quick) {
             rai_buffer_destroy(xb);
             rai_buffer_destroy(yb);
         }
-        char name[32];
+        char name[48];
         std::snprintf(name, sizeof name, "%lldx%lld", static_cast<long long>(N), static_cast<long long>(K));
         std::printf("%-14s %10.1f %12.2f %10.1f\n", name, t[0] * 1e6, (double(n) * 0.5625) / t[0] / 1e12, t[1] * 1e6);
     }
@@ -201,8 +202,15 @@ void gpu_section(bool quick) {
 
 }  // namespace
 
+void quant_bnb_cuda_section(bool quick);  // quant_bnb_cuda.cpp
+
 int main(int argc, char **argv) {
     const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+    if (argc > 1 && std::strcmp(argv[1], "--gpu") == 0) {  // the GPU sections alone
+        gpu_section(false);
+        quant_bnb_cuda_section(false);
+        return 0;
+    }
     rai_context_params cp;
     rai_context_params_init(&cp);
     cp.device_type = RAI_DEVICE_CPU;
@@ -299,7 +307,7 @@ int main(int argc, char **argv) {
             for (int64_t r = 0; r < N; ++r) dot(wd.data() + r * K, xv.data(), 1, K, &yf[static_cast<size_t>(r)]);
             bench::keep(yf);
         }, 11);
-        char name[32];
+        char name[48];
         std::snprintf(name, sizeof name, "%lldx%lld", static_cast<long long>(N), static_cast<long long>(K));
         std::printf("%-12s %9.3f (%8.3f) %9.3f (%8.3f) %9.2fx %12.3f %+9.1f%%\n", name, tq[0].cpu * 1e3,
                     tq[0].wall * 1e3, tf.cpu * 1e3, tf.wall * 1e3, tf.cpu / tq[0].cpu, tq[1].cpu * 1e3,
@@ -308,5 +316,6 @@ int main(int argc, char **argv) {
     std::printf("\n(fp32/NF4 > 1 means the 4-bit GEMV is faster; DQ cost = double quant vs plain NF4)\n");
     rai_context_destroy(ctx);
     gpu_section(quick);
+    quant_bnb_cuda_section(quick);
     return 0;
 }

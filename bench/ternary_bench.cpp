@@ -176,7 +176,11 @@ void item_memory_threads() {
     rai_context_destroy(ctx);
 }
 
-int main() {
+int main(int argc, char **argv) {
+    if (argc > 1 && std::strcmp(argv[1], "--gpu") == 0) {  // the GPU section alone
+        ternary_gpu_section();
+        return 0;
+    }
     setenv("RAI_NUM_THREADS", "1", 1);  // per-core numbers; item_memory_threads() measures the pool
     std::printf("rai %s ternary bench, 1 thread; CPU features 0x%llx\n", rai_version_string(),
                 static_cast<unsigned long long>(rai_cpu_features_detected()));

@@ -228,7 +228,9 @@ int decode_absmax(int32_t ordinal, void *stream, const raicuda_q4_weight *w, flo
     return 0;
 }
 
-// Each thread decodes 4 code bytes (8 elements, all in one quant block).
+// Each thread decodes 4 code bytes (8 elements, all in one quant block) and stores the 8 values
+// as one 16-byte store (two for f32) when they are in bounds and aligned: 2-byte stores strided
+// by 16 bytes left the kernel at a fifth of the copy bandwidth.
 template <class T>
 __global__ void dequantize_kernel(raicuda_q4_weight w, T *__restrict__ dst) {
     __shared__ float lut[16];
@@ -240,18 +242,27 @@ __global__ void dequantize_kernel(raicuda_q4_weight w, T *__restrict__ dst) {
     const int64_t byte0 = i0 / 2, nbytes = (w.n + 1) / 2;
     uint32_t word = 0;
     if (byte0 + 4 <= nbytes && (reinterpret_cast<uintptr_t>(w.codes + byte0) & 3) == 0) {
-        word = *reinterpret_cast<const uint32_t *>(w.codes + byte0);
+        word = __ldg(reinterpret_cast<const uint32_t *>(w.codes + byte0));
     } else {
         for (int k = 0; k < 4 && byte0 + k < nbytes; ++k) word |= static_cast<uint32_t>(w.codes[byte0 + k]) << (8 * k);
     }
     const float scale = block_scale(w, i0 / w.blocksize);
+    alignas(16) T v[8];
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
-        const int64_t i = i0 + j;
-        if (i >= w.n) break;
         const unsigned q = (word >> (8 * (j / 2) + ((j & 1) ? 0 : 4))) & 0xfu;
-        dst[i] = from_f<T>(__fmul_rn(lut[q], scale));
+        v[j] = from_f<T>(__fmul_rn(lut[q], scale));
     }
+    T *out = dst + i0;
+    if (i0 + 8 <= w.n && (reinterpret_cast<uintptr_t>(out) & 15) == 0) {
+        const uint4 *pv = reinterpret_cast<const uint4 *>(v);
+#pragma unroll
+        for (int h = 0; h < static_cast<int>(sizeof(T) * 8 / 16); ++h) reinterpret_cast<uint4 *>(out)[h] = pv[h];
+        return;
+    }
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+        if (i0 + j < w.n) out[j] = v[j];
 }
 
 template <class T>

@@ -1,6 +1,7 @@
 // GPU suite for gradient compression: on a CUDA device, GPU messages equal CPU messages for the
 // deterministic methods (and for the counter-RNG stochastic ones), decode agrees, and PowerSGD
 // agrees within float tolerance. Skips without a device.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -53,7 +54,8 @@ void compare(rai_context *gpu, rai_context *cpu, int32_t method, std::vector<int
     ASSERT_RAI_OK(rai_gc_add_tensor(c, "t", &th, &id));
     for (int step = 0; step < 3; ++step) {
         SCOPED_TRACE("method " + std::to_string(method) + " n " + std::to_string(n) + " step " + std::to_string(step));
-        host = awkward_values(n, 10 + step);
+        const std::vector<float> fresh = awkward_values(n, 10 + step);
+        std::copy(fresh.begin(), fresh.end(), host.begin());  // th views host's storage: keep it
         ASSERT_RAI_OK(rai_buffer_write(gpu, dev.b, 0, host.data(), n * 4));
         size_t mg = 0, mc = 0;
         ASSERT_RAI_OK(rai_gc_max_message_size(g, 0, &mg));

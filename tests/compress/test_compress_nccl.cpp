@@ -4,6 +4,7 @@
 // with more ranks.
 #include <nccl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -56,7 +57,8 @@ void run(rai_context *gpu, rai_context *cpu, ncclComm_t comm, int32_t method, fl
     ASSERT_RAI_OK(rai_gc_add_tensor(c, "w", &th, &id));
     for (int step = 0; step < 3; ++step) {
         SCOPED_TRACE("method " + std::to_string(method) + " step " + std::to_string(step));
-        host = values(n, step + 1);
+        const std::vector<float> fresh = values(n, step + 1);
+        std::copy(fresh.begin(), fresh.end(), host.begin());  // th views host's storage: keep it
         ASSERT_RAI_OK(rai_buffer_write(gpu, buf, 0, host.data(), 4 * n));
         ASSERT_RAI_OK(rai_gc_allreduce_nccl(g, id, &td, comm, 0));
         ASSERT_RAI_OK(rai_buffer_read(gpu, buf, 0, out.data(), 4 * n));

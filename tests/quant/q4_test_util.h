@@ -9,6 +9,12 @@
 #include "../unit/test_helpers.h"
 #include "q4_format.h"
 
+// The 4-bit kernels' element type of a tensor dtype (f32, bf16 or f16).
+inline rai::q4::Elem elem_of(const rai_dtype &d) {
+    if (d.bits == 32) return rai::q4::Elem::F32;
+    return d.code == RAI_DTYPE_BFLOAT ? rai::q4::Elem::BF16 : rai::q4::Elem::F16;
+}
+
 constexpr rai_dtype kF16{RAI_DTYPE_FLOAT, 16, 1};
 constexpr rai_dtype kBF16{RAI_DTYPE_BFLOAT, 16, 1};
 

@@ -78,7 +78,7 @@ class GpuContextTest(unittest.TestCase):
             np.testing.assert_array_equal(out, host.T)
             with self.assertRaises(rai.DeviceMismatchError):
                 with rai.Context("cpu") as cpu:
-                    rai.tensor_copy(cpu, dev, out)
+                    rai.tensor_copy(cpu, dev, back)  # same shape: only the device differs
 
 
 if __name__ == "__main__":

@@ -31,7 +31,14 @@ whose rules rai follows (docs/quant.md, "bitsandbytes CPU vs CUDA"):
     farther neighbour in a few near-tie cases; CUDA picks the nearest by its midpoint rule;
   * offset = absmax.mean() in torch's CPU summation order.
 The C++ test classifies every difference into one of these and requires rai == bnb elsewhere.
+
+With `--device cuda` (on a machine with an NVIDIA GPU and bitsandbytes' CUDA library) the same
+cases run through bitsandbytes' CUDA kernels and the files are named *_cuda.safetensors; there
+rai must equal bitsandbytes bit for bit (codes, absmax, nested 8-bit state, dequantised values),
+and the Linear4bit outputs include a one-row input, which bitsandbytes computes with its fused
+gemv_4bit kernel. `--out DIR` writes elsewhere than next to this script.
 """
+import argparse
 import json
 import os
 import sys
@@ -75,26 +82,37 @@ def cases():
 
 
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--out", default=HERE)
+    args = ap.parse_args()
+    dev = args.device
+    suffix = "" if dev == "cpu" else "_" + dev
+    out_dir = args.out
+    os.makedirs(out_dir, exist_ok=True)
     tensors = {}
     meta = {"bitsandbytes": bnb.__version__, "torch": torch.__version__, "numpy": np.__version__,
-            "generator": sys.argv[0].split("/")[-1]}
+            "generator": sys.argv[0].split("/")[-1], "device": dev}
+    if dev == "cuda":
+        meta["gpu"] = torch.cuda.get_device_name(0)
     for name, x, qt, bs, dq in cases():
-        q, st = F.quantize_4bit(x, blocksize=bs, compress_statistics=dq, quant_type=qt)
-        deq = F.dequantize_4bit(q, st)  # in the state dtype (the input dtype)
+        q, st = F.quantize_4bit(x.to(dev), blocksize=bs, compress_statistics=dq, quant_type=qt)
+        deq = F.dequantize_4bit(q, st).cpu()  # in the state dtype (the input dtype)
+        q = q.cpu()
         tensors[name + ".input"] = x.contiguous()
         tensors[name + ".codes"] = q.contiguous()
         tensors[name + ".dequant"] = deq.contiguous()
         info = {"quant_type": qt, "blocksize": bs, "double_quant": dq, "n": x.numel(), "dtype": str(x.dtype)}
         if dq:
-            tensors[name + ".absmax"] = st.absmax.contiguous()  # u8
-            tensors[name + ".nested_absmax"] = st.state2.absmax.contiguous()
-            tensors[name + ".nested_quant_map"] = st.state2.code.contiguous()
-            tensors[name + ".offset"] = st.offset.reshape(1).float().contiguous()
+            tensors[name + ".absmax"] = st.absmax.cpu().contiguous()  # u8
+            tensors[name + ".nested_absmax"] = st.state2.absmax.cpu().contiguous()
+            tensors[name + ".nested_quant_map"] = st.state2.code.cpu().contiguous()
+            tensors[name + ".offset"] = st.offset.reshape(1).float().cpu().contiguous()
             info["offset"] = float(st.offset)
         else:
-            tensors[name + ".absmax"] = st.absmax.contiguous()
+            tensors[name + ".absmax"] = st.absmax.cpu().contiguous()
         meta[name] = json.dumps(info)
-    save_file(tensors, os.path.join(HERE, "bnb_quantize_4bit.safetensors"), metadata=meta)
+    save_file(tensors, os.path.join(out_dir, "bnb_quantize_4bit" + suffix + ".safetensors"), metadata=meta)
 
     # Linear4bit state dicts.
     g = torch.Generator().manual_seed(7)
@@ -112,27 +130,36 @@ def main():
     q_proj.weight = bnb.nn.Params4bit(w2, requires_grad=False, compress_statistics=False, quant_type="fp4",
                                       blocksize=64)
     q_proj.bias = torch.nn.Parameter(b2, requires_grad=False)
-    down = down.to("cpu")
-    q_proj = q_proj.to("cpu")
+    down = down.to(dev)
+    q_proj = q_proj.to(dev)
     for m in (down, q_proj):
         if not getattr(m.weight, "bnb_quantized", False):
-            m.weight = m.weight._quantize("cpu")
+            m.weight = m.weight._quantize(dev)
     sd = {}
     for prefix, m in (("model.layers.0.mlp.down_proj.", down), ("model.layers.0.self_attn.q_proj.", q_proj)):
         for k, v in m.state_dict().items():
-            sd[prefix + k] = v.detach().contiguous()
-    save_file(sd, os.path.join(HERE, "bnb_linear4bit.safetensors"),
+            sd[prefix + k] = v.detach().cpu().contiguous()
+    save_file(sd, os.path.join(out_dir, "bnb_linear4bit" + suffix + ".safetensors"),
               metadata={"format": "pt", "bitsandbytes": bnb.__version__, "torch": torch.__version__})
     x1 = torch.randn(3, 64, generator=g)
     x2 = torch.randn(3, 96, generator=g)
     with torch.no_grad():
-        y1 = down(x1).float()
-        y2 = q_proj(x2).float()
-    save_file({"down_proj.weight": w1, "down_proj.bias": b1, "down_proj.x": x1, "down_proj.y": y1,
-               "q_proj.weight": w2, "q_proj.bias": b2, "q_proj.x": x2, "q_proj.y": y2},
-              os.path.join(HERE, "bnb_linear4bit_io.safetensors"),
-              metadata={"bitsandbytes": bnb.__version__, "torch": torch.__version__})
-    total = sum(os.path.getsize(os.path.join(HERE, f)) for f in os.listdir(HERE) if f.endswith(".safetensors"))
+        y1 = down(x1.to(dev)).float().cpu()
+        y2 = q_proj(x2.to(dev)).float().cpu()
+    io = {"down_proj.weight": w1, "down_proj.bias": b1, "down_proj.x": x1, "down_proj.y": y1,
+          "q_proj.weight": w2, "q_proj.bias": b2, "q_proj.x": x2, "q_proj.y": y2}
+    if dev == "cuda":
+        # One row: bitsandbytes' inference path takes its fused gemv_4bit kernel (compute in the
+        # input dtype, so bf16 here, as LLM decoding uses it).
+        for short, m, k in (("down_proj", down, 64), ("q_proj", q_proj, 96)):
+            m.compute_dtype = torch.bfloat16
+            xr = torch.randn(1, k, generator=g).to(torch.bfloat16)
+            with torch.no_grad():
+                io[short + ".x_row"] = xr
+                io[short + ".y_row"] = m(xr.to(dev)).cpu().contiguous()
+    save_file(io, os.path.join(out_dir, "bnb_linear4bit_io" + suffix + ".safetensors"),
+              metadata={"bitsandbytes": bnb.__version__, "torch": torch.__version__, "device": dev})
+    total = sum(os.path.getsize(os.path.join(out_dir, f)) for f in os.listdir(out_dir) if f.endswith(".safetensors"))
     print(f"bitsandbytes {bnb.__version__}, torch {torch.__version__}: {total} bytes of golden files")
 
 
