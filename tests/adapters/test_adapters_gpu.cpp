@@ -1,6 +1,8 @@
 // GPU suite for the adapters: the CUDA LoRA/DoRA layer (forward, backward, mixed batches)
 // against the CPU reference on awkward sizes. Skips without a CUDA device.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -9,25 +11,64 @@
 
 namespace {
 
+constexpr rai_dtype kBF16{RAI_DTYPE_BFLOAT, 16, 1};
+
+// A device tensor; an empty host vector leaves it uninitialised (an output), sized from the shape.
 struct Dev {
     rai_buffer *buf = nullptr;
     std::vector<int64_t> shape;
     rai_tensor t{};
-    Dev(rai_context *ctx, const std::vector<float> &host, std::vector<int64_t> s) : shape(std::move(s)) {
-        EXPECT_EQ(rai_buffer_create(ctx, host.size() * 4 + 4, &buf), RAI_OK) << rai_last_error_message();
-        if (!host.empty()) {
-            EXPECT_EQ(rai_buffer_write(ctx, buf, 0, host.data(), host.size() * 4), RAI_OK);
+    Dev(rai_context *ctx, const void *host, size_t n, size_t elem, rai_dtype dt, std::vector<int64_t> s)
+        : shape(std::move(s)) {
+        size_t count = 1;
+        for (int64_t d : shape) count *= static_cast<size_t>(d);
+        EXPECT_EQ(rai_buffer_create(ctx, std::max(n, count) * 4 + 4, &buf), RAI_OK) << rai_last_error_message();
+        if (n > 0) {
+            EXPECT_EQ(rai_buffer_write(ctx, buf, 0, host, n * elem), RAI_OK);
         }
-        t = make_tensor(rai_buffer_data(buf), kF32, shape.data(), static_cast<int32_t>(shape.size()), nullptr,
+        t = make_tensor(rai_buffer_data(buf), dt, shape.data(), static_cast<int32_t>(shape.size()), nullptr,
                         rai_device{RAI_DEVICE_CUDA, 0});
     }
+    Dev(rai_context *ctx, const std::vector<float> &host, std::vector<int64_t> s)
+        : Dev(ctx, host.data(), host.size(), 4, kF32, std::move(s)) {}
+    Dev(rai_context *ctx, const std::vector<uint16_t> &bf16, std::vector<int64_t> s, rai_dtype dt)  // dt: kBF16
+        : Dev(ctx, bf16.data(), bf16.size(), 2, dt, std::move(s)) {}
     ~Dev() { rai_buffer_destroy(buf); }
     std::vector<float> read(rai_context *ctx, size_t n) const {
         std::vector<float> h(n);
         EXPECT_EQ(rai_buffer_read(ctx, buf, 0, h.data(), n * 4), RAI_OK);
         return h;
     }
+    std::vector<uint16_t> read_bf16(rai_context *ctx, size_t n) const {
+        std::vector<uint16_t> h(n);
+        EXPECT_EQ(rai_buffer_read(ctx, buf, 0, h.data(), n * 2), RAI_OK);
+        return h;
+    }
 };
+
+// bf16 round-to-nearest-even (finite inputs) and back.
+uint16_t to_bf16(float f) {
+    uint32_t u = 0;
+    std::memcpy(&u, &f, 4);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return static_cast<uint16_t>(u >> 16);
+}
+float from_bf16(uint16_t h) {
+    const uint32_t u = static_cast<uint32_t>(h) << 16;
+    float f = 0;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+std::vector<uint16_t> to_bf16(const std::vector<float> &v) {
+    std::vector<uint16_t> o(v.size());
+    for (size_t i = 0; i < v.size(); ++i) o[i] = to_bf16(v[i]);
+    return o;
+}
+std::vector<float> from_bf16(const std::vector<uint16_t> &v) {
+    std::vector<float> o(v.size());
+    for (size_t i = 0; i < v.size(); ++i) o[i] = from_bf16(v[i]);
+    return o;
+}
 
 std::vector<float> rnd(size_t n, uint32_t seed, float s = 1.0f) {
     std::mt19937 g(seed);
@@ -93,6 +134,66 @@ TEST_F(AdaptersGpu, ForwardBackwardMatchCpu) {
                 EXPECT_LE(max_rel(DM.read(gpu, dm.size()), dm), 1e-5f);
             }
         }
+}
+
+// The fast forward (no dropout, no DoRA, a dense base, adapters in x's dtype): the small-M
+// kernels (M <= 8), the small adapter kernels (M <= 128) and the cuBLASLt path (M > 128);
+// K = 37 takes the kernels' unvectorised loads.
+TEST_F(AdaptersGpu, FastForwardMatchesCpu) {
+    for (int64_t K : {40, 37})
+        for (int64_t M : {1, 7, 64, 300})
+            for (int with_bias = 0; with_bias < 2; ++with_bias) {
+                if (K == 37 && M == 300) continue;
+                const int64_t N = 48, r = 8;
+                auto x = rnd(M * K, 11, 1.0f), w = rnd(N * K, 12, 0.5f), a = rnd(r * K, 13, 0.3f),
+                     b = rnd(N * r, 14, 0.3f), bias = rnd(N, 15);
+                const int64_t xs[] = {M, K}, ws[] = {N, K}, as[] = {r, K}, bs[] = {N, r}, ns[] = {N}, ys[] = {M, N};
+                rai_tensor xc = make_tensor(x.data(), kF32, xs, 2), wc = make_tensor(w.data(), kF32, ws, 2),
+                           ac = make_tensor(a.data(), kF32, as, 2), bc = make_tensor(b.data(), kF32, bs, 2),
+                           biasc = make_tensor(bias.data(), kF32, ns, 1);
+                std::vector<float> y(M * N);
+                rai_tensor yc = make_tensor(y.data(), kF32, ys, 2);
+                rai_lora_linear_params p;
+                rai_lora_linear_params_init(&p);
+                p.scaling = 1.5f;
+                ASSERT_EQ(rai_lora_linear_forward(cpu, &p, &xc, &wc, with_bias ? &biasc : nullptr, &ac, &bc, nullptr, &yc),
+                          RAI_OK);
+                Dev X(gpu, x, {M, K}), W(gpu, w, {N, K}), A(gpu, a, {r, K}), B(gpu, b, {N, r}), Bi(gpu, bias, {N}),
+                    Y(gpu, {}, {M, N});
+                ASSERT_EQ(rai_lora_linear_forward(gpu, &p, &X.t, &W.t, with_bias ? &Bi.t : nullptr, &A.t, &B.t, nullptr,
+                                                  &Y.t),
+                          RAI_OK)
+                    << rai_last_error_message();
+                ASSERT_EQ(rai_context_synchronize(gpu), RAI_OK);
+                EXPECT_LE(max_rel(Y.read(gpu, y.size()), y), 1e-5f) << "M " << M << " K " << K << " bias " << with_bias;
+            }
+}
+
+// The fast forward in bf16 against the CPU on the same bf16 inputs: the GPU rounds the adapter
+// term to bf16 before adding the base product (as PEFT does), hence the looser tolerance.
+TEST_F(AdaptersGpu, FastForwardBf16MatchesCpu) {
+    for (int64_t M : {5, 64, 300}) {
+        const int64_t K = 64, N = 48, r = 8;
+        auto x = to_bf16(rnd(M * K, 21, 1.0f)), w = to_bf16(rnd(N * K, 22, 0.5f)), a = to_bf16(rnd(r * K, 23, 0.3f)),
+             b = to_bf16(rnd(N * r, 24, 0.3f)), bias = to_bf16(rnd(N, 25));
+        const int64_t xs[] = {M, K}, ws[] = {N, K}, as[] = {r, K}, bs[] = {N, r}, ns[] = {N}, ys[] = {M, N};
+        rai_tensor xc = make_tensor(x.data(), kBF16, xs, 2), wc = make_tensor(w.data(), kBF16, ws, 2),
+                   ac = make_tensor(a.data(), kBF16, as, 2), bc = make_tensor(b.data(), kBF16, bs, 2),
+                   biasc = make_tensor(bias.data(), kBF16, ns, 1);
+        std::vector<uint16_t> y(M * N);
+        rai_tensor yc = make_tensor(y.data(), kBF16, ys, 2);
+        rai_lora_linear_params p;
+        rai_lora_linear_params_init(&p);
+        p.scaling = 2.0f;
+        ASSERT_EQ(rai_lora_linear_forward(cpu, &p, &xc, &wc, &biasc, &ac, &bc, nullptr, &yc), RAI_OK)
+            << rai_last_error_message();
+        Dev X(gpu, x, {M, K}, kBF16), W(gpu, w, {N, K}, kBF16), A(gpu, a, {r, K}, kBF16), B(gpu, b, {N, r}, kBF16),
+            Bi(gpu, bias, {N}, kBF16), Y(gpu, std::vector<uint16_t>{}, {M, N}, kBF16);
+        ASSERT_EQ(rai_lora_linear_forward(gpu, &p, &X.t, &W.t, &Bi.t, &A.t, &B.t, nullptr, &Y.t), RAI_OK)
+            << rai_last_error_message();
+        ASSERT_EQ(rai_context_synchronize(gpu), RAI_OK);
+        EXPECT_LE(max_rel(from_bf16(Y.read_bf16(gpu, y.size())), from_bf16(y)), 2e-2f) << "M " << M;
+    }
 }
 
 TEST_F(AdaptersGpu, MixedBatchMatchesCpu) {

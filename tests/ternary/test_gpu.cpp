@@ -4,6 +4,7 @@
 // (tests/gpu/gpu_main.cpp) reports "skipped" without a CUDA device.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
@@ -269,6 +270,46 @@ TEST_F(GpuTernary, TopkWithManyItemsPerThreadAndTiesEqualsCpu) {
             ASSERT_OK(rai_vsa_topk(gpu, gq, gi, k, metric, &txg, nullptr));
             ASSERT_OK(rai_buffer_read(gpu, bx, 0, xg.data(), xg.size() * 8));
             EXPECT_EQ(xc, xg) << "metric " << metric << " k " << k;
+        }
+    }
+}
+
+// Up to 64 queries with k <= 32 take the fused pass (chunks of items per block, up to 16 queries per
+// block, the chunks' lists merged after). Heavy ties: the items repeat with period 7 (a zero row among
+// them), so equal scores must go to the lower index across chunks and warps; dim 16 adds ties between
+// different rows. q = 17 and 64 span several query groups, q = 65 takes the tiles beside them.
+TEST_F(GpuTernary, FewQueryTopkWithTiesEqualsCpu) {
+    for (size_t dim : {size_t{16}, size_t{1000}}) {
+        for (size_t Q : {size_t{1}, size_t{3}, size_t{16}, size_t{17}, size_t{64}, size_t{65}}) {
+            auto [cq, gq] = pair(random_trits(Q * dim, 50 + Q + dim), Q, dim);
+            for (size_t M : {size_t{1}, size_t{100}, size_t{4099}}) {
+                std::vector<int8_t> items = random_trits(M * dim, 60 + M + dim);
+                if (M > 3) std::fill(items.begin() + 3 * static_cast<long>(dim), items.begin() + 4 * static_cast<long>(dim), 0);
+                for (size_t r = 7; r < M; ++r)
+                    std::copy(items.begin() + static_cast<long>((r % 7) * dim), items.begin() + static_cast<long>((r % 7 + 1) * dim),
+                              items.begin() + static_cast<long>(r * dim));
+                auto [ci, gi] = pair(items, M, dim);
+                for (int32_t metric = RAI_VSA_COSINE; metric <= RAI_VSA_EQUAL_COUNT; ++metric)
+                    for (size_t k : {size_t{1}, size_t{10}, size_t{32}}) {
+                        if (k > M) continue;
+                        const int64_t ks[2] = {static_cast<int64_t>(Q), static_cast<int64_t>(k)};
+                        std::vector<int64_t> xc(Q * k), xg(Q * k);
+                        std::vector<float> sc(Q * k), sg(Q * k);
+                        rai_tensor txc{xc.data(), {RAI_DEVICE_CPU, 0}, 2, {RAI_DTYPE_INT, 64, 1}, ks, nullptr, 0};
+                        rai_tensor tsc{sc.data(), {RAI_DEVICE_CPU, 0}, 2, {RAI_DTYPE_FLOAT, 32, 1}, ks, nullptr, 0};
+                        rai_tensor txg{dev(xg.size() * 8), {RAI_DEVICE_CUDA, 0}, 2, {RAI_DTYPE_INT, 64, 1}, ks, nullptr, 0};
+                        rai_buffer *bx = last_buffer();
+                        rai_tensor tsg{dev(sg.size() * 4), {RAI_DEVICE_CUDA, 0}, 2, {RAI_DTYPE_FLOAT, 32, 1}, ks, nullptr, 0};
+                        rai_buffer *bs = last_buffer();
+                        ASSERT_OK(rai_vsa_topk(cpu, cq, ci, k, metric, &txc, &tsc));
+                        ASSERT_OK(rai_vsa_topk(gpu, gq, gi, k, metric, &txg, &tsg));
+                        ASSERT_OK(rai_buffer_read(gpu, bx, 0, xg.data(), xg.size() * 8));
+                        ASSERT_OK(rai_buffer_read(gpu, bs, 0, sg.data(), sg.size() * 4));
+                        EXPECT_EQ(xc, xg) << "dim " << dim << " q " << Q << " m " << M << " metric " << metric << " k " << k;
+                        EXPECT_EQ(std::memcmp(sc.data(), sg.data(), sc.size() * 4), 0)
+                            << "scores dim " << dim << " q " << Q << " m " << M << " metric " << metric << " k " << k;
+                    }
+            }
         }
     }
 }
