@@ -1,0 +1,91 @@
+// Shared by the adapters' CUDA files: element access in the three activation dtypes, stream-
+// ordered scratch memory, and cuBLASLt GEMMs with plans cached per thread (lt_gemm.cu).
+#pragma once
+#include <cublasLt.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <vector>
+
+#include "cuda_adapters_abi.h"
+#include "error_util.cuh"
+
+#define ADP_LT(expr, err, what)                                                                         \
+    do {                                                                                                \
+        const cublasStatus_t adp_st_ = (expr);                                                          \
+        if (adp_st_ != CUBLAS_STATUS_SUCCESS) {                                                         \
+            std::snprintf((err)->message, sizeof((err)->message), "%s failed: cuBLAS status %d", what, \
+                          static_cast<int>(adp_st_));                                                   \
+            return adp_st_ == CUBLAS_STATUS_ALLOC_FAILED ? RAI_ERROR_OUT_OF_MEMORY : RAI_ERROR_BACKEND; \
+        }                                                                                               \
+    } while (0)
+
+namespace raicuda::adp {
+
+__device__ __forceinline__ float ld(const void *p, int t, int64_t i) {
+    if (t == RAICUDA_F32) return static_cast<const float *>(p)[i];
+    if (t == RAICUDA_BF16) return __bfloat162float(static_cast<const __nv_bfloat16 *>(p)[i]);
+    return __half2float(static_cast<const __half *>(p)[i]);
+}
+__device__ __forceinline__ void st(void *p, int t, int64_t i, float v) {
+    if (t == RAICUDA_F32) static_cast<float *>(p)[i] = v;
+    else if (t == RAICUDA_BF16) static_cast<__nv_bfloat16 *>(p)[i] = __float2bfloat16(v);
+    else static_cast<__half *>(p)[i] = __float2half(v);
+}
+inline cudaDataType_t cuda_type(int t) { return t == RAICUDA_F32 ? CUDA_R_32F : t == RAICUDA_BF16 ? CUDA_R_16BF : CUDA_R_16F; }
+inline size_t type_size(int t) { return t == RAICUDA_F32 ? 4 : 2; }
+inline unsigned blocks_for(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
+
+inline bool aligned16(const void *p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+// Tile edge of the epilogue and expand kernels (T and B tiles staged through shared memory).
+constexpr int kTile = 32;
+
+// Stream-ordered scratch memory, freed (in stream order) when the scope ends.
+class Scratch {
+public:
+    explicit Scratch(cudaStream_t s) : s_(s) {}
+    ~Scratch() {
+        for (void *p : ptrs_) cudaFreeAsync(p, s_);
+    }
+    template <class T>
+    int get(size_t count, T **out, raicuda_err *err) {
+        void *p = nullptr;
+        RAICUDA_TRY(cudaMallocAsync(&p, count * sizeof(T) + 16, s_), err, "cudaMallocAsync");
+        ptrs_.push_back(p);
+        *out = static_cast<T *>(p);
+        return 0;
+    }
+
+private:
+    cudaStream_t s_;
+    std::vector<void *> ptrs_;
+};
+
+// One GEMM's shape: row-major D[M,N] = alpha·op(A)·op(B) + beta·C (+ bias[N]), C == D. op(A) is
+// [M,K]: A stored [M,K] (lda), or [K,M] when ta. op(B) is [K,N]: B stored [K,N] (ldb), or [N,K]
+// when tb. A and B in ab_type, C/D (and the bias) in c_type; fp32 accumulation and scales.
+// Mapped onto cuBLASLt's column-major Dᵀ = op(B)ᵀ·op(A)ᵀ.
+struct Gemm {
+    bool ta = false, tb = false;
+    int64_t M = 0, N = 0, K = 0, lda = 0, ldb = 0, ldc = 0;
+    int ab_type = RAICUDA_F32, c_type = RAICUDA_F32;
+    const void *bias = nullptr;  // CUBLASLT_EPILOGUE_BIAS when set
+};
+
+// Runs one GEMM through a cached cuBLASLt plan (lt_gemm.cu). `no_algo` given: a missing
+// algorithm sets it and runs nothing.
+int lt_gemm(int32_t ordinal, cudaStream_t s, const Gemm &g, float alpha, const void *A, const void *B, float beta,
+            void *C, raicuda_err *err, bool *no_algo = nullptr);
+// Row-major C[M,N] (fp32) = alpha·op(A)·op(B) + beta·C, A and B in `type` (see Gemm).
+int gemm_rm(int32_t ordinal, cudaStream_t s, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+            const void *A, int64_t lda, const void *B, int64_t ldb, int type, float beta, float *C, int64_t ldc,
+            raicuda_err *err);
+// The forward fast path (lora_fast.cu): no DoRA, no dropout in effect, a dense base, adapters
+// in the act dtype.
+int lora_forward_fast(int32_t ordinal, cudaStream_t s, Scratch &sc, const raicuda_lora_args *a, raicuda_err *err);
+
+}  // namespace raicuda::adp
