@@ -87,7 +87,7 @@ if has sanitize; then
   spids=()
   for t in rai_gpu_tests ternary/rai_ternary_gpu_tests quant/rai_quant_gpu_tests quant/bitnet/rai_bitnet_gpu_tests \
            adapters/rai_adapters_gpu_tests compress/rai_compress_gpu_tests train/rai_train_gpu_tests; do
-    run_test "memcheck-$(basename "$t")" ${RAI_SANITIZE_LIMIT:-300} compute-sanitizer --tool memcheck --error-exitcode 9 \
+    run_test "memcheck-$(basename "$t")" ${RAI_SANITIZE_LIMIT:-300} compute-sanitizer --tool memcheck --report-api-errors no --error-exitcode 9 \
       "$bdir/tests/$t" --gtest_brief=1 & spids+=($!)
   done
   for p in "${spids[@]}"; do wait "$p" || rc=1; done

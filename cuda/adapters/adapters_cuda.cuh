@@ -12,18 +12,12 @@
 
 #include "cuda_adapters_abi.h"
 #include "error_util.cuh"
-
-#define ADP_LT(expr, err, what)                                                                         \
-    do {                                                                                                \
-        const cublasStatus_t adp_st_ = (expr);                                                          \
-        if (adp_st_ != CUBLAS_STATUS_SUCCESS) {                                                         \
-            std::snprintf((err)->message, sizeof((err)->message), "%s failed: cuBLAS status %d", what, \
-                          static_cast<int>(adp_st_));                                                   \
-            return adp_st_ == CUBLAS_STATUS_ALLOC_FAILED ? RAI_ERROR_OUT_OF_MEMORY : RAI_ERROR_BACKEND; \
-        }                                                                                               \
-    } while (0)
+#include "lt_gemm.cuh"
 
 namespace raicuda::adp {
+
+using lt::Gemm;
+using lt::lt_gemm;
 
 __device__ __forceinline__ float ld(const void *p, int t, int64_t i) {
     if (t == RAICUDA_F32) return static_cast<const float *>(p)[i];
@@ -65,25 +59,15 @@ private:
     std::vector<void *> ptrs_;
 };
 
-// One GEMM's shape: row-major D[M,N] = alpha·op(A)·op(B) + beta·C (+ bias[N]), C == D. op(A) is
-// [M,K]: A stored [M,K] (lda), or [K,M] when ta. op(B) is [K,N]: B stored [K,N] (ldb), or [N,K]
-// when tb. A and B in ab_type, C/D (and the bias) in c_type; fp32 accumulation and scales.
-// Mapped onto cuBLASLt's column-major Dᵀ = op(B)ᵀ·op(A)ᵀ.
-struct Gemm {
-    bool ta = false, tb = false;
-    int64_t M = 0, N = 0, K = 0, lda = 0, ldb = 0, ldc = 0;
-    int ab_type = RAICUDA_F32, c_type = RAICUDA_F32;
-    const void *bias = nullptr;  // CUBLASLT_EPILOGUE_BIAS when set
-};
-
-// Runs one GEMM through a cached cuBLASLt plan (lt_gemm.cu). `no_algo` given: a missing
-// algorithm sets it and runs nothing.
-int lt_gemm(int32_t ordinal, cudaStream_t s, const Gemm &g, float alpha, const void *A, const void *B, float beta,
-            void *C, raicuda_err *err, bool *no_algo = nullptr);
-// Row-major C[M,N] (fp32) = alpha·op(A)·op(B) + beta·C, A and B in `type` (see Gemm).
-int gemm_rm(int32_t ordinal, cudaStream_t s, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
-            const void *A, int64_t lda, const void *B, int64_t ldb, int type, float beta, float *C, int64_t ldc,
-            raicuda_err *err);
+// Row-major C[M,N] (fp32) = alpha·op(A)·op(B) + beta·C, A and B in `type` (a raicuda_fp).
+inline int gemm_rm(int32_t ordinal, cudaStream_t s, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                   const void *A, int64_t lda, const void *B, int64_t ldb, int type, float beta, float *C, int64_t ldc,
+                   raicuda_err *err) {
+    Gemm g;
+    g.ta = ta, g.tb = tb, g.M = M, g.N = N, g.K = K, g.lda = lda, g.ldb = ldb, g.ldc = ldc;
+    g.ab_type = cuda_type(type), g.c_type = CUDA_R_32F;
+    return lt_gemm(ordinal, s, g, alpha, A, B, beta, C, err);
+}
 // The forward fast path (lora_fast.cu): no DoRA, no dropout in effect, a dense base, adapters
 // in the act dtype.
 int lora_forward_fast(int32_t ordinal, cudaStream_t s, Scratch &sc, const raicuda_lora_args *a, raicuda_err *err);

@@ -317,7 +317,7 @@ int lora_forward_gemm(int32_t ordinal, cudaStream_t s, Scratch &sc, const raicud
     const int64_t M = a->M, N = a->N, K = a->K, r = a->r;
     const int t = a->act_type;
     Gemm g;
-    g.tb = true, g.ab_type = t, g.c_type = t;
+    g.tb = true, g.ab_type = cuda_type(t), g.c_type = cuda_type(t);
     if (M <= kKernelAdapterMaxM) {
         float *Tq = nullptr;  // fp32
         if (int rc = sc.get(static_cast<size_t>(M * r), &Tq, err)) return rc;

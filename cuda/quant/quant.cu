@@ -17,6 +17,7 @@
 #include "cuda_backend_abi.h"
 #include "cuda_quant_abi.h"
 #include "error_util.cuh"
+#include "lt_gemm.cuh"
 #include "q4_codes.h"
 
 namespace raicuda {
@@ -366,92 +367,19 @@ bool aligned16(const void *p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 
 
 // ---------------------------------------------------------------- dequantise + cuBLASLt
 
-#define RAICUDA_LT(expr, err, what)                                                                   \
-    do {                                                                                              \
-        const cublasStatus_t raicuda_lt_ = (expr);                                                    \
-        if (raicuda_lt_ != CUBLAS_STATUS_SUCCESS) {                                                   \
-            std::snprintf((err)->message, sizeof((err)->message), "%s failed: cuBLAS status %d", what, \
-                          static_cast<int>(raicuda_lt_));                                             \
-            return raicuda_lt_ == CUBLAS_STATUS_ALLOC_FAILED ? RAI_ERROR_OUT_OF_MEMORY : RAI_ERROR_BACKEND; \
-        }                                                                                             \
-    } while (0)
-
-// One cuBLASLt handle per host thread and device (created on first use).
-int lt_handle(int32_t ordinal, cublasLtHandle_t *out, raicuda_err *err) {
-    constexpr int kMaxDevices = 64;
-    thread_local cublasLtHandle_t handles[kMaxDevices] = {};
-    if (ordinal < 0 || ordinal >= kMaxDevices) {
-        std::snprintf(err->message, sizeof err->message, "CUDA device %d out of range", ordinal);
-        return RAI_ERROR_NO_DEVICE;
-    }
-    if (handles[ordinal] == nullptr) RAICUDA_LT(cublasLtCreate(&handles[ordinal]), err, "cublasLtCreate");
-    *out = handles[ordinal];
-    return 0;
-}
-
 cudaDataType_t cuda_type(int32_t elem) {
     return elem == RAICUDA_ELEM_F32 ? CUDA_R_32F : (elem == RAICUDA_ELEM_F16 ? CUDA_R_16F : CUDA_R_16BF);
 }
 
-// Column-major D[m, n] = op(A)[m, k] . op(B)[k, n] (+ bias[m]), fp32 compute, all in `elem`.
-int lt_matmul(int32_t ordinal, cudaStream_t s, int32_t elem, bool trans_a, int64_t m, int64_t n, int64_t k,
-              const void *A, int64_t lda, const void *B, int64_t ldb, void *D, int64_t ldd, const void *bias,
-              raicuda_err *err) {
-    cublasLtHandle_t h = nullptr;
-    if (const int st = lt_handle(ordinal, &h, err)) return st;
-    const cudaDataType_t t = cuda_type(elem);
-    cublasLtMatmulDesc_t op = nullptr;
-    cublasLtMatrixLayout_t la = nullptr, lb = nullptr, ld = nullptr;
-    cublasLtMatmulPreference_t pref = nullptr;
-    void *workspace = nullptr;
-    size_t ws_bytes = size_t{32} << 20;
-    int status = 0;
-    auto cleanup = [&] {
-        if (pref) cublasLtMatmulPreferenceDestroy(pref);
-        if (ld) cublasLtMatrixLayoutDestroy(ld);
-        if (lb) cublasLtMatrixLayoutDestroy(lb);
-        if (la) cublasLtMatrixLayoutDestroy(la);
-        if (op) cublasLtMatmulDescDestroy(op);
-        if (workspace) cudaFreeAsync(workspace, s);
-    };
-    auto body = [&]() -> int {
-        RAICUDA_LT(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F), err, "cublasLtMatmulDescCreate");
-        const cublasOperation_t ta = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = CUBLAS_OP_N;
-        RAICUDA_LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta), err, "TRANSA");
-        RAICUDA_LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb), err, "TRANSB");
-        if (bias != nullptr) {
-            const cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
-            RAICUDA_LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi), err,
-                       "EPILOGUE");
-            RAICUDA_LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias), err,
-                       "BIAS_POINTER");
-            RAICUDA_LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &t, sizeof t), err,
-                       "BIAS_DATA_TYPE");
-        }
-        RAICUDA_LT(cublasLtMatrixLayoutCreate(&la, t, trans_a ? k : m, trans_a ? m : k, lda), err, "layout A");
-        RAICUDA_LT(cublasLtMatrixLayoutCreate(&lb, t, k, n, ldb), err, "layout B");
-        RAICUDA_LT(cublasLtMatrixLayoutCreate(&ld, t, m, n, ldd), err, "layout D");
-        RAICUDA_LT(cublasLtMatmulPreferenceCreate(&pref), err, "cublasLtMatmulPreferenceCreate");
-        RAICUDA_TRY(cudaMallocAsync(&workspace, ws_bytes, s), err, "cudaMallocAsync (cuBLASLt workspace)");
-        RAICUDA_LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws_bytes,
-                                                        sizeof ws_bytes),
-                   err, "MAX_WORKSPACE_BYTES");
-        cublasLtMatmulHeuristicResult_t heur{};
-        int found = 0;
-        RAICUDA_LT(cublasLtMatmulAlgoGetHeuristic(h, op, la, lb, ld, ld, pref, 1, &heur, &found), err,
-                   "cublasLtMatmulAlgoGetHeuristic");
-        if (found == 0) {
-            std::snprintf(err->message, sizeof err->message, "cuBLASLt has no algorithm for this GEMM");
-            return RAI_ERROR_UNSUPPORTED;
-        }
-        const float alpha = 1.0f, beta = 0.0f;
-        RAICUDA_LT(cublasLtMatmul(h, op, &alpha, A, la, B, lb, &beta, D, ld, D, ld, &heur.algo, workspace, ws_bytes, s),
-                   err, "cublasLtMatmul");
-        return 0;
-    };
-    status = body();
-    cleanup();
-    return status;
+// Row-major C[M,N] = A[M,K]·op(B) (+ bias[N]) in `elem`, fp32 compute, through the plugin's cached
+// cuBLASLt plans (lt_gemm.cuh). op(B) = Bᵀ for B stored [N,K] (tb), else B stored [K,N].
+int gemm_rm(int32_t ordinal, cudaStream_t s, int32_t elem, bool tb, int64_t M, int64_t N, int64_t K, const void *A,
+            const void *B, void *C, const void *bias, raicuda_err *err) {
+    lt::Gemm g;
+    g.tb = tb, g.M = M, g.N = N, g.K = K, g.lda = K, g.ldb = tb ? K : N, g.ldc = N;
+    g.ab_type = g.c_type = cuda_type(elem);
+    g.bias = bias;
+    return lt::lt_gemm(ordinal, s, g, 1.0f, A, B, 0.0f, C, err);
 }
 
 size_t elem_bytes(int32_t elem) { return elem == RAICUDA_ELEM_F32 ? 4 : 2; }
@@ -470,14 +398,14 @@ int linear_forward(int32_t ordinal, void *stream, const raicuda_q4_weight *w, in
         RAICUDA_TRY(cudaGetLastError(), err, "gemv_kernel launch");
         return 0;
     }
-    // Dequantise W [N, K] into a workspace in the activation dtype, then Y^T = W . X^T.
+    // Dequantise W [N, K] into a workspace in the activation dtype, then y = x·Wᵀ (+ bias).
     void *wd = nullptr;
     RAICUDA_TRY(cudaMallocAsync(&wd, static_cast<size_t>(N * K) * elem_bytes(elem), s), err,
                 "cudaMallocAsync (dequantised weight)");
     dequantize_any(*w, wd, elem, s);
     const cudaError_t launch = cudaGetLastError();
     int st = 0;
-    if (launch == cudaSuccess) st = lt_matmul(ordinal, s, elem, true, N, M, K, wd, K, x, K, y, N, bias, err);
+    if (launch == cudaSuccess) st = gemm_rm(ordinal, s, elem, true, M, N, K, x, wd, y, bias, err);  // y = x·Wᵀ
     cudaFreeAsync(wd, s);
     RAICUDA_TRY(launch, err, "dequantize_kernel launch");
     return st;
@@ -488,14 +416,14 @@ int linear_backward_input(int32_t ordinal, void *stream, const raicuda_q4_weight
     RAICUDA_TRY(cudaSetDevice(ordinal), err, "cudaSetDevice");
     auto s = static_cast<cudaStream_t>(stream);
     if (M <= 0) return 0;
-    // dX^T [K, M] = W^T [K, N] . dY^T [N, M] (column-major views of the row-major arrays).
+    // dx [M, K] = dy [M, N]·W [N, K], W dequantised into a workspace.
     void *wd = nullptr;
     RAICUDA_TRY(cudaMallocAsync(&wd, static_cast<size_t>(N * K) * elem_bytes(elem), s), err,
                 "cudaMallocAsync (dequantised weight)");
     dequantize_any(*w, wd, elem, s);
     const cudaError_t launch = cudaGetLastError();
     int st = 0;
-    if (launch == cudaSuccess) st = lt_matmul(ordinal, s, elem, false, K, M, N, wd, K, dy, N, dx, K, nullptr, err);
+    if (launch == cudaSuccess) st = gemm_rm(ordinal, s, elem, false, M, K, N, dy, wd, dx, nullptr, err);  // dx = dy·W
     cudaFreeAsync(wd, s);
     RAICUDA_TRY(launch, err, "dequantize_kernel launch");
     return st;

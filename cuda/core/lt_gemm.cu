@@ -1,15 +1,15 @@
-// cuBLASLt GEMMs for the adapters' CUDA code: one handle per device, and per thread a cache of
-// plans (descriptors + the heuristic's algorithm) and one persistent workspace per device, so a
-// call costs one cublasLtMatmul after the first of its shape.
+// cuBLASLt GEMMs for the plugin (adapters, 4-bit linear layers): one handle per device, and per
+// thread a cache of plans (descriptors + the heuristic's algorithm) and one persistent 32 MiB
+// workspace per device, so a call costs one cublasLtMatmul after the first of its shape.
 #include <array>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
-#include "adapters_cuda.cuh"
-#include "rng.h"  // splitmix64 for the plan-key hash
+#include "lt_gemm.cuh"
 
-namespace raicuda::adp {
+namespace raicuda::lt {
 
 namespace {
 
@@ -22,7 +22,7 @@ int lt_handle(int32_t ordinal, cublasLtHandle_t *out, raicuda_err *err) {
         return RAI_ERROR_NO_DEVICE;
     }
     std::lock_guard<std::mutex> lock(mu);
-    if (handles[ordinal] == nullptr) ADP_LT(cublasLtCreate(&handles[ordinal]), err, "cublasLtCreate");
+    if (handles[ordinal] == nullptr) RAICUDA_LT(cublasLtCreate(&handles[ordinal]), err, "cublasLtCreate");
     *out = handles[ordinal];
     return 0;
 }
@@ -70,7 +70,12 @@ using PlanKey = std::array<int64_t, 17>;
 struct PlanKeyHash {
     size_t operator()(const PlanKey &k) const {
         uint64_t h = 0;
-        for (int64_t v : k) h = rai::adapters::splitmix64(h ^ static_cast<uint64_t>(v));
+        for (int64_t v : k) {  // splitmix64's finaliser per element
+            h ^= static_cast<uint64_t>(v) + 0x9E3779B97F4A7C15ull;
+            h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
+            h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
+            h ^= h >> 31;
+        }
         return static_cast<size_t>(h);
     }
 };
@@ -120,27 +125,27 @@ int device_workspace(int32_t ordinal, DeviceWorkspace **out, raicuda_err *err) {
 
 int make_plan(cublasLtHandle_t h, const Gemm &g, const void *A, const void *B, const void *C, size_t ws_bytes,
               LtPlan &p, raicuda_err *err) {
-    const cudaDataType_t dt = cuda_type(g.ab_type), ct = cuda_type(g.c_type);
+    const cudaDataType_t dt = g.ab_type, ct = g.c_type;
     // first operand: B, (tb ? T : N), stored col-major (tb ? [K,N] : [N,K])
     const cublasOperation_t t1 = g.tb ? CUBLAS_OP_T : CUBLAS_OP_N, t2 = g.ta ? CUBLAS_OP_T : CUBLAS_OP_N;
-    ADP_LT(cublasLtMatmulDescCreate(&p.op, CUBLAS_COMPUTE_32F, CUDA_R_32F), err, "cublasLtMatmulDescCreate");
-    ADP_LT(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSA, &t1, sizeof t1), err, "TRANSA");
-    ADP_LT(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSB, &t2, sizeof t2), err, "TRANSB");
+    RAICUDA_LT(cublasLtMatmulDescCreate(&p.op, CUBLAS_COMPUTE_32F, CUDA_R_32F), err, "cublasLtMatmulDescCreate");
+    RAICUDA_LT(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSA, &t1, sizeof t1), err, "TRANSA");
+    RAICUDA_LT(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_TRANSB, &t2, sizeof t2), err, "TRANSB");
     if (g.bias != nullptr) {
         const cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
         const int32_t bias_type = static_cast<int32_t>(ct);
-        ADP_LT(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi), err, "EPILOGUE");
-        ADP_LT(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof bias_type),
+        RAICUDA_LT(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi), err, "EPILOGUE");
+        RAICUDA_LT(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof bias_type),
                err, "BIAS_DATA_TYPE");
         // the heuristic reads the pointer's alignment
-        ADP_LT(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias, sizeof g.bias), err,
+        RAICUDA_LT(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias, sizeof g.bias), err,
                "BIAS_POINTER");
     }
-    ADP_LT(cublasLtMatrixLayoutCreate(&p.la, dt, g.tb ? g.K : g.N, g.tb ? g.N : g.K, g.ldb), err, "layout B");
-    ADP_LT(cublasLtMatrixLayoutCreate(&p.lb, dt, g.ta ? g.M : g.K, g.ta ? g.K : g.M, g.lda), err, "layout A");
-    ADP_LT(cublasLtMatrixLayoutCreate(&p.lc, ct, g.N, g.M, g.ldc), err, "layout C");
+    RAICUDA_LT(cublasLtMatrixLayoutCreate(&p.la, dt, g.tb ? g.K : g.N, g.tb ? g.N : g.K, g.ldb), err, "layout B");
+    RAICUDA_LT(cublasLtMatrixLayoutCreate(&p.lb, dt, g.ta ? g.M : g.K, g.ta ? g.K : g.M, g.lda), err, "layout A");
+    RAICUDA_LT(cublasLtMatrixLayoutCreate(&p.lc, ct, g.N, g.M, g.ldc), err, "layout C");
     cublasLtMatmulPreference_t pref = nullptr;
-    ADP_LT(cublasLtMatmulPreferenceCreate(&pref), err, "cublasLtMatmulPreferenceCreate");
+    RAICUDA_LT(cublasLtMatmulPreferenceCreate(&pref), err, "cublasLtMatmulPreferenceCreate");
     struct PrefGuard {
         cublasLtMatmulPreference_t p;
         ~PrefGuard() { cublasLtMatmulPreferenceDestroy(p); }
@@ -148,22 +153,22 @@ int make_plan(cublasLtHandle_t h, const Gemm &g, const void *A, const void *B, c
     // cuBLASLt's A is our B and its B our A (see Gemm).
     const uint32_t al_a = static_cast<uint32_t>(align_of(B)), al_b = static_cast<uint32_t>(align_of(A)),
                    al_c = static_cast<uint32_t>(align_of(C));
-    ADP_LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws_bytes,
+    RAICUDA_LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws_bytes,
                                                 sizeof ws_bytes),
            err, "workspace preference");
-    ADP_LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof al_a),
+    RAICUDA_LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof al_a),
            err, "alignment preference");
-    ADP_LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof al_b),
+    RAICUDA_LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof al_b),
            err, "alignment preference");
-    ADP_LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c, sizeof al_c),
+    RAICUDA_LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c, sizeof al_c),
            err, "alignment preference");
-    ADP_LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c, sizeof al_c),
+    RAICUDA_LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c, sizeof al_c),
            err, "alignment preference");
     cublasLtMatmulHeuristicResult_t heur{};
     int found = 0;
     const cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(h, p.op, p.la, p.lb, p.lc, p.lc, pref, 1, &heur, &found);
     if (st == CUBLAS_STATUS_NOT_SUPPORTED) found = 0;  // no algorithm: cached as such
-    else ADP_LT(st, err, "cublasLtMatmulAlgoGetHeuristic");
+    else RAICUDA_LT(st, err, "cublasLtMatmulAlgoGetHeuristic");
     if (found > 0) {
         p.algo = heur.algo;
         p.ws = heur.workspaceSize;
@@ -187,7 +192,7 @@ int lt_gemm(int32_t ordinal, cudaStream_t s, const Gemm &g, float alpha, const v
     if (int rc = device_workspace(ordinal, &w, err)) return rc;
     const PlanKey key = {ordinal,     g.ta,        g.tb,        g.M,
                          g.N,         g.K,         g.lda,       g.ldb,
-                         g.ldc,       g.ab_type,   g.c_type,    g.bias != nullptr,
+                         g.ldc,       static_cast<int64_t>(g.ab_type), static_cast<int64_t>(g.c_type),    g.bias != nullptr,
                          align_of(A), align_of(B), align_of(C), align_of(g.bias),
                          static_cast<int64_t>(w->bytes)};
     auto &plans = lt_cache().plans;
@@ -209,14 +214,14 @@ int lt_gemm(int32_t ordinal, cudaStream_t s, const Gemm &g, float alpha, const v
         return RAI_ERROR_BACKEND;
     }
     if (g.bias != nullptr)
-        ADP_LT(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias, sizeof g.bias), err,
+        RAICUDA_LT(cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias, sizeof g.bias), err,
                "BIAS_POINTER");
     void *wp = nullptr;
     if (p.ws > 0) {
         if (w->used && w->last != s) RAICUDA_TRY(cudaStreamWaitEvent(s, w->done, 0), err, "cudaStreamWaitEvent");
         wp = w->p;
     }
-    ADP_LT(cublasLtMatmul(h, p.op, &alpha, B, p.la, A, p.lb, &beta, C, p.lc, C, p.lc, &p.algo, wp, p.ws, s), err,
+    RAICUDA_LT(cublasLtMatmul(h, p.op, &alpha, B, p.la, A, p.lb, &beta, C, p.lc, C, p.lc, &p.algo, wp, p.ws, s), err,
            "cublasLtMatmul");
     if (p.ws > 0) {
         RAICUDA_TRY(cudaEventRecord(w->done, s), err, "cudaEventRecord");
@@ -226,13 +231,4 @@ int lt_gemm(int32_t ordinal, cudaStream_t s, const Gemm &g, float alpha, const v
     return 0;
 }
 
-int gemm_rm(int32_t ordinal, cudaStream_t s, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
-            const void *A, int64_t lda, const void *B, int64_t ldb, int type, float beta, float *C, int64_t ldc,
-            raicuda_err *err) {
-    Gemm g;
-    g.ta = ta, g.tb = tb, g.M = M, g.N = N, g.K = K, g.lda = lda, g.ldb = ldb, g.ldc = ldc;
-    g.ab_type = type, g.c_type = RAICUDA_F32;
-    return lt_gemm(ordinal, s, g, alpha, A, B, beta, C, err);
-}
-
-}  // namespace raicuda::adp
+}  // namespace raicuda::lt
