@@ -3,6 +3,7 @@
 // Prints medians, GB/s of weight traffic and the ratios (baseline time / rai time: > 1 means rai
 // is faster). "cold" rotates through enough weight copies (>= 512 MiB) that every call streams
 // its weights from DRAM; "hot" reuses one copy (caches help the smaller formats).
+// `bitnet_bench --gpu` runs only the GPU section (bitnet_gpu.cpp: W2A8 GEMV vs cuBLAS bf16).
 //
 // With llama.cpp's ggml sources fetched (scripts/fetch_ggml.sh; anchors/meson.build), it also runs
 // llama.cpp's own TQ2_0 and TQ1_0 GEMV (ggml-cpu's ggml_vec_dot_tq*_q8_K per row after
@@ -401,8 +402,14 @@ void throughput(rai_context *ctx, bool quick) {
 
 }  // namespace
 
+void bitnet_gpu_section();  // bitnet_gpu.cpp
+
 int main(int argc, char **argv) {
     const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+    if (argc > 1 && std::strcmp(argv[1], "--gpu") == 0) {  // the GPU section alone
+        bitnet_gpu_section();
+        return 0;
+    }
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
         std::printf("this benchmark's baselines need AVX2 + FMA\n");
         return 0;
