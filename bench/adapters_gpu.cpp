@@ -55,11 +55,7 @@ struct DT {
     std::vector<int64_t> shape;
     rai_tensor t{};
     DT(void *p, rai_dtype dt, std::vector<int64_t> s) : shape(std::move(s)) {
-        t.data = p;
-        t.device = {RAI_DEVICE_CUDA, 0};
-        t.ndim = static_cast<int32_t>(shape.size());
-        t.dtype = dt;
-        t.shape = shape.data();
+        t = bench::dev_tensor(p, dt, shape.data(), static_cast<int32_t>(shape.size()));
     }
 };
 

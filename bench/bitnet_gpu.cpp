@@ -27,6 +27,7 @@ namespace {
 
 using bench::DeviceBuffer;
 using bench::event_time;
+using bench::dev_tensor;
 using bench::must;
 
 rai_tensor host_tensor(void *p, rai_dtype dt, const int64_t *shape, int32_t nd) {
@@ -36,12 +37,6 @@ rai_tensor host_tensor(void *p, rai_dtype dt, const int64_t *shape, int32_t nd) 
     t.ndim = nd;
     t.dtype = dt;
     t.shape = shape;
-    return t;
-}
-
-rai_tensor dev_tensor(void *p, rai_dtype dt, const int64_t *shape, int32_t nd) {
-    rai_tensor t = host_tensor(p, dt, shape, nd);
-    t.device = {RAI_DEVICE_CUDA, 0};
     return t;
 }
 

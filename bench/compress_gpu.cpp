@@ -10,16 +10,12 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "gpu_context.h"
 #include "rai.h"
 
 namespace {
 
-void must(rai_status st, const char *what) {
-    if (st != RAI_OK) {
-        std::fprintf(stderr, "%s failed: %s\n", what, rai_last_error_message());
-        std::exit(1);
-    }
-}
+using bench::must;
 
 rai_gc_params method(int32_t m, float ratio = 0.0f, uint32_t rank = 0) {
     rai_gc_params p;
@@ -34,20 +30,11 @@ rai_gc_params method(int32_t m, float ratio = 0.0f, uint32_t rank = 0) {
 }  // namespace
 
 void compress_gpu_section() {
-    int32_t devices = 0;
-    if (rai_cuda_device_count(&devices) != RAI_OK || devices == 0) {
-        std::printf("\nGPU: no CUDA device (%s): skipped\n", rai_cuda_plugin_status());
-        return;
-    }
+    rai_context *g = bench::cuda_context_or_skip();
+    if (!g) return;
     rai_device_info info;
     rai_device_info_init(&info);
     must(rai_cuda_device_info(0, &info), "rai_cuda_device_info");
-    rai_context_params cp;
-    rai_context_params_init(&cp);
-    cp.device_type = RAI_DEVICE_CUDA;
-    cp.flags = RAI_CONTEXT_STRICT | RAI_CONTEXT_IGNORE_ENV;
-    rai_context *g = nullptr;
-    must(rai_context_create(&cp, &g), "rai_context_create(CUDA)");
     const int64_t R = 4096, C = 4096, n = R * C;
     const int64_t shape[2] = {R, C};
     const double gb = 4.0 * n / 1e9;

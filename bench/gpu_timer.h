@@ -1,6 +1,6 @@
-// GPU timing shared by the benchmarks' CUDA sections: a CUDA context whose stream cuBLAS shares,
-// and CUDA-event timing of batches of launches on that stream (median of 5 batches, one warm-up
-// launch). Only with the CUDA toolkit (RAI_BENCH_CUDA).
+// GPU timing shared by the benchmarks' CUDA sections: the context's stream (which cuBLAS shares),
+// CUDA-event timing of batches of launches on it (median of 5 batches, one warm-up launch) and
+// device memory for the anchors. Only with the CUDA toolkit (RAI_BENCH_CUDA).
 #pragma once
 #ifdef RAI_BENCH_CUDA
 #include <cuda_runtime.h>
@@ -10,36 +10,10 @@
 #include <cstdlib>
 #include <vector>
 
+#include "gpu_context.h"
 #include "rai.h"
 
 namespace bench {
-
-inline void must(rai_status st, const char *what) {
-    if (st != RAI_OK) {
-        std::fprintf(stderr, "%s failed: %s\n", what, rai_last_error_message());
-        std::exit(1);
-    }
-}
-
-// A strict CUDA context on device 0, or nullptr (with a line saying why) when there is none.
-inline rai_context *cuda_context_or_skip() {
-    int32_t devices = 0;
-    if (rai_cuda_device_count(&devices) != RAI_OK || devices == 0) {
-        std::printf("\nGPU: no CUDA device (%s): skipped\n", rai_cuda_plugin_status());
-        return nullptr;
-    }
-    rai_device_info info;
-    rai_device_info_init(&info);
-    must(rai_cuda_device_info(0, &info), "rai_cuda_device_info");
-    std::printf("\nGPU: %s (%d SMs, %.0f MB L2)\n", info.name, info.multiprocessor_count, info.l2_cache_bytes / 1e6);
-    rai_context_params cp;
-    rai_context_params_init(&cp);
-    cp.device_type = RAI_DEVICE_CUDA;
-    cp.flags = RAI_CONTEXT_STRICT | RAI_CONTEXT_IGNORE_ENV;
-    rai_context *g = nullptr;
-    must(rai_context_create(&cp, &g), "rai_context_create(CUDA)");
-    return g;
-}
 
 inline cudaStream_t stream_of(rai_context *g) {
     void *s = nullptr;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "gpu_context.h"
 #include "cpu_features.h"
 #include "../src/quant/q4_kernels.h"
 #include "rai.h"
@@ -81,27 +82,11 @@ constexpr rai_dtype kU8{RAI_DTYPE_UINT, 8, 1};
 // the same bytes, and the M=1 GEMV, each over enough weight copies that the L2 cannot serve them.
 // Host timing around batches of launches ended by rai_context_synchronize.
 void gpu_section(bool quick) {
-    int32_t devices = 0;
-    if (rai_cuda_device_count(&devices) != RAI_OK || devices == 0) {
-        std::printf("\nGPU: no CUDA device (%s): skipped\n", rai_cuda_plugin_status());
-        return;
-    }
-    rai_device_info info;
-    rai_device_info_init(&info);
-    check(rai_cuda_device_info(0, &info));
-    std::printf("\nGPU: %s (%d SMs, %.0f MB L2)\n", info.name, info.multiprocessor_count, info.l2_cache_bytes / 1e6);
-    rai_context_params cp;
-    rai_context_params_init(&cp);
-    cp.device_type = RAI_DEVICE_CUDA;
-    cp.flags = RAI_CONTEXT_STRICT | RAI_CONTEXT_IGNORE_ENV;
-    rai_context *g = nullptr;
-    check(rai_context_create(&cp, &g));
+    rai_context *g = bench::cuda_context_or_skip();
+    if (!g) return;
     constexpr rai_dtype kBF16{RAI_DTYPE_BFLOAT, 16, 1};
-    const rai_device dev{RAI_DEVICE_CUDA, 0};
-    auto dtensor = [&](rai_buffer *b, rai_dtype dt, const int64_t *shape, int32_t nd) {
-        rai_tensor t = tensor(rai_buffer_data(b), dt, shape, nd);
-        t.device = dev;
-        return t;
+    auto dtensor = [](rai_buffer *b, rai_dtype dt, const int64_t *shape, int32_t nd) {
+        return bench::dev_tensor(rai_buffer_data(b), dt, shape, nd);
     };
     auto time_batch = [&](auto &&launch, int iters) {
         launch(0);

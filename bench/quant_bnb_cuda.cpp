@@ -35,6 +35,7 @@ namespace {
 
 using bench::DeviceBuffer;
 using bench::event_time;
+using bench::dev_tensor;
 using bench::must;
 
 using quantize_fn = void (*)(void *code, void *a, void *absmax, void *out, int blocksize, int n);
@@ -51,16 +52,6 @@ struct Bnb {
 constexpr rai_dtype kBF16{RAI_DTYPE_BFLOAT, 16, 1};
 constexpr rai_dtype kF32{RAI_DTYPE_FLOAT, 32, 1};
 constexpr rai_dtype kU8{RAI_DTYPE_UINT, 8, 1};
-
-rai_tensor dev_tensor(void *p, rai_dtype dt, const int64_t *shape, int32_t nd) {
-    rai_tensor t{};
-    t.data = p;
-    t.device = {RAI_DEVICE_CUDA, 0};
-    t.ndim = nd;
-    t.dtype = dt;
-    t.shape = shape;
-    return t;
-}
 
 std::vector<float> bf16_to_host(const void *p, size_t n) {
     std::vector<__nv_bfloat16> h(n);

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "gpu_context.h"
 #include "rai.h"
 
 #ifdef RAI_BENCH_CUDA
@@ -22,36 +23,14 @@
 #include <cuda_runtime.h>
 #endif
 
-namespace {
-
-void must(rai_status st, const char *what) {
-    if (st != RAI_OK) {
-        std::fprintf(stderr, "%s failed: %s\n", what, rai_last_error_message());
-        std::exit(1);
-    }
-}
-
-}  // namespace
+using bench::must;
 
 void ternary_gpu_section() {
-    int32_t devices = 0;
-    if (rai_cuda_device_count(&devices) != RAI_OK || devices == 0) {
-        std::printf("\nGPU: no CUDA device (%s): skipped\n", rai_cuda_plugin_status());
-        return;
-    }
 #ifndef RAI_BENCH_CUDA
     std::printf("\nGPU: this benchmark was built without the CUDA toolkit (no cuBLAS anchor): skipped\n");
 #else
-    rai_device_info info;
-    rai_device_info_init(&info);
-    must(rai_cuda_device_info(0, &info), "rai_cuda_device_info");
-    std::printf("\nGPU: %s (%d SMs, %.0f MB L2)\n", info.name, info.multiprocessor_count, info.l2_cache_bytes / 1e6);
-    rai_context_params cp;
-    rai_context_params_init(&cp);
-    cp.device_type = RAI_DEVICE_CUDA;
-    cp.flags = RAI_CONTEXT_STRICT | RAI_CONTEXT_IGNORE_ENV;
-    rai_context *g = nullptr;
-    must(rai_context_create(&cp, &g), "rai_context_create(CUDA)");
+    rai_context *g = bench::cuda_context_or_skip();
+    if (!g) return;
     auto best_of_5 = [&](auto &&launch, int iters) {
         launch();
         must(rai_context_synchronize(g), "synchronize");

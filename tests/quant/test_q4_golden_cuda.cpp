@@ -15,6 +15,7 @@
 #include "q4_kernels.h"
 #include "q4_state.h"
 #include "q4_test_util.h"
+#include "bnb_golden.h"
 #include "safetensors_file.h"
 
 #ifndef RAI_Q4_GOLDEN_DIR
@@ -75,13 +76,10 @@ TEST_F(GoldenCuda, QuantizeDequantizeMatchBitsandbytesCudaBitForBit) {
     for (const char *c : cases) {
         SCOPED_TRACE(c);
         const std::string name = c;
-        const std::string js = g.meta(name);
-        const rai::json::Value info = rai::json::parse(js.data(), js.size(), name);
-        int64_t bs = 0, n = 0;
-        ASSERT_TRUE(info.find("blocksize")->as_int64(bs));
-        ASSERT_TRUE(info.find("n")->as_int64(n));
-        const int32_t type = info.find("quant_type")->text == "nf4" ? RAI_Q4_NF4 : RAI_Q4_FP4;
-        const bool dq = info.find("double_quant")->boolean;
+        const BnbCase bc = bnb_case(g, name);
+        const int64_t bs = bc.blocksize, n = bc.n;
+        const int32_t type = bc.type;
+        const bool dq = bc.double_quant;
         rai_tensor in = g.view(name + ".input");
         ASSERT_EQ(in.shape[0], n);
         Q4Run plain, mine;
@@ -123,29 +121,9 @@ TEST_F(GoldenCuda, QuantizeDequantizeMatchBitsandbytesCudaBitForBit) {
             EXPECT_EQ(a8_diffs, 0);
         }
         // Dequantise bitsandbytes' own state with rai: bit-identical to its dequantize_4bit.
-        rai_q4_state_params sp;
-        rai_q4_state_params_init(&sp);
-        sp.type = type;
-        sp.blocksize = static_cast<int32_t>(bs);
-        sp.ndim = 1;
-        sp.shape[0] = n;
-        sp.dtype = in.dtype;
-        rai_tensor bnb_absmax_t = g.view(name + ".absmax");
-        rai_tensor n2, nq;
-        if (dq) {
-            n2 = g.view(name + ".nested_absmax");
-            nq = g.view(name + ".nested_quant_map");
-            sp.offset = g.values<float>(name + ".offset")[0];
-        }
-        Q4Run theirs;
-        theirs.codes = bnb_codes;
-        ASSERT_RAI_OK(rai_q4_state_create(ctx, &sp, &bnb_absmax_t, dq ? &n2 : nullptr, dq ? &nq : nullptr, &theirs.state));
+        const std::vector<uint8_t> out = dequantize_bnb_state(ctx, g, name, bc, in.dtype);
+        ASSERT_FALSE(out.empty());
         rai_tensor bnb_deq = g.view(name + ".dequant");
-        const rai::q4::Elem e = elem_of(in.dtype);
-        std::vector<uint8_t> out(static_cast<size_t>(n) * rai::q4::elem_size(e));
-        int64_t sn[1] = {n}, sc[1] = {static_cast<int64_t>(bnb_codes.size())};
-        rai_tensor tout = make_tensor(out.data(), in.dtype, sn, 1), tcodes = make_tensor(theirs.codes.data(), kU8, sc, 1);
-        ASSERT_RAI_OK(rai_q4_dequantize(ctx, theirs.state, &tcodes, &tout));
         EXPECT_EQ(0, std::memcmp(out.data(), bnb_deq.data, out.size())) << "dequantised values differ";
     }
 }
