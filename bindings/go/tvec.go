@@ -167,7 +167,9 @@ func (v *TritVector) SetPlanes64(plus, minus []uint64) error {
 		return newError(StatusShapeMismatch, "plus has %d words but minus has %d", len(plus), len(minus))
 	}
 	return v.use("v", func(p native.Struct_SS_rai_tvec) error {
-		return call(func() status { return native.Rai_tvec_import_planes_u64(p, u64Ptr(plus), u64Ptr(minus), int64(len(plus))) })
+		return call(func() status {
+			return native.Rai_tvec_import_planes_u64(p, u64Ptr(plus), u64Ptr(minus), int64(len(plus)))
+		})
 	})
 }
 
@@ -193,7 +195,9 @@ func (v *TritVector) SetPlanes32(plus, minus []uint32) error {
 		return newError(StatusShapeMismatch, "plus has %d words but minus has %d", len(plus), len(minus))
 	}
 	return v.use("v", func(p native.Struct_SS_rai_tvec) error {
-		return call(func() status { return native.Rai_tvec_import_planes_u32(p, u32Ptr(plus), u32Ptr(minus), int64(len(plus))) })
+		return call(func() status {
+			return native.Rai_tvec_import_planes_u32(p, u32Ptr(plus), u32Ptr(minus), int64(len(plus)))
+		})
 	})
 }
 

@@ -23,7 +23,7 @@ const (
 type TieBreak int32
 
 const (
-	TieZero   TieBreak = 0   // 0
+	TieZero   TieBreak = 0 // 0
 	TieRandom TieBreak = 1 // +1 or -1 from (seed, index) where some input is non-zero
 )
 
@@ -147,7 +147,9 @@ func Accumulate(counts []int32, v *TritVector, weight int32) error {
 // Threshold is +1 where counts > threshold, -1 where counts < -threshold, else 0.
 func Threshold(counts []int32, threshold int32) (*TritVector, error) {
 	return newLike(len(counts), func(out native.Struct_SS_rai_tvec) error {
-		return call(func() status { return native.Rai_vsa_threshold(i32Ptr(counts), int64(len(counts)), int(threshold), out) })
+		return call(func() status {
+			return native.Rai_vsa_threshold(i32Ptr(counts), int64(len(counts)), int(threshold), out)
+		})
 	})
 }
 
@@ -214,7 +216,7 @@ type RNG int32
 
 const (
 	RNGTritVSA RNG = 0 // bit-exact with trit-vsa's CpuBackend::random
-	RNGCounter RNG = 1      // counter-based SplitMix64
+	RNGCounter RNG = 1 // counter-based SplitMix64
 	// Bit-exact with tritter-accel's VsaOps::random: ChaCha8Rng::seed_from_u64(Seed) (all 64
 	// bits), one u32 per trit, thresholds 0.333 / 0.666. Dense only.
 	RNGTritterChaCha8 RNG = 2
@@ -224,9 +226,9 @@ const (
 type Distribution int32
 
 const (
-	Dense   Distribution = 0   // -1, 0, +1 with probability ~1/3 each
+	Dense   Distribution = 0 // -1, 0, +1 with probability ~1/3 each
 	Bipolar Distribution = 1 // -1, +1 evenly
-	Sparse  Distribution = 2  // non-zero with probability Density
+	Sparse  Distribution = 2 // non-zero with probability Density
 )
 
 // RandomOptions configure RandomTritVector and VSAMatrix.Random; the zero value is librai's

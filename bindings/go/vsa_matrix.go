@@ -17,7 +17,9 @@ type VSAMatrix struct {
 	rows, dim int
 }
 
-func vmat(p uintptr) native.Struct_SS_rai_vsa_matrix { return native.SwigcptrStruct_SS_rai_vsa_matrix(p) }
+func vmat(p uintptr) native.Struct_SS_rai_vsa_matrix {
+	return native.SwigcptrStruct_SS_rai_vsa_matrix(p)
+}
 
 func (m *VSAMatrix) h() *handle {
 	if m == nil {
@@ -283,7 +285,9 @@ func (m *VSAMatrix) similarity(items *VSAMatrix, metric Metric, alloc func(q, n 
 			return err
 		}
 		return withTensors([]*hostTensor{t}, func(d []native.Rai_tensor) error {
-			return call(func() status { return native.Rai_vsa_similarity_matrix(ch, vmat(ps[0]), vmat(ps[1]), int(metric), d[0]) })
+			return call(func() status {
+				return native.Rai_vsa_similarity_matrix(ch, vmat(ps[0]), vmat(ps[1]), int(metric), d[0])
+			})
 		})
 	})
 }
