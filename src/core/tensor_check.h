@@ -7,6 +7,7 @@
 //   TensorCheck y("y", y_ptr);
 //   y.on(ctx).dtype(dtype::f32).shape({x.dim(0), n});
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -19,6 +20,12 @@ namespace rai {
 
 constexpr int32_t kMaxDims = 32;
 constexpr int64_t kAnyDim = -1;
+
+// Whether [a, a + a_bytes) and [b, b + b_bytes) share a byte (empty ranges share none).
+inline bool bytes_overlap(const void *a, std::size_t a_bytes, const void *b, std::size_t b_bytes) {
+    const auto *pa = static_cast<const char *>(a), *pb = static_cast<const char *>(b);
+    return a_bytes != 0 && b_bytes != 0 && pa < pb + b_bytes && pb < pa + a_bytes;
+}
 
 class TensorCheck {
 public:

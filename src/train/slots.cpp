@@ -8,9 +8,9 @@ namespace rai::train {
 
 namespace {
 
+// Whether two float ranges (lengths in elements) share memory.
 bool overlaps(const float *a, std::size_t na, const float *b, std::size_t nb) {
-    if (na == 0 || nb == 0) return false;
-    return a < b + nb && b < a + na;
+    return bytes_overlap(a, na * sizeof(float), b, nb * sizeof(float));
 }
 
 }  // namespace

@@ -457,31 +457,58 @@ TEST_F(Hybrid, PredictForwardEvery) {
     EXPECT_EQ(stats().forward_passes, 2u + 5u);
 }
 
+namespace {
+
+// The whole state (parameters and optimizer included) of `h`, as rai_hybrid_state_save writes it.
+std::vector<uint8_t> saved_state(rai_hybrid *h) {
+    const uint32_t flags = RAI_HYBRID_STATE_PARAMS | RAI_HYBRID_STATE_OPTIMIZER;
+    size_t need = 0, written = 0;
+    EXPECT_EQ(rai_hybrid_state_size(h, flags, &need), RAI_OK) << rai_last_error_message();
+    std::vector<uint8_t> blob(need);
+    EXPECT_EQ(rai_hybrid_state_save(h, flags, blob.data(), blob.size(), &written), RAI_OK) << rai_last_error_message();
+    EXPECT_EQ(written, need);
+    return blob;
+}
+
+
+// One seeded run of `steps` protocol steps on a fresh Regression with AdamW (lr 0.01): what the
+// determinism tests compare between two runs.
+struct SeededRun {
+    std::string json;
+    std::vector<float> params;
+    std::vector<uint8_t> state;
+};
+
+SeededRun seeded_run(rai_context *ctx, const rai_hybrid_params &p, int steps) {
+    SeededRun out;
+    Regression r;
+    rai_hybrid *hh = make_hybrid(ctx, p, r);
+    rai_optimizer *oo = make_optimizer(ctx, RAI_OPTIMIZER_ADAMW, 0.01f, r);
+    EXPECT_EQ(rai_hybrid_set_optimizer(hh, oo), RAI_OK) << rai_last_error_message();
+    for (int i = 0; i < steps; ++i) protocol_step(hh, r);
+    out.json = metrics(hh);
+    out.params = r.params();
+    out.state = saved_state(hh);
+    rai_hybrid_destroy(hh);
+    rai_optimizer_destroy(oo);
+    return out;
+}
+
+}  // namespace
+
 TEST_F(Hybrid, SameSeedRunsGiveIdenticalMetricsJson) {
     for (int32_t pred : {RAI_HYBRID_PREDICTOR_SKIP, RAI_HYBRID_PREDICTOR_HOLD, RAI_HYBRID_PREDICTOR_MOMENTUM_COAST,
                          RAI_HYBRID_PREDICTOR_EMA, RAI_HYBRID_PREDICTOR_WLS_LINEAR,
                          RAI_HYBRID_PREDICTOR_LOW_RANK_TREND}) {
-        std::string json[2];
-        std::vector<float> params[2];
-        for (int run = 0; run < 2; ++run) {
-            Regression r;
-            rai_hybrid_params p;
-            rai_hybrid_params_init(&p);
-            p.predictor = pred;
-            p.schedule = RAI_HYBRID_SCHEDULE_ADAPTIVE;
-            p.confidence_threshold = 0.5f;
-            rai_hybrid *hh = make_hybrid(ctx, p, r);
-            rai_optimizer *oo = make_optimizer(ctx, RAI_OPTIMIZER_ADAMW, 0.01f, r);
-            ASSERT_RAI_OK(rai_hybrid_set_optimizer(hh, oo));
-            for (int i = 0; i < 150; ++i) protocol_step(hh, r);
-            json[run] = metrics(hh);
-            params[run] = r.params();
-            rai_hybrid_destroy(hh);
-            rai_optimizer_destroy(oo);
-        }
-        EXPECT_EQ(json[0], json[1]) << "predictor " << pred;
-        EXPECT_TRUE(bitwise_equal(params[0], params[1])) << "predictor " << pred;
-        EXPECT_NE(json[0].find("\"backward_passes\""), std::string::npos);
+        rai_hybrid_params p;
+        rai_hybrid_params_init(&p);
+        p.predictor = pred;
+        p.schedule = RAI_HYBRID_SCHEDULE_ADAPTIVE;
+        p.confidence_threshold = 0.5f;
+        const SeededRun a = seeded_run(ctx, p, 150), b = seeded_run(ctx, p, 150);
+        EXPECT_EQ(a.json, b.json) << "predictor " << pred;
+        EXPECT_TRUE(bitwise_equal(a.params, b.params)) << "predictor " << pred;
+        EXPECT_NE(a.json.find("\"backward_passes\""), std::string::npos);
     }
 }
 
@@ -497,43 +524,18 @@ TEST_F(Hybrid, MetricsJsonTimingsOnlyWhenAsked) {
     EXPECT_RAI_ERROR(rai_hybrid_metrics_json(h, 0, nullptr), RAI_ERROR_INVALID_ARGUMENT, "out_json");
 }
 
-namespace {
-
-// The whole state (parameters and optimizer included) of `h`, as rai_hybrid_state_save writes it.
-std::vector<uint8_t> saved_state(rai_hybrid *h) {
-    const uint32_t flags = RAI_HYBRID_STATE_PARAMS | RAI_HYBRID_STATE_OPTIMIZER;
-    size_t need = 0, written = 0;
-    EXPECT_EQ(rai_hybrid_state_size(h, flags, &need), RAI_OK) << rai_last_error_message();
-    std::vector<uint8_t> blob(need);
-    EXPECT_EQ(rai_hybrid_state_save(h, flags, blob.data(), blob.size(), &written), RAI_OK) << rai_last_error_message();
-    EXPECT_EQ(written, need);
-    return blob;
-}
-
-}  // namespace
-
 // Wall times are metrics, not state: two identical seeded runs must save the same bytes, even
 // though their measured seconds differ.
 TEST_F(Hybrid, SameSeedRunsSaveByteIdenticalStates) {
     for (int32_t pred : {RAI_HYBRID_PREDICTOR_HOLD, RAI_HYBRID_PREDICTOR_EMA, RAI_HYBRID_PREDICTOR_LOW_RANK_TREND}) {
-        std::vector<uint8_t> blob[2];
-        for (int run = 0; run < 2; ++run) {
-            Regression r;
-            rai_hybrid_params p;
-            rai_hybrid_params_init(&p);
-            p.predictor = pred;
-            p.schedule = RAI_HYBRID_SCHEDULE_ADAPTIVE;
-            p.seed = 1234;
-            rai_hybrid *hh = make_hybrid(ctx, p, r);
-            rai_optimizer *oo = make_optimizer(ctx, RAI_OPTIMIZER_ADAMW, 0.01f, r);
-            ASSERT_RAI_OK(rai_hybrid_set_optimizer(hh, oo));
-            for (int i = 0; i < 40; ++i) protocol_step(hh, r);
-            blob[run] = saved_state(hh);
-            rai_hybrid_destroy(hh);
-            rai_optimizer_destroy(oo);
-        }
-        ASSERT_FALSE(blob[0].empty());
-        EXPECT_TRUE(blob[0] == blob[1]) << "predictor " << pred;
+        rai_hybrid_params p;
+        rai_hybrid_params_init(&p);
+        p.predictor = pred;
+        p.schedule = RAI_HYBRID_SCHEDULE_ADAPTIVE;
+        p.seed = 1234;
+        const SeededRun a = seeded_run(ctx, p, 40), b = seeded_run(ctx, p, 40);
+        ASSERT_FALSE(a.state.empty());
+        EXPECT_TRUE(a.state == b.state) << "predictor " << pred;
     }
 }
 

@@ -13,6 +13,7 @@
 #include "../../core/dtype.h"
 #include "../../core/error.h"
 #include "../../core/params.h"
+#include "../../core/tensor_check.h"
 #include "../../core/tensor_copy.h"
 #include "bitnet.h"
 #include "../../core/half.h"
@@ -546,12 +547,9 @@ void quantize_activations(rai_context &ctx, const rai_bitnet_act_params *params,
     auto *sdst = static_cast<float *>(s.data());
     // quantize_act_raw validates every token before writing, so it may write straight into the
     // outputs unless they share memory with the input (then through temporaries).
-    const auto overlaps = [](const void *a, std::size_t an, const void *b, std::size_t bn) {
-        const auto *pa = static_cast<const char *>(a), *pb = static_cast<const char *>(b);
-        return an != 0 && bn != 0 && pa < pb + bn && pb < pa + an;
-    };
-    if (!overlaps(xf, n * sizeof(float), qdst, n) && !overlaps(xf, n * sizeof(float), sdst, ns * sizeof(float)) &&
-        !overlaps(qdst, n, sdst, ns * sizeof(float))) {
+    const std::size_t xbytes = n * sizeof(float), sbytes = ns * sizeof(float);
+    if (!bytes_overlap(xf, xbytes, qdst, n) && !bytes_overlap(xf, xbytes, sdst, sbytes) &&
+        !bytes_overlap(qdst, n, sdst, sbytes)) {
         quantize_act_raw(q, xf, tokens, hidden, qdst, sdst);
         return;
     }
