@@ -6,10 +6,17 @@
 #     -Dcsharp=disabled -Dmpi=disabled -Dabi_check=disabled && ninja -C build-gpu -j2
 #   mkdir -p .dev && cp -r build-gpu .dev/ && find .dev/build-gpu -name '*.o' -o -name '*.a' | xargs rm
 #   run there:  RAI_BUILD=.dev/build-gpu bash scripts/gpu_session.sh "$OUT" [steps]   carry: [".dev"]
-# (.dev is listed in .git/info/exclude). bitsandbytes for the CUDA goldens travels as a slim copy
-# in .dev/site (its Python files and libbitsandbytes_cuda130.so).
+# (.dev is listed in .git/info/exclude). What else .dev holds, for the steps that need it:
+#   .dev/site/bitsandbytes  a slim copy of bitsandbytes (its Python files, libbitsandbytes_cpu.so and
+#                           libbitsandbytes_cuda130.so) for the CUDA goldens and quant_bench's anchor;
+#   .dev/whl                cffi and pycparser wheels for the machine's Python (pip download
+#                           --only-binary=:all: --python-version 3.12 ...), for python and torchbench;
+#   .dev/pyrai/rai          the Python package: bindings/python/rai plus build/bindings/python/rai/_cdef.py.
+# Keep the whole tree under the tool's 64 MiB: drop the build's object files and the binaries no
+# step runs (tests/io/gguf, write_peft_dir, train_bench, ...).
 #
-# Steps (default: all): info cpu gpu golden python bench. The test binaries run directly, not through
+# Steps (default: all but sanitize and bnbsass): info cpu gpu golden python torchbench bench;
+# also sanitize (compute-sanitizer memcheck) and bnbsass (bitsandbytes' SASS). The test binaries run directly, not through
 # `meson test` (the machine's meson differs from the one that configured the tree); the tree's
 # absolute paths (golden-file folders) are made valid by linking the build-time source folder to
 # this copy. Everything is written under OUTDIR/r and packed into OUTDIR/results.tgz at the end
@@ -18,7 +25,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:?usage: gpu_session.sh OUTDIR [steps...]}
 shift
-steps=${*:-info cpu gpu golden python bench}
+steps=${*:-info cpu gpu golden python torchbench bench}
 build=${RAI_BUILD:-build}
 r="$out/r"
 mkdir -p "$r"
@@ -108,11 +115,19 @@ if has golden; then
     || echo "golden failed" >> "$r/summary.txt"
 fi
 
+if has torchbench; then
+  # Python benchmarks that need PyTorch on the GPU (rai through its ABI-mode package).
+  ( python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$here"/.dev/whl/*.whl &&
+    export PYTHONPATH="$here/.dev/pyrai:/tmp/site" RAI_LIBRARY="$bdir/src/librai.so" RAI_PY_FORCE_ABI=1 &&
+    timeout 300 python3 bench/vsa_topk_vs_torch.py ) > "$r/bench-vsa_topk_vs_torch.txt" 2>&1
+  echo "bench vsa_topk_vs_torch.py exit $?" >> "$r/summary.txt"
+fi
+
 if has bench; then
   # The benchmarks' GPU sections (each measures rai beside its anchor in the same run), then the
   # CPU benchmarks whose kernels have AVX-512 paths. Entries are program:argument.
   export RAI_BNB_LIBRARY="$here/.dev/site/bitsandbytes/libbitsandbytes_cuda130.so"
-  for e in ${RAI_BENCHES:-quant_bench:--gpu ternary_bench:--gpu adapters_bench:--gpu compress_bench:gpu ternary_bench: bitnet_bench:}; do
+  for e in ${RAI_BENCHES:-quant_bench:--gpu ternary_bench:--gpu adapters_bench:--gpu bitnet_bench:--gpu compress_bench:gpu ternary_bench: bitnet_bench:}; do
     b=${e%%:*}
     a=${e#*:}
     [ -x "$bdir/bench/$b" ] || continue
@@ -121,7 +136,7 @@ if has bench; then
     [ "$left" -lt "$limit" ] && limit=$left
     [ "$limit" -lt 10 ] && { echo "bench $b $a: no time left" >> "$r/summary.txt"; continue; }
     t0=$SECONDS
-    timeout "$limit" "$bdir/bench/$b" $a > "$r/bench-$b${a:+-gpu}.txt" 2>&1
+    timeout "$limit" "$bdir/bench/$b" $a > "$r/bench-$b${a:+-${a#--}}.txt" 2>&1
     echo "bench $b $a exit $? ($((SECONDS - t0)) s)" >> "$r/summary.txt"
   done
 fi
