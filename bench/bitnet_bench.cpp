@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "rai_bench.h"
 #include "rai.h"
 
 #ifdef RAI_BENCH_LLAMACPP
@@ -53,15 +54,7 @@ namespace {
         }                                                                                                   \
     } while (0)
 
-rai_tensor tensor(void *data, rai_dtype dt, const int64_t *shape, int32_t ndim) {
-    rai_tensor t{};
-    t.data = data;
-    t.device = {RAI_DEVICE_CPU, 0};
-    t.ndim = ndim;
-    t.dtype = dt;
-    t.shape = shape;
-    return t;
-}
+using bench::tensor;
 
 constexpr rai_dtype kF32{RAI_DTYPE_FLOAT, 32, 1};
 constexpr rai_dtype kI8{RAI_DTYPE_INT, 8, 1};

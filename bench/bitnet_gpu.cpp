@@ -30,16 +30,6 @@ using bench::event_time;
 using bench::dev_tensor;
 using bench::must;
 
-rai_tensor host_tensor(void *p, rai_dtype dt, const int64_t *shape, int32_t nd) {
-    rai_tensor t{};
-    t.data = p;
-    t.device = {RAI_DEVICE_CPU, 0};
-    t.ndim = nd;
-    t.dtype = dt;
-    t.shape = shape;
-    return t;
-}
-
 void gemv_case(rai_context *g, cudaStream_t s, cublasHandle_t h, const char *name, int64_t out, int64_t in) {
     constexpr rai_dtype kI8{RAI_DTYPE_INT, 8, 1}, kF32{RAI_DTYPE_FLOAT, 32, 1};
     std::mt19937 rng(static_cast<uint32_t>(out * 31 + in));
@@ -48,9 +38,9 @@ void gemv_case(rai_context *g, cudaStream_t s, cublasHandle_t h, const char *nam
     for (auto &v : trits) v = static_cast<int8_t>(trit(rng));
     const float scale = 0.02f;
     const int64_t ws[2] = {out, in}, ss[1] = {1};
-    rai_tensor tt = host_tensor(trits.data(), kI8, ws, 2);
+    rai_tensor tt = bench::tensor(trits.data(), kI8, ws, 2);
     float sc = scale;
-    rai_tensor ts = host_tensor(&sc, kF32, ss, 1);
+    rai_tensor ts = bench::tensor(&sc, kF32, ss, 1);
     const int64_t packed = out * in / 4;
     const int copies = static_cast<int>(std::max<int64_t>(2, (int64_t{128} << 20) / packed));
     std::vector<rai_ternary_weight *> w(static_cast<size_t>(copies));

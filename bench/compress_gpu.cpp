@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "bench_util.h"
-#include "gpu_context.h"
+#include "rai_bench.h"
 #include "rai.h"
 
 namespace {

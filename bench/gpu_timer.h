@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "gpu_context.h"
+#include "rai_bench.h"
 #include "rai.h"
 
 namespace bench {

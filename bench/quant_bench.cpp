@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "bench_util.h"
-#include "gpu_context.h"
+#include "rai_bench.h"
 #include "cpu_features.h"
 #include "../src/quant/q4_kernels.h"
 #include "rai.h"
@@ -33,15 +33,7 @@ std::string cpu_model() {
     return "unknown CPU";
 }
 
-rai_tensor tensor(void *data, rai_dtype dt, const int64_t *shape, int32_t ndim) {
-    rai_tensor t{};
-    t.data = data;
-    t.device = {RAI_DEVICE_CPU, 0};
-    t.ndim = ndim;
-    t.dtype = dt;
-    t.shape = shape;
-    return t;
-}
+using bench::tensor;
 
 void check(rai_status st) {
     if (st != RAI_OK) {

@@ -14,7 +14,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "gpu_context.h"
+#include "rai_bench.h"
 #include "rai.h"
 
 #ifdef RAI_BENCH_CUDA

@@ -8,17 +8,14 @@
 
 namespace {
 
-class Gc : public ::testing::Test {
+class Gc : public CpuContextTest {
 protected:
-    void SetUp() override { ctx = make_cpu_context(); }
-    void TearDown() override { rai_context_destroy(ctx); }
     rai_gc_params params(int32_t method) {
         rai_gc_params p = gc_params(method);
         p.vsa_dimension = 256;  // keep VSA_COMPAT cheap in tests
         p.vsa_ratio = 0.001f;
         return p;
     }
-    rai_context *ctx = nullptr;
 };
 
 const std::vector<std::vector<int64_t>> kShapes = {{1}, {31}, {33}, {65537}, {33, 31}, {64, 48}, {3, 4, 5}};

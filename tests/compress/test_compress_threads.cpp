@@ -154,12 +154,7 @@ std::vector<uint8_t> run_case(rai_context *ctx, const rai_gc_params &params, con
     return trace;
 }
 
-class GcThreads : public ::testing::Test {
-protected:
-    void SetUp() override { ctx = make_cpu_context(); }
-    void TearDown() override { rai_context_destroy(ctx); }
-    rai_context *ctx = nullptr;
-};
+class GcThreads : public CpuContextTest {};
 
 }  // namespace
 

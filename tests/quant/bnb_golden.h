@@ -9,6 +9,11 @@
 #include "q4_test_util.h"
 #include "safetensors_file.h"
 
+// The quantize_4bit cases make_bnb_golden.py writes (the same names in the CPU and CUDA files).
+inline constexpr const char *kBnbQuantizeCases[] = {"nf4_b64_f32",   "fp4_b64_f32",     "nf4_b32_bf16",
+                                                    "fp4_b128_f16",  "nf4_b4096_f32",   "nf4_b64_bf16_dq",
+                                                    "fp4_b256_f32_dq"};
+
 struct BnbCase {
     int64_t blocksize = 0, n = 0;
     int32_t type = RAI_Q4_NF4;

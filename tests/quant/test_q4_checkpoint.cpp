@@ -80,12 +80,7 @@ void set_json(std::vector<Item> &items, const std::string &key, const std::strin
     it->shape = {static_cast<int64_t>(json.size())};
 }
 
-class Q4Checkpoint : public ::testing::Test {
-protected:
-    void SetUp() override { ctx = make_cpu_context(); }
-    void TearDown() override { rai_context_destroy(ctx); }
-    rai_context *ctx = nullptr;
-};
+class Q4Checkpoint : public CpuContextTest {};
 
 }  // namespace
 

@@ -82,12 +82,7 @@ Diffs compare_codes(const std::vector<float> &x, int64_t bs, int32_t type, const
     return d;
 }
 
-class Golden : public ::testing::Test {
-protected:
-    void SetUp() override { ctx = make_cpu_context(); }
-    void TearDown() override { rai_context_destroy(ctx); }
-    rai_context *ctx = nullptr;
-};
+class Golden : public CpuContextTest {};
 
 }  // namespace
 
@@ -98,10 +93,8 @@ TEST_F(Golden, QuantizeDequantizeMatchBitsandbytes) {
     EXPECT_FALSE(bnb_version.empty());
     RecordProperty("bitsandbytes", bnb_version);
     RecordProperty("torch", g.meta("torch"));
-    const char *cases[] = {"nf4_b64_f32",   "fp4_b64_f32",     "nf4_b32_bf16",   "fp4_b128_f16",
-                           "nf4_b4096_f32", "nf4_b64_bf16_dq", "fp4_b256_f32_dq"};
     Diffs all;
-    for (const char *c : cases) {
+    for (const char *c : kBnbQuantizeCases) {
         SCOPED_TRACE(c);
         const std::string name = c;
         const BnbCase bc = bnb_case(g, name);

@@ -56,12 +56,7 @@ int64_t codes_differing_by_reciprocal(const rai_tensor &w, int64_t n, int32_t ty
     return diffs;
 }
 
-class GoldenCuda : public ::testing::Test {
-protected:
-    void SetUp() override { ctx = make_cpu_context(); }
-    void TearDown() override { rai_context_destroy(ctx); }
-    rai_context *ctx = nullptr;
-};
+class GoldenCuda : public CpuContextTest {};
 
 }  // namespace
 
@@ -71,9 +66,7 @@ TEST_F(GoldenCuda, QuantizeDequantizeMatchBitsandbytesCudaBitForBit) {
     EXPECT_EQ(g.meta("device"), "cuda");
     RecordProperty("bitsandbytes", g.meta("bitsandbytes"));
     RecordProperty("gpu", g.meta("gpu"));
-    const char *cases[] = {"nf4_b64_f32",   "fp4_b64_f32",     "nf4_b32_bf16",   "fp4_b128_f16",
-                           "nf4_b4096_f32", "nf4_b64_bf16_dq", "fp4_b256_f32_dq"};
-    for (const char *c : cases) {
+    for (const char *c : kBnbQuantizeCases) {
         SCOPED_TRACE(c);
         const std::string name = c;
         const BnbCase bc = bnb_case(g, name);

@@ -10,12 +10,7 @@
 
 namespace {
 
-class Q4 : public ::testing::Test {
-protected:
-    void SetUp() override { ctx = make_cpu_context(); }
-    void TearDown() override { rai_context_destroy(ctx); }
-    rai_context *ctx = nullptr;
-};
+class Q4 : public CpuContextTest {};
 
 }  // namespace
 

@@ -9,12 +9,11 @@ using namespace train_test;
 
 namespace {
 
-class Opt : public ::testing::Test {
+class Opt : public CpuContextTest {
 protected:
-    void SetUp() override { ctx = make_cpu_context(); }
     void TearDown() override {
         rai_optimizer_destroy(opt);
-        rai_context_destroy(ctx);
+        CpuContextTest::TearDown();
     }
     rai_optimizer *create(int32_t kind, float lr, float momentum = 0, float wd = 0, int32_t nesterov = 0,
                           float max_norm = 0) {
@@ -33,7 +32,6 @@ protected:
         rai_tensor p = make_tensor(param, kF32, shape, ndim), g = make_tensor(grad, kF32, shape, ndim);
         ASSERT_RAI_OK(rai_optimizer_add_param(opt, nullptr, &p, &g, nullptr));
     }
-    rai_context *ctx = nullptr;
     rai_optimizer *opt = nullptr;
 };
 

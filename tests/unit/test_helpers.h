@@ -68,6 +68,14 @@ inline rai_context *make_cuda_context() {
     return ctx;
 }
 
+// The fixture of the CPU suites that need nothing but a CPU context `ctx`.
+class CpuContextTest : public ::testing::Test {
+protected:
+    void SetUp() override { ctx = make_cpu_context(); }
+    void TearDown() override { rai_context_destroy(ctx); }
+    rai_context *ctx = nullptr;
+};
+
 // The fixture of the GPU == CPU suites: a strict CUDA context `gpu` and a CPU context `cpu`;
 // the test is skipped when there is no CUDA device.
 class GpuVsCpu : public ::testing::Test {

@@ -1,5 +1,6 @@
-// The CUDA context every benchmark GPU section starts from, and device tensors over raw pointers.
-// Plain rai API: no CUDA headers, so it builds without the toolkit too.
+// rai helpers for the benchmark programs: tensors over raw pointers (host or device), and the
+// CUDA context every GPU section starts from. Plain rai API: no CUDA headers, so it builds
+// without the toolkit too.
 #pragma once
 #include <cstdio>
 #include <cstdlib>
@@ -36,15 +37,20 @@ inline rai_context *cuda_context_or_skip() {
     return g;
 }
 
-// A contiguous tensor over device memory of CUDA device 0 (the shape array must outlive it).
-inline rai_tensor dev_tensor(void *p, rai_dtype dt, const int64_t *shape, int32_t nd) {
+// A contiguous tensor over `p` (the shape array must outlive it).
+inline rai_tensor tensor(void *p, rai_dtype dt, const int64_t *shape, int32_t nd, rai_device device = {RAI_DEVICE_CPU, 0}) {
     rai_tensor t{};
     t.data = p;
-    t.device = {RAI_DEVICE_CUDA, 0};
+    t.device = device;
     t.ndim = nd;
     t.dtype = dt;
     t.shape = shape;
     return t;
+}
+
+// The same over device memory of CUDA device 0.
+inline rai_tensor dev_tensor(void *p, rai_dtype dt, const int64_t *shape, int32_t nd) {
+    return tensor(p, dt, shape, nd, {RAI_DEVICE_CUDA, 0});
 }
 
 }  // namespace bench
