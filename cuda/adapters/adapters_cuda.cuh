@@ -1,7 +1,6 @@
 // Shared by the adapters' CUDA files: element access in the three activation dtypes, stream-
-// ordered scratch memory, and cuBLASLt GEMMs with plans cached per thread (lt_gemm.cu).
+// ordered scratch memory, and the cuBLASLt GEMM (core/lt_gemm.cuh) under the adapters' names.
 #pragma once
-#include <cublasLt.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>

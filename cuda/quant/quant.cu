@@ -5,7 +5,6 @@
 // nvcc's FMA contraction cannot change a result. The 4-bit linear layer uses a fused GEMV for
 // M <= 4 (codes and nested absmax decoded in the kernel, fp32 accumulation) and otherwise
 // dequantises into a stream-ordered workspace in the activation dtype and calls cuBLASLt.
-#include <cublasLt.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>

@@ -10,17 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "../unit/test_helpers.h"
 #include "rai.h"
 
 namespace {
 
 #define ASSERT_OK(call) ASSERT_EQ((call), RAI_OK) << rai_last_error_message()
-
-int32_t cuda_devices() {
-    int32_t n = 0;
-    rai_cuda_device_count(&n);
-    return n;
-}
 
 std::vector<int8_t> random_trits(size_t n, uint64_t seed) {
     std::mt19937_64 g(seed);
@@ -29,23 +24,12 @@ std::vector<int8_t> random_trits(size_t n, uint64_t seed) {
     return t;
 }
 
-class GpuTernary : public ::testing::Test {
+class GpuTernary : public GpuVsCpu {
 protected:
-    void SetUp() override {
-        if (cuda_devices() == 0) GTEST_SKIP() << "no CUDA device";
-        rai_context_params p;
-        rai_context_params_init(&p);
-        p.device_type = RAI_DEVICE_CUDA;
-        p.flags = RAI_CONTEXT_STRICT | RAI_CONTEXT_IGNORE_ENV;
-        ASSERT_OK(rai_context_create(&p, &gpu));
-        p.device_type = RAI_DEVICE_CPU;
-        ASSERT_OK(rai_context_create(&p, &cpu));
-    }
     void TearDown() override {
         for (auto *m : mats) rai_vsa_matrix_destroy(m);
         for (auto *b : bufs) rai_buffer_destroy(b);
-        rai_context_destroy(gpu);
-        rai_context_destroy(cpu);
+        GpuVsCpu::TearDown();
     }
     rai_vsa_matrix *mat(rai_context *ctx, size_t rows, size_t dim) {
         rai_vsa_matrix *m = nullptr;
@@ -91,6 +75,29 @@ protected:
         }
         ASSERT_OK(rai_vsa_matrix_write_int8(ctx, m, 0, &t));
     }
+    // Top-k of queries q against items i on the CPU (cq, ci) and the GPU (gq, gi): the same
+    // indices and, with scores, the same score bits.
+    void expect_topk_equal(rai_vsa_matrix *cq, rai_vsa_matrix *ci, rai_vsa_matrix *gq, rai_vsa_matrix *gi, size_t Q,
+                           size_t k, int32_t metric, bool scores, const std::string &what) {
+        const int64_t ks[2] = {static_cast<int64_t>(Q), static_cast<int64_t>(k)};
+        std::vector<int64_t> xc(Q * k), xg(Q * k);
+        std::vector<float> sc(Q * k), sg(Q * k);
+        rai_tensor txc{xc.data(), {RAI_DEVICE_CPU, 0}, 2, {RAI_DTYPE_INT, 64, 1}, ks, nullptr, 0};
+        rai_tensor tsc{sc.data(), {RAI_DEVICE_CPU, 0}, 2, {RAI_DTYPE_FLOAT, 32, 1}, ks, nullptr, 0};
+        rai_tensor txg{dev(xg.size() * 8), {RAI_DEVICE_CUDA, 0}, 2, {RAI_DTYPE_INT, 64, 1}, ks, nullptr, 0};
+        rai_buffer *bx = last_buffer();
+        rai_tensor tsg{dev(sg.size() * 4), {RAI_DEVICE_CUDA, 0}, 2, {RAI_DTYPE_FLOAT, 32, 1}, ks, nullptr, 0};
+        rai_buffer *bs = last_buffer();
+        ASSERT_OK(rai_vsa_topk(cpu, cq, ci, k, metric, &txc, scores ? &tsc : nullptr));
+        ASSERT_OK(rai_vsa_topk(gpu, gq, gi, k, metric, &txg, scores ? &tsg : nullptr));
+        ASSERT_OK(rai_buffer_read(gpu, bx, 0, xg.data(), xg.size() * 8));
+        EXPECT_EQ(xc, xg) << what << " k " << k;
+        if (scores) {
+            ASSERT_OK(rai_buffer_read(gpu, bs, 0, sg.data(), sg.size() * 4));
+            EXPECT_EQ(std::memcmp(sc.data(), sg.data(), sc.size() * 4), 0) << "scores " << what << " k " << k;
+        }
+    }
+
     // The same matrix on both contexts.
     std::pair<rai_vsa_matrix *, rai_vsa_matrix *> pair(const std::vector<int8_t> &data, size_t rows, size_t dim) {
         rai_vsa_matrix *c = mat(cpu, rows, dim), *g = mat(gpu, rows, dim);
@@ -232,23 +239,9 @@ TEST_F(GpuTernary, SimilarityAndTopkEqualCpu) {
                 ASSERT_OK(rai_buffer_read(gpu, last_buffer(), 0, ig.data(), ig.size() * 4));
                 EXPECT_EQ(ic, ig) << "i32 metric " << metric << " dim " << dim;
             }
-            for (size_t k : {size_t{1}, size_t{5}, size_t{32}, size_t{33}, M}) {  // selection (<= 32) and sort
-                const int64_t ks[2] = {static_cast<int64_t>(Q), static_cast<int64_t>(k)};
-                std::vector<int64_t> xc(Q * k), xg(Q * k);
-                std::vector<float> sc(Q * k), sg(Q * k);
-                rai_tensor txc{xc.data(), {RAI_DEVICE_CPU, 0}, 2, {RAI_DTYPE_INT, 64, 1}, ks, nullptr, 0};
-                rai_tensor tsc{sc.data(), {RAI_DEVICE_CPU, 0}, 2, {RAI_DTYPE_FLOAT, 32, 1}, ks, nullptr, 0};
-                rai_tensor txg{dev(xg.size() * 8), {RAI_DEVICE_CUDA, 0}, 2, {RAI_DTYPE_INT, 64, 1}, ks, nullptr, 0};
-                rai_buffer *bx = last_buffer();
-                rai_tensor tsg{dev(sg.size() * 4), {RAI_DEVICE_CUDA, 0}, 2, {RAI_DTYPE_FLOAT, 32, 1}, ks, nullptr, 0};
-                rai_buffer *bs = last_buffer();
-                ASSERT_OK(rai_vsa_topk(cpu, cq, ci, k, metric, &txc, &tsc));
-                ASSERT_OK(rai_vsa_topk(gpu, gq, gi, k, metric, &txg, &tsg));
-                ASSERT_OK(rai_buffer_read(gpu, bx, 0, xg.data(), xg.size() * 8));
-                ASSERT_OK(rai_buffer_read(gpu, bs, 0, sg.data(), sg.size() * 4));
-                EXPECT_EQ(xc, xg) << "top-k metric " << metric << " dim " << dim << " k " << k;
-                EXPECT_EQ(std::memcmp(sc.data(), sg.data(), sc.size() * 4), 0) << "scores metric " << metric;
-            }
+            for (size_t k : {size_t{1}, size_t{5}, size_t{32}, size_t{33}, M})  // selection (<= 32) and sort
+                expect_topk_equal(cq, ci, gq, gi, Q, k, metric, true,
+                                  "top-k metric " + std::to_string(metric) + " dim " + std::to_string(dim));
         }
     }
 }
@@ -260,17 +253,8 @@ TEST_F(GpuTernary, TopkWithManyItemsPerThreadAndTiesEqualsCpu) {
     auto [cq, gq] = pair(random_trits(Q * dim, 41), Q, dim);
     auto [ci, gi] = pair(random_trits(M * dim, 42), M, dim);
     for (int32_t metric : {RAI_VSA_DOT, RAI_VSA_COSINE, RAI_VSA_HAMMING_DISTANCE}) {
-        for (size_t k : {size_t{1}, size_t{7}, size_t{32}, size_t{40}}) {
-            const int64_t ks[2] = {static_cast<int64_t>(Q), static_cast<int64_t>(k)};
-            std::vector<int64_t> xc(Q * k), xg(Q * k);
-            rai_tensor txc{xc.data(), {RAI_DEVICE_CPU, 0}, 2, {RAI_DTYPE_INT, 64, 1}, ks, nullptr, 0};
-            rai_tensor txg{dev(xg.size() * 8), {RAI_DEVICE_CUDA, 0}, 2, {RAI_DTYPE_INT, 64, 1}, ks, nullptr, 0};
-            rai_buffer *bx = last_buffer();
-            ASSERT_OK(rai_vsa_topk(cpu, cq, ci, k, metric, &txc, nullptr));
-            ASSERT_OK(rai_vsa_topk(gpu, gq, gi, k, metric, &txg, nullptr));
-            ASSERT_OK(rai_buffer_read(gpu, bx, 0, xg.data(), xg.size() * 8));
-            EXPECT_EQ(xc, xg) << "metric " << metric << " k " << k;
-        }
+        for (size_t k : {size_t{1}, size_t{7}, size_t{32}, size_t{40}})
+            expect_topk_equal(cq, ci, gq, gi, Q, k, metric, false, "metric " + std::to_string(metric));
     }
 }
 
@@ -292,22 +276,9 @@ TEST_F(GpuTernary, FewQueryTopkWithTiesEqualsCpu) {
                 for (int32_t metric = RAI_VSA_COSINE; metric <= RAI_VSA_EQUAL_COUNT; ++metric)
                     for (size_t k : {size_t{1}, size_t{10}, size_t{32}}) {
                         if (k > M) continue;
-                        const int64_t ks[2] = {static_cast<int64_t>(Q), static_cast<int64_t>(k)};
-                        std::vector<int64_t> xc(Q * k), xg(Q * k);
-                        std::vector<float> sc(Q * k), sg(Q * k);
-                        rai_tensor txc{xc.data(), {RAI_DEVICE_CPU, 0}, 2, {RAI_DTYPE_INT, 64, 1}, ks, nullptr, 0};
-                        rai_tensor tsc{sc.data(), {RAI_DEVICE_CPU, 0}, 2, {RAI_DTYPE_FLOAT, 32, 1}, ks, nullptr, 0};
-                        rai_tensor txg{dev(xg.size() * 8), {RAI_DEVICE_CUDA, 0}, 2, {RAI_DTYPE_INT, 64, 1}, ks, nullptr, 0};
-                        rai_buffer *bx = last_buffer();
-                        rai_tensor tsg{dev(sg.size() * 4), {RAI_DEVICE_CUDA, 0}, 2, {RAI_DTYPE_FLOAT, 32, 1}, ks, nullptr, 0};
-                        rai_buffer *bs = last_buffer();
-                        ASSERT_OK(rai_vsa_topk(cpu, cq, ci, k, metric, &txc, &tsc));
-                        ASSERT_OK(rai_vsa_topk(gpu, gq, gi, k, metric, &txg, &tsg));
-                        ASSERT_OK(rai_buffer_read(gpu, bx, 0, xg.data(), xg.size() * 8));
-                        ASSERT_OK(rai_buffer_read(gpu, bs, 0, sg.data(), sg.size() * 4));
-                        EXPECT_EQ(xc, xg) << "dim " << dim << " q " << Q << " m " << M << " metric " << metric << " k " << k;
-                        EXPECT_EQ(std::memcmp(sc.data(), sg.data(), sc.size() * 4), 0)
-                            << "scores dim " << dim << " q " << Q << " m " << M << " metric " << metric << " k " << k;
+                        expect_topk_equal(cq, ci, gq, gi, Q, k, metric, true,
+                                          "dim " + std::to_string(dim) + " q " + std::to_string(Q) + " m " +
+                                              std::to_string(M) + " metric " + std::to_string(metric));
                     }
             }
         }
