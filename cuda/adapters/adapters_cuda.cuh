@@ -1,5 +1,5 @@
-// Shared by the adapters' CUDA files: element access in the three activation dtypes, stream-
-// ordered scratch memory, and the cuBLASLt GEMM (core/lt_gemm.cuh) under the adapters' names.
+// Shared by the adapters' CUDA files: element access in the three activation dtypes, the
+// plugin's scratch memory, and the cuBLASLt GEMM (core/lt_gemm.cuh) under the adapters' names.
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -12,6 +12,7 @@
 #include "cuda_adapters_abi.h"
 #include "error_util.cuh"
 #include "lt_gemm.cuh"
+#include "scratch.cuh"
 
 namespace raicuda::adp {
 
@@ -37,26 +38,8 @@ inline bool aligned16(const void *p) { return (reinterpret_cast<uintptr_t>(p) & 
 // Tile edge of the epilogue and expand kernels (T and B tiles staged through shared memory).
 constexpr int kTile = 32;
 
-// Stream-ordered scratch memory, freed (in stream order) when the scope ends.
-class Scratch {
-public:
-    explicit Scratch(cudaStream_t s) : s_(s) {}
-    ~Scratch() {
-        for (void *p : ptrs_) cudaFreeAsync(p, s_);
-    }
-    template <class T>
-    int get(size_t count, T **out, raicuda_err *err) {
-        void *p = nullptr;
-        RAICUDA_TRY(cudaMallocAsync(&p, count * sizeof(T) + 16, s_), err, "cudaMallocAsync");
-        ptrs_.push_back(p);
-        *out = static_cast<T *>(p);
-        return 0;
-    }
-
-private:
-    cudaStream_t s_;
-    std::vector<void *> ptrs_;
-};
+// Stream-ordered scratch memory from the plugin's pool (core/scratch.cuh).
+using raicuda::Scratch;
 
 // Row-major C[M,N] (fp32) = alpha·op(A)·op(B) + beta·C, A and B in `type` (a raicuda_fp).
 inline int gemm_rm(int32_t ordinal, cudaStream_t s, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,

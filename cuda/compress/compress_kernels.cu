@@ -15,6 +15,7 @@
 #include "compress/cuda_compress_abi.h"
 #include "compress/gc_common.h"
 #include "error_util.cuh"
+#include "scratch.cuh"
 
 #if __has_include(<nccl.h>)
 #include <nccl.h>
@@ -132,15 +133,15 @@ template <int K, class Launch>
 int reduce_to_host(int32_t dev, void *stream, const bool (&is_max)[K], double *out, raicuda_err *err, Launch &&launch,
                    const char *what) {
     RAICUDA_TRY(cudaSetDevice(dev), err, "cudaSetDevice");
+    Scratch sc(S(stream));
     double *d = nullptr;
-    RAICUDA_TRY(cudaMalloc(&d, sizeof(double) * K * kReduceBlocks), err, "cudaMalloc");
+    if (int rc = sc.get(static_cast<size_t>(K) * kReduceBlocks, &d, err)) return rc;
     launch(d);
     cudaError_t st = cudaGetLastError();
     std::vector<double> h(static_cast<size_t>(K) * kReduceBlocks);
     if (st == cudaSuccess)
         st = cudaMemcpyAsync(h.data(), d, sizeof(double) * h.size(), cudaMemcpyDeviceToHost, S(stream));
     if (st == cudaSuccess) st = cudaStreamSynchronize(S(stream));
-    cudaFree(d);
     RAICUDA_TRY(st, err, what);
     for (int k = 0; k < K; ++k) out[k] = 0;
     for (int b = 0; b < kReduceBlocks; ++b)
@@ -187,22 +188,22 @@ int topk(int32_t dev, void *stream, const float *x, size_t n, size_t k, uint32_t
     RAICUDA_TRY(cudaSetDevice(dev), err, "cudaSetDevice");
     const int nn = static_cast<int>(n), kk = static_cast<int>(k);
     uint32_t *keys = nullptr, *keys_sorted = nullptr, *idx = nullptr, *idx_sorted = nullptr;
-    void *tmp = nullptr;
+    char *tmp = nullptr;
     size_t tmp_bytes = 0, tmp2 = 0;
     cudaError_t st = cub::DeviceRadixSort::SortPairsDescending(nullptr, tmp_bytes, keys, keys_sorted, idx, idx_sorted,
                                                                nn, 0, 32, S(stream));
     if (st == cudaSuccess)
         st = cub::DeviceRadixSort::SortKeys(nullptr, tmp2, idx_sorted, idx_out, kk, 0, 32, S(stream));
     if (tmp2 > tmp_bytes) tmp_bytes = tmp2;
-    if (st == cudaSuccess) st = cudaMalloc(&keys, 4 * n);
-    if (st == cudaSuccess) st = cudaMalloc(&keys_sorted, 4 * n);
-    if (st == cudaSuccess) st = cudaMalloc(&idx, 4 * n);
-    if (st == cudaSuccess) st = cudaMalloc(&idx_sorted, 4 * n);
-    if (st == cudaSuccess) st = cudaMalloc(&tmp, tmp_bytes ? tmp_bytes : 1);
-    if (st == cudaSuccess) {
-        topk_keys_kernel<<<blocks_for(nn), kThreads, 0, S(stream)>>>(x, keys, idx, nn);
-        st = cudaGetLastError();
-    }
+    RAICUDA_TRY(st, err, "top-k selection (size query)");
+    Scratch sc(S(stream));
+    if (int rc = sc.get(n, &keys, err)) return rc;
+    if (int rc = sc.get(n, &keys_sorted, err)) return rc;
+    if (int rc = sc.get(n, &idx, err)) return rc;
+    if (int rc = sc.get(n, &idx_sorted, err)) return rc;
+    if (int rc = sc.get(tmp_bytes, &tmp, err)) return rc;
+    topk_keys_kernel<<<blocks_for(nn), kThreads, 0, S(stream)>>>(x, keys, idx, nn);
+    st = cudaGetLastError();
     if (st == cudaSuccess)
         st = cub::DeviceRadixSort::SortPairsDescending(tmp, tmp_bytes, keys, keys_sorted, idx, idx_sorted, nn, 0, 32,
                                                        S(stream));
@@ -212,12 +213,6 @@ int topk(int32_t dev, void *stream, const float *x, size_t n, size_t k, uint32_t
         gather_kernel<<<blocks_for(kk), kThreads, 0, S(stream)>>>(x, idx_out, val_out, kk);
         st = cudaGetLastError();
     }
-    if (st == cudaSuccess) st = cudaStreamSynchronize(S(stream));  // before the scratch is freed
-    cudaFree(keys);
-    cudaFree(keys_sorted);
-    cudaFree(idx);
-    cudaFree(idx_sorted);
-    cudaFree(tmp);
     RAICUDA_TRY(st, err, "top-k selection");
     return 0;
 }

@@ -16,6 +16,7 @@
 #include "cuda_backend_abi.h"
 #include "cuda_quant_abi.h"
 #include "error_util.cuh"
+#include "scratch.cuh"
 #include "lt_gemm.cuh"
 #include "q4_codes.h"
 
@@ -200,13 +201,13 @@ int double_quant(int32_t ordinal, void *stream, const float *absmax, int64_t nb,
         return RAI_ERROR_UNSUPPORTED;
     }
     auto s = static_cast<cudaStream_t>(stream);
+    Scratch sc(s);
     float *offset = nullptr;
-    RAICUDA_TRY(cudaMallocAsync(reinterpret_cast<void **>(&offset), sizeof(float), s), err, "cudaMallocAsync");
+    if (int rc = sc.get(1, &offset, err)) return rc;
     mean_kernel<<<1, 256, 0, s>>>(absmax, nb, offset);
     quantize_8bit_kernel<<<grid_for(nb, 256), 256, 0, s>>>(absmax, nb, offset, code8, absmax8, absmax2);
     const cudaError_t launch = cudaGetLastError();
     const cudaError_t copy = cudaMemcpyAsync(offset_host, offset, sizeof(float), cudaMemcpyDeviceToHost, s);
-    cudaFreeAsync(offset, s);
     RAICUDA_TRY(launch, err, "double quantisation kernels launch");
     RAICUDA_TRY(copy, err, "cudaMemcpyAsync (offset)");
     RAICUDA_TRY(cudaStreamSynchronize(s), err, "cudaStreamSynchronize");
@@ -398,14 +399,13 @@ int linear_forward(int32_t ordinal, void *stream, const raicuda_q4_weight *w, in
         return 0;
     }
     // Dequantise W [N, K] into a workspace in the activation dtype, then y = x·Wᵀ (+ bias).
-    void *wd = nullptr;
-    RAICUDA_TRY(cudaMallocAsync(&wd, static_cast<size_t>(N * K) * elem_bytes(elem), s), err,
-                "cudaMallocAsync (dequantised weight)");
+    Scratch sc(s);
+    char *wd = nullptr;
+    if (int rc = sc.get(static_cast<size_t>(N * K) * elem_bytes(elem), &wd, err)) return rc;
     dequantize_any(*w, wd, elem, s);
     const cudaError_t launch = cudaGetLastError();
     int st = 0;
     if (launch == cudaSuccess) st = gemm_rm(ordinal, s, elem, true, M, N, K, x, wd, y, bias, err);  // y = x·Wᵀ
-    cudaFreeAsync(wd, s);
     RAICUDA_TRY(launch, err, "dequantize_kernel launch");
     return st;
 }
@@ -416,14 +416,13 @@ int linear_backward_input(int32_t ordinal, void *stream, const raicuda_q4_weight
     auto s = static_cast<cudaStream_t>(stream);
     if (M <= 0) return 0;
     // dx [M, K] = dy [M, N]·W [N, K], W dequantised into a workspace.
-    void *wd = nullptr;
-    RAICUDA_TRY(cudaMallocAsync(&wd, static_cast<size_t>(N * K) * elem_bytes(elem), s), err,
-                "cudaMallocAsync (dequantised weight)");
+    Scratch sc(s);
+    char *wd = nullptr;
+    if (int rc = sc.get(static_cast<size_t>(N * K) * elem_bytes(elem), &wd, err)) return rc;
     dequantize_any(*w, wd, elem, s);
     const cudaError_t launch = cudaGetLastError();
     int st = 0;
     if (launch == cudaSuccess) st = gemm_rm(ordinal, s, elem, false, M, K, N, dy, wd, dx, nullptr, err);  // dx = dy·W
-    cudaFreeAsync(wd, s);
     RAICUDA_TRY(launch, err, "dequantize_kernel launch");
     return st;
 }

@@ -3,6 +3,7 @@
 // Every kernel computes exactly what the CPU reference in src/ternary computes.
 #include "ternary/chacha8.h"
 #include "ternary_common.cuh"
+#include "scratch.cuh"
 #include "ternary_kernels.h"
 
 namespace raicuda::ternary {
@@ -327,8 +328,9 @@ int t_validate_int8(int32_t ordinal, void *stream, const int8_t *src, int64_t st
     if (total == 0) return 0;
     RAICUDA_TRY(cudaSetDevice(ordinal), err, "cudaSetDevice");
     auto s = static_cast<cudaStream_t>(stream);
+    raicuda::Scratch sc(s);
     unsigned long long *d_first = nullptr;
-    RAICUDA_TRY(cudaMallocAsync(reinterpret_cast<void **>(&d_first), sizeof *d_first, s), err, "cudaMallocAsync");
+    if (int rc = sc.get(1, &d_first, err)) return rc;
     unsigned long long host_first = total;
     cudaError_t st = cudaMemcpyAsync(d_first, &host_first, sizeof host_first, cudaMemcpyHostToDevice, s);
     if (st == cudaSuccess) {
@@ -336,7 +338,6 @@ int t_validate_int8(int32_t ordinal, void *stream, const int8_t *src, int64_t st
         st = cudaGetLastError();
     }
     if (st == cudaSuccess) st = cudaMemcpyAsync(&host_first, d_first, sizeof host_first, cudaMemcpyDeviceToHost, s);
-    cudaFreeAsync(d_first, s);
     if (st == cudaSuccess) st = cudaStreamSynchronize(s);
     RAICUDA_TRY(st, err, "ternary validate_int8");
     *out_first_bad = host_first;

@@ -9,6 +9,7 @@
 
 #include <cub/device/device_segmented_radix_sort.cuh>
 
+#include "scratch.cuh"
 #include "ternary_common.cuh"
 #include "ternary_kernels.h"
 
@@ -131,17 +132,6 @@ int launch_tiles(const u64 *Q, size_t q, const u64 *I, size_t m, size_t wpad, bo
     RAICUDA_TERNARY_LAUNCHED(err, "ternary tile_kernel launch");
     return 0;
 }
-
-// Device memory for the duration of a call, freed in stream order.
-struct Scratch {
-    void *p = nullptr;
-    cudaStream_t s;
-    explicit Scratch(cudaStream_t stream) : s(stream) {}
-    ~Scratch() {
-        if (p) cudaFreeAsync(p, s);
-    }
-    cudaError_t alloc(size_t bytes) { return cudaMallocAsync(&p, bytes == 0 ? 1 : bytes, s); }
-};
 
 __global__ void iota_mod_kernel(int *vals, size_t n, size_t m) {
     for (size_t idx = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; idx < n;
@@ -512,9 +502,9 @@ int fewq_topk(const u64 *Q, size_t q, const u64 *I, size_t m, size_t dim, size_t
     const size_t passes = (m + kItemsPerPass - 1) / kItemsPerPass;  // m >= k >= 1
     const size_t per_block = (passes + want - 1) / want * kItemsPerPass;
     const size_t chunks = (m + per_block - 1) / per_block;
-    Scratch cand(s);
-    RAICUDA_TRY(cand.alloc(q * chunks * k * sizeof(long long)), err, "cudaMallocAsync");
-    long long *c = static_cast<long long *>(cand.p);
+    raicuda::Scratch sc(s);
+    long long *c = nullptr;
+    if (int rc = sc.get(q * chunks * k, &c, err)) return rc;
     const int kk = static_cast<int>(k);
     int st;
     switch (nq) {
@@ -541,11 +531,12 @@ int t_similarity(int32_t ordinal, void *stream, const uint64_t *queries, size_t 
     RAICUDA_TRY(cudaSetDevice(ordinal), err, "cudaSetDevice");
     auto s = static_cast<cudaStream_t>(stream);
     const u64 *Q = reinterpret_cast<const u64 *>(queries), *I = reinterpret_cast<const u64 *>(items);
-    Scratch nnz(s);
+    raicuda::Scratch sc(s);
     Sink sink{out_kind == RAICUDA_TERNARY_OUT_I32 ? 1 : 0, metric, dim, nullptr, nullptr, out, s0, s1};
     if (metric == 0) {
-        RAICUDA_TRY(nnz.alloc((q + m) * sizeof(u64)), err, "cudaMallocAsync");
-        u64 *nq = static_cast<u64 *>(nnz.p), *ni = nq + q;
+        u64 *nq = nullptr;
+        if (int rc = sc.get(q + m, &nq, err)) return rc;
+        u64 *ni = nq + q;
         nnz_kernel<<<blocks_for(q), kThreads, 0, s>>>(Q, q, wpad, nq);
         nnz_kernel<<<blocks_for(m), kThreads, 0, s>>>(I, m, wpad, ni);
         RAICUDA_TERNARY_LAUNCHED(err, "ternary nnz_kernel launch");
@@ -572,20 +563,19 @@ int t_topk(int32_t ordinal, void *stream, const uint64_t *queries, size_t q, con
     // Queries per batch: at most 2^24 scores (and < 2^31) in flight.
     size_t batch = (size_t{1} << 24) / m;
     batch = batch == 0 ? 1 : (batch > q ? q : batch);
-    Scratch nnz(s), keys(s), keys_out(s), vals(s), vals_out(s), offsets(s), temp(s);
+    raicuda::Scratch sc(s);
     u64 *nq = nullptr, *ni = nullptr;
     if (metric == 0) {
-        RAICUDA_TRY(nnz.alloc((q + m) * sizeof(u64)), err, "cudaMallocAsync");
-        nq = static_cast<u64 *>(nnz.p);
+        if (int rc = sc.get(q + m, &nq, err)) return rc;
         ni = nq + q;
         nnz_kernel<<<blocks_for(q), kThreads, 0, s>>>(Q, q, wpad, nq);
         nnz_kernel<<<blocks_for(m), kThreads, 0, s>>>(I, m, wpad, ni);
         RAICUDA_TERNARY_LAUNCHED(err, "ternary nnz_kernel launch");
     }
     const size_t cap = batch * m;
-    RAICUDA_TRY(keys.alloc(cap * sizeof(long long)), err, "cudaMallocAsync");
+    long long *d_keys = nullptr;
+    if (int rc = sc.get(cap, &d_keys, err)) return rc;
     if (k <= static_cast<size_t>(kSelectMax)) {
-        long long *d_keys = static_cast<long long *>(keys.p);
         for (size_t q0 = 0; q0 < q; q0 += batch) {
             const size_t nb = q - q0 < batch ? q - q0 : batch;
             Sink sink{2, metric, dim, nq ? nq + q0 : nullptr, ni, d_keys, static_cast<long long>(m), 1};
@@ -597,19 +587,19 @@ int t_topk(int32_t ordinal, void *stream, const uint64_t *queries, size_t q, con
         }
         return 0;
     }
-    RAICUDA_TRY(keys_out.alloc(cap * sizeof(long long)), err, "cudaMallocAsync");
-    RAICUDA_TRY(vals.alloc(cap * sizeof(int)), err, "cudaMallocAsync");
-    RAICUDA_TRY(vals_out.alloc(cap * sizeof(int)), err, "cudaMallocAsync");
-    RAICUDA_TRY(offsets.alloc((batch + 1) * sizeof(int)), err, "cudaMallocAsync");
-    long long *d_keys = static_cast<long long *>(keys.p), *d_keys_out = static_cast<long long *>(keys_out.p);
-    int *d_vals = static_cast<int *>(vals.p), *d_vals_out = static_cast<int *>(vals_out.p);
-    int *d_off = static_cast<int *>(offsets.p);
+    long long *d_keys_out = nullptr;
+    int *d_vals = nullptr, *d_vals_out = nullptr, *d_off = nullptr;
+    if (int rc = sc.get(cap, &d_keys_out, err)) return rc;
+    if (int rc = sc.get(cap, &d_vals, err)) return rc;
+    if (int rc = sc.get(cap, &d_vals_out, err)) return rc;
+    if (int rc = sc.get(batch + 1, &d_off, err)) return rc;
     size_t temp_bytes = 0;
     RAICUDA_TRY(cub::DeviceSegmentedRadixSort::SortPairsDescending(
                     nullptr, temp_bytes, d_keys, d_keys_out, d_vals, d_vals_out, static_cast<int>(cap),
                     static_cast<int>(batch), d_off, d_off + 1, 0, 64, s),
                 err, "cub::DeviceSegmentedRadixSort (size query)");
-    RAICUDA_TRY(temp.alloc(temp_bytes), err, "cudaMallocAsync");
+    char *temp = nullptr;
+    if (int rc = sc.get(temp_bytes, &temp, err)) return rc;
     for (size_t q0 = 0; q0 < q; q0 += batch) {
         const size_t nb = q - q0 < batch ? q - q0 : batch;
         Sink sink{2, metric, dim, nq ? nq + q0 : nullptr, ni, d_keys, static_cast<long long>(m), 1};
@@ -620,7 +610,7 @@ int t_topk(int32_t ordinal, void *stream, const uint64_t *queries, size_t q, con
         RAICUDA_TERNARY_LAUNCHED(err, "ternary top-k setup launch");
         size_t bytes = temp_bytes;
         RAICUDA_TRY(cub::DeviceSegmentedRadixSort::SortPairsDescending(
-                        temp.p, bytes, d_keys, d_keys_out, d_vals, d_vals_out, static_cast<int>(nb * m),
+                        temp, bytes, d_keys, d_keys_out, d_vals, d_vals_out, static_cast<int>(nb * m),
                         static_cast<int>(nb), d_off, d_off + 1, 0, 64, s),
                     err, "cub::DeviceSegmentedRadixSort");
         gather_kernel<<<blocks_for(nb * k), kThreads, 0, s>>>(d_keys_out, d_vals_out, nb, m, k, metric, dim, q0,

@@ -153,9 +153,10 @@ uint32_t config_tag(const Config &c) {
     return static_cast<uint32_t>(h ^ (h >> 32));
 }
 
-void FloatBuf::resize_device(int32_t ordinal, std::size_t n) {
+void FloatBuf::resize_device(cuda::DevicePool &pool, int32_t ordinal, std::size_t n) {
     host_.clear();
-    dev_ = std::make_unique<cuda::DeviceMemory>(ordinal, std::max<std::size_t>(n, 1) * sizeof(float));
+    dev_ = {};
+    dev_ = pool.take(ordinal, std::max<std::size_t>(n, 1) * sizeof(float));
     size_ = n;
 }
 
@@ -182,12 +183,6 @@ void d2d(const rai_gc &gc, void *dst, const void *src, std::size_t bytes) {
         return be().memcpy_sync(gc.ctx->device.device_id, dst, src, bytes, RAICUDA_DEVICE_TO_DEVICE, gc.ctx->stream, e);
     });
 }
-struct Scratch {
-    Scratch(const rai_gc &gc, std::size_t bytes) : mem(gc.ctx->device.device_id, std::max<std::size_t>(bytes, 4)) {}
-    template <class T>
-    T *as() const { return static_cast<T *>(mem.get()); }
-    cuda::DeviceMemory mem;
-};
 #define GC_CUDA(gc, call) cuda::check([&](raicuda_err *e_) { return (gc).cuda->call; })
 #define GC_DEV(gc) (gc).ctx->device.device_id, (gc).ctx->stream
 #define GC_ERR e_
@@ -874,7 +869,7 @@ void encode_cuda(const rai_gc &gc, const TensorState &ts, const float *m, uint8_
         d2d(gc, dec, m, 4 * n);
         break;
     case kRawBf16: {
-        Scratch tmp(gc, 2 * n);
+        DeviceScratch tmp(gc, 2 * n);
         GC_CUDA(gc, store(GC_DEV(gc), m, tmp.as<void>(), RAICUDA_GC_BF16, n, GC_ERR));
         d2h(gc, pl, tmp.as<void>(), 2 * n);
         GC_CUDA(gc, ef_add(GC_DEV(gc), tmp.as<void>(), RAICUDA_GC_BF16, nullptr, dec, n, GC_ERR));
@@ -883,7 +878,7 @@ void encode_cuda(const rai_gc &gc, const TensorState &ts, const float *m, uint8_
     case kTopk: {
         const uint64_t k = topk_k(gc, ts);
         put<uint32_t>(pl, static_cast<uint32_t>(k));
-        Scratch idx(gc, 4 * k), val(gc, 4 * k);
+        DeviceScratch idx(gc, 4 * k), val(gc, 4 * k);
         GC_CUDA(gc, topk(GC_DEV(gc), m, n, k, idx.as<uint32_t>(), val.as<float>(), GC_ERR));
         d2h(gc, pl + 4, idx.as<void>(), 4 * k);
         d2h(gc, pl + 4 + 4 * k, val.as<void>(), 4 * k);
@@ -895,7 +890,7 @@ void encode_cuda(const rai_gc &gc, const TensorState &ts, const float *m, uint8_
         GC_CUDA(gc, stats(GC_DEV(gc), m, n, 0.0f, st, GC_ERR));
         const float s = n ? static_cast<float>(st[0] / static_cast<double>(n)) : 0.0f;
         put<float>(pl, s);
-        Scratch bits(gc, ceil_div(n, 8));
+        DeviceScratch bits(gc, ceil_div(n, 8));
         GC_CUDA(gc, pack_sign(GC_DEV(gc), m, n, bits.as<uint8_t>(), GC_ERR));
         d2h(gc, pl + 4, bits.as<void>(), ceil_div(n, 8));
         GC_CUDA(gc, unpack_sign(GC_DEV(gc), bits.as<uint8_t>(), s, dec, n, GC_ERR));
@@ -917,7 +912,7 @@ void encode_cuda(const rai_gc &gc, const TensorState &ts, const float *m, uint8_
             key = stream_key(gc.cfg.seed, kRngTernaryStoch, ts.id, ts.step);
         }
         put<float>(pl, scale);
-        Scratch codes(gc, ceil_div(n, 4));
+        DeviceScratch codes(gc, ceil_div(n, 4));
         GC_CUDA(gc, pack_ternary(GC_DEV(gc), m, n, thr, stoch, scale, key, codes.as<uint8_t>(), GC_ERR));
         d2h(gc, pl + 4, codes.as<void>(), ceil_div(n, 4));
         GC_CUDA(gc, unpack_ternary(GC_DEV(gc), codes.as<uint8_t>(), scale, dec, n, GC_ERR));
@@ -929,7 +924,7 @@ void encode_cuda(const rai_gc &gc, const TensorState &ts, const float *m, uint8_
         put<uint32_t>(pl + 4, w);
         put<uint32_t>(pl + 8, kQsgdBucket);
         const std::size_t nb = ceil_div(n, kQsgdBucket), cb = ceil_div(n * w, 8);
-        Scratch scales(gc, 4 * nb), codes(gc, cb);
+        DeviceScratch scales(gc, 4 * nb), codes(gc, cb);
         const uint64_t key = stream_key(gc.cfg.seed, kRngQsgd, ts.id, ts.step);
         GC_CUDA(gc, qsgd_pack(GC_DEV(gc), m, n, kQsgdBucket, lv, w, key, scales.as<float>(), codes.as<uint8_t>(), GC_ERR));
         d2h(gc, pl + 12, scales.as<void>(), 4 * nb);
@@ -943,7 +938,7 @@ void encode_cuda(const rai_gc &gc, const TensorState &ts, const float *m, uint8_
         put<uint32_t>(pl + 4, cols);
         put<uint32_t>(pl + 8, r);
         std::vector<float> P(std::size_t{rows} * r), Q(ts.q);
-        Scratch dP(gc, 4 * P.size()), dQ(gc, 4 * Q.size());
+        DeviceScratch dP(gc, 4 * P.size()), dQ(gc, 4 * Q.size());
         h2d(gc, dQ.as<void>(), Q.data(), 4 * Q.size());
         for (uint32_t it = 0; it < gc.cfg.power_iters; ++it) {
             GC_CUDA(gc, gemm(GC_DEV(gc), 0, 0, rows, r, cols, m, dQ.as<float>(), dP.as<float>(), GC_ERR));
@@ -970,27 +965,27 @@ void decode_cuda(const rai_gc &gc, const TensorState &ts, const Parsed &p, float
     switch (p.h.encoding) {
     case kRawF32: h2d(gc, out, pl, 4 * n); break;
     case kRawBf16: {
-        Scratch tmp(gc, 2 * n);
+        DeviceScratch tmp(gc, 2 * n);
         h2d(gc, tmp.as<void>(), pl, 2 * n);
         GC_CUDA(gc, ef_add(GC_DEV(gc), tmp.as<void>(), RAICUDA_GC_BF16, nullptr, out, n, GC_ERR));
         break;
     }
     case kTopk: {
         const uint32_t k = get<uint32_t>(pl);
-        Scratch idx(gc, 4 * std::size_t{k}), val(gc, 4 * std::size_t{k});
+        DeviceScratch idx(gc, 4 * std::size_t{k}), val(gc, 4 * std::size_t{k});
         h2d(gc, idx.as<void>(), pl + 4, 4 * std::size_t{k});
         h2d(gc, val.as<void>(), pl + 4 + 4 * std::size_t{k}, 4 * std::size_t{k});
         GC_CUDA(gc, unpack_topk(GC_DEV(gc), idx.as<uint32_t>(), val.as<float>(), k, out, n, GC_ERR));
         break;
     }
     case kSign: {
-        Scratch bits(gc, ceil_div(n, 8));
+        DeviceScratch bits(gc, ceil_div(n, 8));
         h2d(gc, bits.as<void>(), pl + 4, ceil_div(n, 8));
         GC_CUDA(gc, unpack_sign(GC_DEV(gc), bits.as<uint8_t>(), get<float>(pl), out, n, GC_ERR));
         break;
     }
     case kTernary: {
-        Scratch codes(gc, ceil_div(n, 4));
+        DeviceScratch codes(gc, ceil_div(n, 4));
         h2d(gc, codes.as<void>(), pl + 4, ceil_div(n, 4));
         GC_CUDA(gc, unpack_ternary(GC_DEV(gc), codes.as<uint8_t>(), get<float>(pl), out, n, GC_ERR));
         break;
@@ -998,7 +993,7 @@ void decode_cuda(const rai_gc &gc, const TensorState &ts, const Parsed &p, float
     case kQsgd: {
         const uint32_t lv = get<uint32_t>(pl), w = get<uint32_t>(pl + 4);
         const std::size_t nb = ceil_div(n, kQsgdBucket), cb = ceil_div(n * w, 8);
-        Scratch scales(gc, 4 * nb), codes(gc, cb);
+        DeviceScratch scales(gc, 4 * nb), codes(gc, cb);
         h2d(gc, scales.as<void>(), pl + 12, 4 * nb);
         h2d(gc, codes.as<void>(), pl + 12 + 4 * nb, cb);
         GC_CUDA(gc, qsgd_unpack(GC_DEV(gc), codes.as<uint8_t>(), scales.as<float>(), n, kQsgdBucket, lv, w, out, GC_ERR));
@@ -1008,7 +1003,7 @@ void decode_cuda(const rai_gc &gc, const TensorState &ts, const Parsed &p, float
     case kPsgdQ: {
         const uint32_t r = get<uint32_t>(pl + 8);
         const std::size_t np = std::size_t{ts.rows} * r, nq = std::size_t{ts.cols} * r;
-        Scratch dP(gc, 4 * np), dQ(gc, 4 * nq);
+        DeviceScratch dP(gc, 4 * np), dQ(gc, 4 * nq);
         if (p.h.encoding == kPsgdPQ) {
             h2d(gc, dP.as<void>(), pl + 12, 4 * np);
             h2d(gc, dQ.as<void>(), pl + 12 + 4 * np, 4 * nq);
@@ -1098,7 +1093,7 @@ uint32_t add_tensor(rai_gc &gc, const char *name, const rai_tensor *like) {
     }
     if (gc.cfg.error_feedback) {
         if (gc.cuda) {
-            ts.residual.resize_device(gc.ctx->device.device_id, ts.numel);
+            ts.residual.resize_device(gc.pool, gc.ctx->device.device_id, ts.numel);
             GC_CUDA(gc, unpack_topk(GC_DEV(gc), nullptr, nullptr, 0, ts.residual.device(), ts.numel, GC_ERR));
         } else {
             ts.residual.resize_host(ts.numel);
@@ -1140,7 +1135,7 @@ FloatBuf make_m(const rai_gc &gc, const TensorState &ts, const rai_tensor *grad)
     TensorCheck g("grad", grad);
     FloatBuf m;
     if (gc.cuda) {
-        m.resize_device(gc.ctx->device.device_id, ts.numel);
+        m.resize_device(gc.pool, gc.ctx->device.device_id, ts.numel);
         const float *res = ts.residual.size() ? ts.residual.device() : nullptr;
         GC_CUDA(gc, ef_add(GC_DEV(gc), g.data(), is_bf16(ts.dtype) ? RAICUDA_GC_BF16 : RAICUDA_GC_F32, res, m.device(),
                            ts.numel, GC_ERR));
@@ -1194,7 +1189,7 @@ Built build(const rai_gc &gc, const TensorState &ts, const FloatBuf &m) {
     write_header(b.msg.data(), h);
     std::vector<float> *qp = enc == kPsgdPQ ? &b.q : nullptr;
     if (gc.cuda) {
-        b.dec.resize_device(gc.ctx->device.device_id, ts.numel);
+        b.dec.resize_device(gc.pool, gc.ctx->device.device_id, ts.numel);
         encode_cuda(gc, ts, m.device(), enc, b.msg.data() + kHeaderBytes, b.dec.device(), qp);
     } else {
         encode_cpu(gc, ts, m.host(), enc, b.msg.data() + kHeaderBytes, qp);
@@ -1243,7 +1238,7 @@ void store_any(const rai_gc &gc, const rai_tensor *out, const FloatBuf &src) {
 FloatBuf decode_any(const rai_gc &gc, const TensorState &ts, const Parsed &p) {
     FloatBuf out;
     if (gc.cuda) {
-        out.resize_device(gc.ctx->device.device_id, ts.numel);
+        out.resize_device(gc.pool, gc.ctx->device.device_id, ts.numel);
         decode_cuda(gc, ts, p, out.device());
     } else {
         out.resize_host(ts.numel);
@@ -1548,7 +1543,7 @@ std::vector<uint8_t> powersgd_p_vector(rai_gc &gc, uint32_t id, const rai_tensor
     put<uint32_t>(pl + 4, ts.cols);
     put<uint32_t>(pl + 8, ts.rank);
     if (gc.cuda) {
-        Scratch dQ(gc, 4 * ts.q.size()), dP(gc, 4 * cnt);
+        DeviceScratch dQ(gc, 4 * ts.q.size()), dP(gc, 4 * cnt);
         h2d(gc, dQ.as<void>(), ts.q.data(), 4 * ts.q.size());
         GC_CUDA(gc, gemm(GC_DEV(gc), 0, 0, ts.rows, ts.rank, ts.cols, m.device(), dQ.as<float>(), dP.as<float>(), GC_ERR));
         d2h(gc, pl + 12, dP.as<void>(), 4 * cnt);
@@ -1591,11 +1586,11 @@ std::vector<uint8_t> powersgd_q_vector(rai_gc &gc, uint32_t id, const uint8_t *p
     // Q_i = M^T P and the EF residual M - P Q_i^T (the local reconstruction).
     Built b;
     if (gc.cuda) {
-        Scratch dP(gc, 4 * P.size()), dQ(gc, 4 * Q.size());
+        DeviceScratch dP(gc, 4 * P.size()), dQ(gc, 4 * Q.size());
         h2d(gc, dP.as<void>(), P.data(), 4 * P.size());
         GC_CUDA(gc, gemm(GC_DEV(gc), 1, 0, cols, r, rows, ts.round_m.device(), dP.as<float>(), dQ.as<float>(), GC_ERR));
         d2h(gc, Q.data(), dQ.as<void>(), 4 * Q.size());
-        b.dec.resize_device(gc.ctx->device.device_id, ts.numel);
+        b.dec.resize_device(gc.pool, gc.ctx->device.device_id, ts.numel);
         GC_CUDA(gc, gemm(GC_DEV(gc), 0, 1, rows, cols, r, dP.as<float>(), dQ.as<float>(), b.dec.device(), GC_ERR));
     } else {
         matmul_mtp(ts.round_m.host(), P.data(), Q.data(), rows, cols, r);
@@ -1819,7 +1814,7 @@ void state_load(rai_gc &gc, const void *data, std::size_t len) {
         std::vector<FloatBuf> staged(gc.tensors.size());
         for (std::size_t i = 0; i < gc.tensors.size(); ++i)
             if (!loaded[i].residual.empty()) {
-                staged[i].resize_device(gc.ctx->device.device_id, loaded[i].residual.size());
+                staged[i].resize_device(gc.pool, gc.ctx->device.device_id, loaded[i].residual.size());
                 h2d(gc, staged[i].device(), loaded[i].residual.data(), 4 * loaded[i].residual.size());
             }
         for (std::size_t i = 0; i < gc.tensors.size(); ++i)
@@ -1840,7 +1835,7 @@ void scale_tensor(rai_gc &gc, const rai_tensor *t, float scale) {
     const std::size_t n = static_cast<std::size_t>(c.numel());
     if (gc.cuda) {
         FloatBuf tmp;
-        tmp.resize_device(gc.ctx->device.device_id, n);
+        tmp.resize_device(gc.pool, gc.ctx->device.device_id, n);
         GC_CUDA(gc, ef_add(GC_DEV(gc), c.data(), is_bf16(t->dtype) ? RAICUDA_GC_BF16 : RAICUDA_GC_F32, nullptr,
                            tmp.device(), n, GC_ERR));
         std::vector<float> h(n);

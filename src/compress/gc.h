@@ -2,6 +2,7 @@
 // C ABI in src/abi/compress_abi.cpp. CPU reference code is in gc.cpp (with the fast kernels of
 // gc_kernels.h); on a CUDA context the same operations call the "compress/1" kernels.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -75,18 +76,19 @@ class FloatBuf {
 public:
     FloatBuf() = default;
     void resize_host(std::size_t n) { host_.assign(n, 0.0f); size_ = n; }
-    void resize_device(int32_t ordinal, std::size_t n);
+    // Device storage from the handle's pool (its previous block goes back to the pool).
+    void resize_device(cuda::DevicePool &pool, int32_t ordinal, std::size_t n);
     std::size_t size() const { return size_; }
     bool on_device() const { return static_cast<bool>(dev_); }
     float *host() { return host_.data(); }
     const float *host() const { return host_.data(); }
-    float *device() const { return dev_ ? static_cast<float *>(dev_->get()) : nullptr; }
+    float *device() const { return static_cast<float *>(dev_.get()); }
     std::vector<float> &host_vector() { return host_; }
-    void reset() { host_.clear(); host_.shrink_to_fit(); dev_.reset(); size_ = 0; }
+    void reset() { host_.clear(); host_.shrink_to_fit(); dev_ = {}; size_ = 0; }
 
 private:
     std::vector<float> host_;
-    std::unique_ptr<cuda::DeviceMemory> dev_;
+    cuda::DevicePool::Block dev_;
     std::size_t size_ = 0;
 };
 
@@ -123,6 +125,9 @@ struct rai_gc {
     rai_context *ctx = nullptr;
     rai::gc::Config cfg;
     uint32_t tag = 0;
+    // Device buffers reused across calls (every call ends synchronised). Declared before
+    // `tensors` so that it outlives the residuals it lends.
+    mutable rai::cuda::DevicePool pool;
     std::vector<rai::gc::TensorState> tensors;
     const raicuda_compress_api *cuda = nullptr;  // set on a CUDA context
     mutable std::mutex mutex;
@@ -134,6 +139,15 @@ struct rai_gc {
 };
 
 namespace rai::gc {
+
+// Device memory for the duration of a call (at least 4 bytes), from the handle's pool.
+struct DeviceScratch {
+    DeviceScratch(const rai_gc &gc, std::size_t bytes)
+        : mem(gc.pool.take(gc.ctx->device.device_id, std::max<std::size_t>(bytes, 4))) {}
+    template <class T>
+    T *as() const { return static_cast<T *>(mem.get()); }
+    cuda::DevicePool::Block mem;
+};
 
 rai_gc *create(rai_context &ctx, const rai_gc_params &params);
 uint32_t add_tensor(rai_gc &gc, const char *name, const rai_tensor *like);

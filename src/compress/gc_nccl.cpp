@@ -19,13 +19,6 @@ namespace rai::gc {
 
 namespace {
 
-struct Dev {
-    Dev(const rai_gc &gc, std::size_t bytes) : mem(gc.ctx->device.device_id, bytes ? bytes : 4) {}
-    template <class T>
-    T *as() const { return static_cast<T *>(mem.get()); }
-    cuda::DeviceMemory mem;
-};
-
 void copy(const rai_gc &gc, void *dst, const void *src, std::size_t bytes, int32_t kind) {
     if (bytes == 0) return;
     const raicuda_backend &be = cuda::require_plugin();
@@ -59,7 +52,7 @@ void allreduce_nccl(rai_gc &gc, uint32_t id, rai_tensor *grad, void *comm, uint3
     if (gc.cfg.method == RAI_GC_POWERSGD && !raw) {
         const uint32_t rows = ts.rows, cols = ts.cols, r = ts.rank;
         const std::size_t np = std::size_t{rows} * r, nq = std::size_t{cols} * r;
-        Dev m(gc, 4 * n), dP(gc, 4 * np), dQ(gc, 4 * nq), dec(gc, 4 * n);
+        DeviceScratch m(gc, 4 * n), dP(gc, 4 * np), dQ(gc, 4 * nq), dec(gc, 4 * n);
         const float *res = ts.residual.size() ? ts.residual.device() : nullptr;
         NC(ef_add(DEV, gptr, gdt, res, m.as<float>(), n, e_));
         copy(gc, dQ.as<void>(), ts.q.data(), 4 * nq, RAICUDA_HOST_TO_DEVICE);
@@ -96,7 +89,7 @@ void allreduce_nccl(rai_gc &gc, uint32_t id, rai_tensor *grad, void *comm, uint3
     }
 
     if (raw) {  // EF add, then one all-reduce of the f32 values
-        Dev m(gc, 4 * n);
+        DeviceScratch m(gc, 4 * n);
         const float *res = ts.residual.size() ? ts.residual.device() : nullptr;
         NC(ef_add(DEV, gptr, gdt, res, m.as<float>(), n, e_));
         NC(nccl_allreduce_f32(DEV, comm, m.as<float>(), n, e_));
@@ -124,7 +117,7 @@ void allreduce_nccl(rai_gc &gc, uint32_t id, rai_tensor *grad, void *comm, uint3
     // alike instead of hanging.
     std::vector<uint8_t> msg = compress_to_vector(gc, id, grad);
     const uint64_t len = msg.size();
-    Dev dlen(gc, 8), dlens(gc, 8 * static_cast<std::size_t>(size));
+    DeviceScratch dlen(gc, 8), dlens(gc, 8 * static_cast<std::size_t>(size));
     copy(gc, dlen.as<void>(), &len, 8, RAICUDA_HOST_TO_DEVICE);
     NC(nccl_allgather(DEV, comm, dlen.as<void>(), dlens.as<void>(), 8, e_));
     std::vector<uint64_t> lens(static_cast<std::size_t>(size));
@@ -134,7 +127,7 @@ void allreduce_nccl(rai_gc &gc, uint32_t id, rai_tensor *grad, void *comm, uint3
                 "rank " + std::to_string(k) + " sent a " + std::to_string(lens[static_cast<std::size_t>(k)]) +
                     "-byte message, this rank " + std::to_string(len) +
                     " (the ranks' compressors or steps differ)");
-    Dev dmsg(gc, len), dall(gc, len * static_cast<std::size_t>(size));
+    DeviceScratch dmsg(gc, len), dall(gc, len * static_cast<std::size_t>(size));
     copy(gc, dmsg.as<void>(), msg.data(), len, RAICUDA_HOST_TO_DEVICE);
     NC(nccl_allgather(DEV, comm, dmsg.as<void>(), dall.as<void>(), len, e_));
     std::vector<uint8_t> all(len * static_cast<std::size_t>(size));

@@ -91,4 +91,44 @@ DeviceMemory::~DeviceMemory() {
         if (const raicuda_backend *be = plugin()) be->free_device(ordinal_, ptr_);
 }
 
+DevicePool::Block &DevicePool::Block::operator=(Block &&o) noexcept {
+    if (this != &o) {
+        give_back();
+        pool_ = o.pool_;
+        mem_ = std::move(o.mem_);
+        bytes_ = o.bytes_;
+        o.pool_ = nullptr;
+        o.bytes_ = 0;
+    }
+    return *this;
+}
+
+void DevicePool::Block::give_back() noexcept {
+    if (pool_ && mem_) {
+        try {
+            pool_->free_.emplace(bytes_, std::move(mem_));
+        } catch (...) {  // out of host memory for the list: free the block instead
+        }
+    }
+    mem_.reset();
+    pool_ = nullptr;
+    bytes_ = 0;
+}
+
+DevicePool::Block DevicePool::take(int32_t ordinal, std::size_t bytes) {
+    bytes = bytes ? bytes : 1;
+    Block b;
+    auto it = free_.lower_bound(bytes);
+    if (it != free_.end() && it->first / 2 <= bytes) {
+        b.bytes_ = it->first;
+        b.mem_ = std::move(it->second);
+        free_.erase(it);
+    } else {
+        b.bytes_ = bytes;
+        b.mem_ = std::make_unique<DeviceMemory>(ordinal, bytes);
+    }
+    b.pool_ = this;
+    return b;
+}
+
 }  // namespace rai::cuda

@@ -1,6 +1,8 @@
 // Lazy loading of librai_cuda.so and C++ access to its function table.
 #pragma once
 #include <cstddef>
+#include <map>
+#include <memory>
 #include <string>
 
 #include "cuda_backend_abi.h"
@@ -47,6 +49,37 @@ public:
 private:
     int32_t ordinal_;
     void *ptr_ = nullptr;
+};
+
+// Device blocks that a handle keeps between its calls instead of a cudaMalloc and a cudaFree
+// per call (cudaFree synchronises the whole device). Only for a handle on one device whose every
+// call ends synchronised with its stream, so that a block given back is idle when it is taken
+// again; the handle serialises its calls, so the pool needs no lock. It must outlive its blocks.
+class DevicePool {
+public:
+    // A block on loan: given back to its pool when destroyed or assigned over. Empty by default.
+    class Block {
+    public:
+        Block() = default;
+        Block(Block &&o) noexcept { *this = std::move(o); }
+        Block &operator=(Block &&o) noexcept;
+        ~Block() { give_back(); }
+        void *get() const { return mem_ ? mem_->get() : nullptr; }
+        explicit operator bool() const { return static_cast<bool>(mem_); }
+
+    private:
+        friend class DevicePool;
+        void give_back() noexcept;
+        DevicePool *pool_ = nullptr;
+        std::unique_ptr<DeviceMemory> mem_;
+        std::size_t bytes_ = 0;
+    };
+
+    // At least `bytes` (>= 1): a kept block of up to twice that size, or a new one.
+    Block take(int32_t ordinal, std::size_t bytes);
+
+private:
+    std::multimap<std::size_t, std::unique_ptr<DeviceMemory>> free_;
 };
 
 }  // namespace rai::cuda

@@ -16,6 +16,7 @@
 
 #include "cuda_backend_abi.h"
 #include "error_util.cuh"
+#include "scratch.cuh"
 #include "quant/bitnet/cuda_bitnet_abi.h"
 #include "core/half.h"
 
@@ -150,18 +151,16 @@ int launch_act_quant(cudaStream_t s, const raicuda_bitnet_act_args &a, raicuda_e
         RAICUDA_TRY(cudaGetLastError(), err, "act_quant_kernel launch");
         return 0;
     }
+    raicuda::Scratch sc(s);
     float *tmp = nullptr;
-    RAICUDA_TRY(cudaMallocAsync(reinterpret_cast<void **>(&tmp), (a.rows + 1) * sizeof(float), s), err,
-                "cudaMallocAsync");
+    if (int rc = sc.get(static_cast<size_t>(a.rows) + 1, &tmp, err)) return rc;
     p.row_absmax = tmp;
     act_quant_kernel<<<grid, 256, 0, s>>>(p);
     max_reduce_kernel<<<1, 256, 0, s>>>(tmp, a.rows, tmp + a.rows);
     p.row_absmax = nullptr;
     p.tensor_absmax = tmp + a.rows;
     act_quant_kernel<<<grid, 256, 0, s>>>(p);
-    const cudaError_t st = cudaGetLastError();
-    cudaFreeAsync(tmp, s);
-    RAICUDA_TRY(st, err, "act_quant_kernel launch");
+    RAICUDA_TRY(cudaGetLastError(), err, "act_quant_kernel launch");
     return 0;
 }
 
@@ -681,9 +680,9 @@ int bitlinear(int32_t ordinal, void *stream, int32_t mode, const raicuda_bitnet_
     const size_t q_bytes = (static_cast<size_t>(m * k) + 255) / 256 * 256;
     const size_t s_bytes = (static_cast<size_t>(nscales) * 4 + 255) / 256 * 256;
     const size_t d_bytes = mode == 1 ? static_cast<size_t>(m * k) * 4 : 0;
+    raicuda::Scratch sc(s);
     char *scratch = nullptr;
-    RAICUDA_TRY(cudaMallocAsync(reinterpret_cast<void **>(&scratch), q_bytes + s_bytes + d_bytes, s), err,
-                "cudaMallocAsync");
+    if (int rc = sc.get(q_bytes + s_bytes + d_bytes, &scratch, err)) return rc;
     raicuda_bitnet_act_args a = *act;
     a.q = reinterpret_cast<int8_t *>(scratch);
     a.scales = reinterpret_cast<float *>(scratch + q_bytes);
@@ -714,7 +713,6 @@ int bitlinear(int32_t ordinal, void *stream, int32_t mode, const raicuda_bitnet_
             st = run_gemm(s, gg, err);
         }
     }
-    cudaFreeAsync(scratch, s);
     return st;
 }
 
