@@ -3,10 +3,11 @@
 bench/train_bench.cpp's protocol (reference: compression-and-hybrid-training.md section 5) on
   --task t2: T2, the character LM (2-layer GRU d 128, context 64, 32 symbols; torch's nn.GRU),
              SGD momentum 0.9, base lr 0.2, clipped to global norm 1, batch 32, 3000 steps;
-  --task t3: T3, a GPT (pre-LN, d 384, 6 layers, 6 heads, context 64, 10.7 M parameters) on the
-             same corpus, rai AdamW (betas 0.9 / 0.999, eps 1e-8, weight decay 0.01 on every
-             tensor), base lr 1e-3, clipped to global norm 1, batch 64, 2000 steps; bf16 autocast on
-             CUDA by default (--amp none: f32); plus a wall-clock section.
+  --task t3: T3, a GPT (pre-LN, d 384, 6 layers, 6 heads, context 64; 10,696,736 parameters in
+             78 tensors) on the same corpus, rai AdamW (betas 0.9 / 0.999, eps 1e-8, weight decay
+             0.01 on every tensor), base lr 1e-3, clipped to global norm 1, batch 64, 2000 steps;
+             bf16 autocast on CUDA by default (--amp none: f32); plus a wall-clock section.
+No learning-rate schedule (constant rate, as train_bench).
 Data: the corpus windows of train_bench (bench/t2_corpus_dump): step s of seed S trains on
 windows [s*B, (s+1)*B) of training stream S; held-out = mean cross-entropy over the 128 held-out
 windows (chunks of 32, f32). The model is torch's; the optimizer (rai.Optimizer, max_grad_norm)
@@ -311,7 +312,7 @@ def report(runs, cfg, out=print):
             f"{s['warning']:.1f} / {s['critical']:.1f} | {s['rollbacks']:.1f} |")
         rows.append({"arm": name, "best": s, "lr_x1": table[name].get(1.0), "by_lr": list(table[name].values())})
     acceptance = []
-    if "full" in best:
+    if "full" in best and any(n.startswith("hybrid/") for n in order):
         full = table["full"].get(1.0, best["full"])
         out(f"\nAcceptance per hybrid arm: (1) held-out <= 1.02 x full training (lr x1: {fmt(full['mean'])}) at "
             "the same steps with\nb <= 0.70; (2) lr-tuned held-out below the lr-tuned compute-matched baseline by "
@@ -342,7 +343,7 @@ def report(runs, cfg, out=print):
                                "compute_matched": win, "hybrid_best": h["mean"], "baseline": cm_name,
                                "baseline_best": cm["mean"], "margin": margin})
     else:
-        out("\n(no full-training runs: acceptance not evaluated)")
+        out("\n(acceptance needs full-training and hybrid runs: not evaluated)")
     failed = [r for r in runs if r.get("error") and not r.get("not_run")]
     not_run = [r for r in runs if r.get("not_run")]
     diverged = [r for r in runs if not r.get("error") and r.get("diverged")]
@@ -386,7 +387,7 @@ def parse_args(argv):
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--batch", type=int, help="default: t2 32, t3 64")
     ap.add_argument("--lr-grid", help="lr multipliers of the base rate, default 0.5,1,2,4")
-    ap.add_argument("--only", help="hybrid arms to run, comma-separated (default: "
+    ap.add_argument("--only", help="hybrid arms to run, comma-separated; 'full' alone: none (default: "
                     + ",".join(DEFAULT_HYBRID) + "; known: " + ", ".join(a for a in ARMS if a != "full") + ")")
     ap.add_argument("--no-full", action="store_true", help="do not run the full-training arm")
     ap.add_argument("--no-matched", action="store_true", help="do not run the matched baselines")
@@ -439,8 +440,9 @@ def make_config(args):
     if cfg["steps"] <= 0 or cfg["batch"] <= 0 or cfg["seeds"] <= 0 or not cfg["lr_grid"]:
         raise SystemExit("steps, batch, seeds must be positive and the lr grid non-empty")
     if args.only:
-        hybrid = [a.strip() for a in args.only.split(",") if a.strip()]
-        unknown = [a for a in hybrid if a not in ARMS or a == "full"]
+        # "full" is accepted (and ignored: full runs unless --no-full), so --only full runs no hybrid arm.
+        hybrid = [a.strip() for a in args.only.split(",") if a.strip() and a.strip() != "full"]
+        unknown = [a for a in hybrid if a not in ARMS]
         if unknown:
             raise SystemExit(f"--only: unknown hybrid arm(s) {unknown}; known: {[a for a in ARMS if a != 'full']}")
     else:
@@ -479,21 +481,32 @@ def header(cfg, env):
 def merge(paths):
     import json
 
-    runs, cfg = [], None
+    keys = ("task", "steps", "batch", "model", "gpt_dims", "amp", "optimizer", "base_lr", "weight_decay", "clip")
+    runs, cfg, seen = [], None, {}
     for p in paths:
         with open(p) as f:
             d = json.load(f)
-        cfg = cfg or d["config"]
-        base = len(runs)
+        if cfg is None:
+            cfg = d["config"]
+        elif any(d["config"].get(k) != cfg.get(k) for k in keys):
+            diff = {k: (cfg.get(k), d["config"].get(k)) for k in keys if d["config"].get(k) != cfg.get(k)}
+            raise SystemExit(f"--merge: {p} was run with another configuration than {paths[0]}: {diff}")
+        base = 1 + max((r["id"] for r in runs), default=-1)
         for r in d["runs"]:
             r = dict(r)
             r["id"] = base + r["id"]
             if r.get("heldout") is None:
                 r["heldout"] = float("nan")
-            runs.append(r)
+            key = (r["arm"], r["lr_mult"], r["seed"])
+            if key in seen and not r.get("error"):
+                tt.log(f"--merge: {key} appears twice; the run from {p} replaces the earlier one")
+                runs.remove(seen[key])
+            if not r.get("error") or key not in seen:
+                seen[key] = r
+                runs.append(r)
         if d.get("timing"):
             timing_table(d["timing"])
-    print(f"# merged {len(runs)} runs from {', '.join(paths)}; config of {paths[0]}: steps {cfg['steps']}, "
+    print(f"# merged {len(runs)} runs from {', '.join(paths)}: {cfg['title']}; steps {cfg['steps']}, "
           f"batch {cfg['batch']}")
     report(runs, cfg)
 
@@ -637,4 +650,8 @@ def bench(cfg, env, args, seeds):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (FileNotFoundError, RuntimeError) as exc:  # setup errors (dump tool, device): one line
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

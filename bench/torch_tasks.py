@@ -333,6 +333,8 @@ def environment(device):
         env["gpu"] = torch.cuda.get_device_name(0)
         env["cuda"] = torch.version.cuda
         env["cudnn"] = torch.backends.cudnn.version()
+        env["tf32_matmul"] = torch.backends.cuda.matmul.allow_tf32
+        env["tf32_cudnn"] = torch.backends.cudnn.allow_tf32
     return env
 
 
@@ -449,7 +451,8 @@ def run_jobs(jobs, init, run, init_args, n_jobs, on_result, deadline=None):
     try:
         while pending or busy:
             if not procs:  # every worker failed to start
-                msg = "no worker process could start: " + (init_errors[-1] if init_errors else "?")
+                first = init_errors[-1].splitlines()[0] if init_errors else "?"
+                msg = f"no worker process could start: {first} (the traceback is on stderr)"
                 while pending:
                     finish(pending.popleft(), {"error": msg})
                 break
