@@ -858,30 +858,47 @@ void record_message(Stats &st, const TensorState &ts, std::size_t bytes) {
 }
 
 // ---------------------------------------------------------------- CUDA encode
+// Where encode_cuda writes a message payload: host memory, or nowhere (pl == nullptr) when only
+// the local reconstruction is wanted (rai_gc_apply), which saves the device-to-host copies.
+struct PayloadWriter {
+    const rai_gc &gc;
+    uint8_t *pl;
+    template <class T>
+    void put(std::size_t at, T v) const {
+        if (pl) rai::gc::put<T>(pl + at, v);
+    }
+    void from_device(std::size_t at, const void *src, std::size_t bytes) const {
+        if (pl) d2h(gc, pl + at, src, bytes);
+    }
+    void copy(std::size_t at, const void *src, std::size_t bytes) const {
+        if (pl) std::memcpy(pl + at, src, bytes);
+    }
+};
 // Same contract as the CPU path: fills the message payload, writes the local reconstruction
 // into dec (device), and returns the new warm-start Q for PowerSGD via q_out.
 void encode_cuda(const rai_gc &gc, const TensorState &ts, const float *m, uint8_t enc, uint8_t *pl, float *dec,
                  std::vector<float> *q_out) {
     const std::size_t n = ts.numel;
+    const PayloadWriter out{gc, pl};
     switch (enc) {
     case kRawF32:
-        d2h(gc, pl, m, 4 * n);
+        out.from_device(0, m, 4 * n);
         d2d(gc, dec, m, 4 * n);
         break;
     case kRawBf16: {
         DeviceScratch tmp(gc, 2 * n);
         GC_CUDA(gc, store(GC_DEV(gc), m, tmp.as<void>(), RAICUDA_GC_BF16, n, GC_ERR));
-        d2h(gc, pl, tmp.as<void>(), 2 * n);
+        out.from_device(0, tmp.as<void>(), 2 * n);
         GC_CUDA(gc, ef_add(GC_DEV(gc), tmp.as<void>(), RAICUDA_GC_BF16, nullptr, dec, n, GC_ERR));
         break;
     }
     case kTopk: {
         const uint64_t k = topk_k(gc, ts);
-        put<uint32_t>(pl, static_cast<uint32_t>(k));
+        out.put<uint32_t>(0, static_cast<uint32_t>(k));
         DeviceScratch idx(gc, 4 * k), val(gc, 4 * k);
         GC_CUDA(gc, topk(GC_DEV(gc), m, n, k, idx.as<uint32_t>(), val.as<float>(), GC_ERR));
-        d2h(gc, pl + 4, idx.as<void>(), 4 * k);
-        d2h(gc, pl + 4 + 4 * k, val.as<void>(), 4 * k);
+        out.from_device(4, idx.as<void>(), 4 * k);
+        out.from_device(4 + 4 * k, val.as<void>(), 4 * k);
         GC_CUDA(gc, unpack_topk(GC_DEV(gc), idx.as<uint32_t>(), val.as<float>(), k, dec, n, GC_ERR));
         break;
     }
@@ -889,10 +906,10 @@ void encode_cuda(const rai_gc &gc, const TensorState &ts, const float *m, uint8_
         double st[5];
         GC_CUDA(gc, stats(GC_DEV(gc), m, n, 0.0f, st, GC_ERR));
         const float s = n ? static_cast<float>(st[0] / static_cast<double>(n)) : 0.0f;
-        put<float>(pl, s);
+        out.put<float>(0, s);
         DeviceScratch bits(gc, ceil_div(n, 8));
         GC_CUDA(gc, pack_sign(GC_DEV(gc), m, n, bits.as<uint8_t>(), GC_ERR));
-        d2h(gc, pl + 4, bits.as<void>(), ceil_div(n, 8));
+        out.from_device(4, bits.as<void>(), ceil_div(n, 8));
         GC_CUDA(gc, unpack_sign(GC_DEV(gc), bits.as<uint8_t>(), s, dec, n, GC_ERR));
         break;
     }
@@ -911,32 +928,32 @@ void encode_cuda(const rai_gc &gc, const TensorState &ts, const float *m, uint8_
             stoch = 1;
             key = stream_key(gc.cfg.seed, kRngTernaryStoch, ts.id, ts.step);
         }
-        put<float>(pl, scale);
+        out.put<float>(0, scale);
         DeviceScratch codes(gc, ceil_div(n, 4));
         GC_CUDA(gc, pack_ternary(GC_DEV(gc), m, n, thr, stoch, scale, key, codes.as<uint8_t>(), GC_ERR));
-        d2h(gc, pl + 4, codes.as<void>(), ceil_div(n, 4));
+        out.from_device(4, codes.as<void>(), ceil_div(n, 4));
         GC_CUDA(gc, unpack_ternary(GC_DEV(gc), codes.as<uint8_t>(), scale, dec, n, GC_ERR));
         break;
     }
     case kQsgd: {
         const uint32_t lv = gc.cfg.qsgd_levels, w = gc.cfg.qsgd_width;
-        put<uint32_t>(pl, lv);
-        put<uint32_t>(pl + 4, w);
-        put<uint32_t>(pl + 8, kQsgdBucket);
+        out.put<uint32_t>(0, lv);
+        out.put<uint32_t>(4, w);
+        out.put<uint32_t>(8, kQsgdBucket);
         const std::size_t nb = ceil_div(n, kQsgdBucket), cb = ceil_div(n * w, 8);
         DeviceScratch scales(gc, 4 * nb), codes(gc, cb);
         const uint64_t key = stream_key(gc.cfg.seed, kRngQsgd, ts.id, ts.step);
         GC_CUDA(gc, qsgd_pack(GC_DEV(gc), m, n, kQsgdBucket, lv, w, key, scales.as<float>(), codes.as<uint8_t>(), GC_ERR));
-        d2h(gc, pl + 12, scales.as<void>(), 4 * nb);
-        d2h(gc, pl + 12 + 4 * nb, codes.as<void>(), cb);
+        out.from_device(12, scales.as<void>(), 4 * nb);
+        out.from_device(12 + 4 * nb, codes.as<void>(), cb);
         GC_CUDA(gc, qsgd_unpack(GC_DEV(gc), codes.as<uint8_t>(), scales.as<float>(), n, kQsgdBucket, lv, w, dec, GC_ERR));
         break;
     }
     case kPsgdPQ: {
         const uint32_t rows = ts.rows, cols = ts.cols, r = ts.rank;
-        put<uint32_t>(pl, rows);
-        put<uint32_t>(pl + 4, cols);
-        put<uint32_t>(pl + 8, r);
+        out.put<uint32_t>(0, rows);
+        out.put<uint32_t>(4, cols);
+        out.put<uint32_t>(8, r);
         std::vector<float> P(std::size_t{rows} * r), Q(ts.q);
         DeviceScratch dP(gc, 4 * P.size()), dQ(gc, 4 * Q.size());
         h2d(gc, dQ.as<void>(), Q.data(), 4 * Q.size());
@@ -948,8 +965,8 @@ void encode_cuda(const rai_gc &gc, const TensorState &ts, const float *m, uint8_
             GC_CUDA(gc, gemm(GC_DEV(gc), 1, 0, cols, r, rows, m, dP.as<float>(), dQ.as<float>(), GC_ERR));
         }
         d2h(gc, Q.data(), dQ.as<void>(), 4 * Q.size());
-        std::memcpy(pl + 12, P.data(), 4 * P.size());
-        std::memcpy(pl + 12 + 4 * P.size(), Q.data(), 4 * Q.size());
+        out.copy(12, P.data(), 4 * P.size());
+        out.copy(12 + 4 * P.size(), Q.data(), 4 * Q.size());
         GC_CUDA(gc, gemm(GC_DEV(gc), 0, 1, rows, cols, r, dP.as<float>(), dQ.as<float>(), dec, GC_ERR));
         if (q_out) *q_out = std::move(Q);
         break;
@@ -1161,7 +1178,8 @@ void record_quality_any(const rai_gc &gc, Stats &st, const FloatBuf &m, const Fl
 
 // Builds the message for M (EF already added) and the local reconstruction; commits nothing.
 struct Built {
-    std::vector<uint8_t> msg;
+    std::vector<uint8_t> msg;  // empty when built without a payload
+    std::size_t size = 0;      // the message's size either way
     FloatBuf dec;
     std::vector<float> q;
     bool has_q = false;
@@ -1180,17 +1198,23 @@ Header message_header(const rai_gc &gc, const TensorState &ts, uint8_t enc, std:
     return h;
 }
 
-Built build(const rai_gc &gc, const TensorState &ts, const FloatBuf &m) {
+// On the device, `payload` false builds only the local reconstruction and the size (for
+// rai_gc_apply); the message storage is the handle's, lent to b.msg (give it back with recycle).
+Built build(const rai_gc &gc, const TensorState &ts, const FloatBuf &m, bool payload = true) {
     Built b;
     const uint8_t enc = method_encoding(gc, ts);
     const std::size_t size = current_message_size(gc, ts);
     const Header h = message_header(gc, ts, enc, size);
-    b.msg.assign(size, 0);
-    write_header(b.msg.data(), h);
+    b.size = size;
+    if (payload || !gc.cuda) {
+        b.msg.swap(gc.scratch_msg);  // kept between calls: no allocation, no page faults
+        b.msg.resize(size);
+        write_header(b.msg.data(), h);
+    }
     std::vector<float> *qp = enc == kPsgdPQ ? &b.q : nullptr;
     if (gc.cuda) {
         b.dec.resize_device(gc.pool, gc.ctx->device.device_id, ts.numel);
-        encode_cuda(gc, ts, m.device(), enc, b.msg.data() + kHeaderBytes, b.dec.device(), qp);
+        encode_cuda(gc, ts, m.device(), enc, b.msg.empty() ? nullptr : b.msg.data() + kHeaderBytes, b.dec.device(), qp);
     } else {
         encode_cpu(gc, ts, m.host(), enc, b.msg.data() + kHeaderBytes, qp);
         b.dec.resize_host(ts.numel);
@@ -1219,9 +1243,14 @@ void commit(rai_gc &gc, TensorState &ts, FloatBuf &m, Built &b) {
         }
     }
     if (b.has_q) ts.q = std::move(b.q);
-    record_message(ts.stats, ts, b.msg.size());
+    record_message(ts.stats, ts, b.size);
     ts.step++;
     ts.round = 0;
+}
+
+// Gives the message storage back to the handle for the next call.
+void recycle(const rai_gc &gc, Built &b) {
+    if (b.msg.capacity() >= gc.scratch_msg.capacity()) gc.scratch_msg.swap(b.msg);
 }
 
 void store_any(const rai_gc &gc, const rai_tensor *out, const FloatBuf &src) {
@@ -1315,9 +1344,8 @@ std::vector<uint8_t> compress_to_vector(rai_gc &gc, uint32_t id, const rai_tenso
     }
     FloatBuf m = make_m(gc, ts, grad);
     Built b = build(gc, ts, m);
-    std::vector<uint8_t> msg = b.msg;
     commit(gc, ts, m, b);
-    return msg;
+    return std::move(b.msg);
 }
 
 void compress(rai_gc &gc, uint32_t id, const rai_tensor *grad, void *out, std::size_t capacity, std::size_t *written) {
@@ -1333,9 +1361,12 @@ void compress(rai_gc &gc, uint32_t id, const rai_tensor *grad, void *out, std::s
         *written = size;
         return;
     }
-    const std::vector<uint8_t> msg = compress_to_vector(gc, id, grad);
-    std::memcpy(out, msg.data(), msg.size());
-    *written = msg.size();
+    FloatBuf m = make_m(gc, ts, grad);
+    Built b = build(gc, ts, m);
+    commit(gc, ts, m, b);
+    std::memcpy(out, b.msg.data(), size);
+    *written = size;
+    recycle(gc, b);
 }
 
 void decompress(rai_gc &gc, uint32_t id, const void *msg, std::size_t len, rai_tensor *grad_out) {
@@ -1374,7 +1405,7 @@ void apply(rai_gc &gc, uint32_t id, rai_tensor *grad_inout) {
         return;
     }
     FloatBuf m = make_m(gc, ts, grad_inout);
-    Built b = build(gc, ts, m);
+    Built b = build(gc, ts, m, false);
     // The output is what a receiver decodes from the message: store it, then commit the state.
     if (gc.cuda) {
         TensorCheck t("grad_inout", grad_inout);
@@ -1598,7 +1629,7 @@ std::vector<uint8_t> powersgd_q_vector(rai_gc &gc, uint32_t id, const uint8_t *p
         matmul_pqt(P.data(), Q.data(), b.dec.host(), rows, cols, r, false);
     }
     std::memcpy(pl + 12, Q.data(), 4 * Q.size());
-    b.msg = msg;
+    b.size = msg.size();
     FloatBuf m = std::move(ts.round_m);
     const uint64_t step = ts.step;
     commit(gc, ts, m, b);  // residual, stats, step++ (keeps the warm start until the Q sum arrives)

@@ -132,10 +132,10 @@ struct rai_gc {
     const raicuda_compress_api *cuda = nullptr;  // set on a CUDA context
     mutable std::mutex mutex;
     // Host scratch reused across calls (the handle is serialised): M, the local reconstruction,
-    // top-k keys, and a message for rai_gc_apply.
+    // top-k keys, and the message being built.
     mutable std::vector<float> scratch_m, scratch_dec;
     mutable std::vector<uint32_t> scratch_keys, scratch_sel;
-    std::vector<uint8_t> scratch_msg;
+    mutable std::vector<uint8_t> scratch_msg;
 };
 
 namespace rai::gc {

@@ -106,7 +106,6 @@ protected:
         return {c, g};
     }
 
-    rai_context *gpu = nullptr, *cpu = nullptr;
     std::vector<rai_vsa_matrix *> mats;
     std::vector<rai_buffer *> bufs;
 };
