@@ -58,6 +58,14 @@ TITLE = ("Streamed T2 (torch 2-layer GRU d 128 character LM, context 64, 32 symb
          "windows every step, held-out 128 windows), gradients clipped to global norm 1 after averaging")
 
 
+# Settings that must agree between files for --merge and --resume.
+CONFIG_KEYS = ("device", "steps", "batch", "workers")
+
+
+def run_key(r):
+    return (r["opt"], r["arm"], int(r["warmup"]), int(r["seed"]), float(r["lr"]))
+
+
 def parse_arm(name):
     """(method or None for uncompressed, EF on)."""
     if name == "uncompressed":
@@ -310,6 +318,8 @@ def parse_args(argv):
     ap.add_argument("--dump-tool", default=tt.DEFAULT_DUMP_TOOL)
     ap.add_argument("--out", help="JSON results (rewritten after every run)")
     ap.add_argument("--merge", help="comma-separated JSON files of earlier runs: print their tables, train nothing")
+    ap.add_argument("--resume", help="an --out file of an earlier, interrupted invocation with the same settings: "
+                    "its finished runs are kept, not rerun (may be the --out file itself)")
     return ap.parse_args(argv)
 
 
@@ -339,15 +349,15 @@ def make_config(args):
 def merge(paths):
     import json
 
-    keys = ("steps", "batch", "workers", "lr")
+    keys = CONFIG_KEYS
     runs, cfg, seen = [], None, {}
     for p in paths:
         with open(p) as f:
             d = json.load(f)
         if cfg is None:
             cfg = dict(d["config"])
-        elif any(d["config"].get(k) != cfg.get(k) for k in keys if k != "lr"):
-            raise SystemExit(f"--merge: {p} was run with other steps / batch / workers than {paths[0]}")
+        elif any(d["config"].get(k) != cfg.get(k) for k in keys):
+            raise SystemExit(f"--merge: {p} was run with other {' / '.join(keys)} than {paths[0]}")
         cfg["lr"] = {**d["config"]["lr"], **cfg["lr"]}
         cfg["opts"] = list(dict.fromkeys(cfg["opts"] + d["config"]["opts"]))
         base = 1 + max((r["id"] for r in runs), default=-1)
@@ -404,6 +414,7 @@ def main(argv=None):
                    "env": env, "runs": [], "status": "running"}
         by_id = {}
         t_start = time.monotonic()
+        previous, _ = tt.load_previous(args.resume, cfg, CONFIG_KEYS, run_key)
 
         def on_result(job, result):
             by_id[job["id"]] = dict(job, **result)
@@ -414,14 +425,17 @@ def main(argv=None):
                     tt.log(f"{head}: FAILED {result['error']}")
             else:
                 tt.log(f"{head}: held-out {fmt(result['heldout'])}, bits/param {result['bits']:.3f}, "
-                       f"{result['seconds']:.1f} s" + (f"  DIVERGED {result['diverged']}" if result.get("diverged") else ""))
+                       f"{result['seconds']:.1f} s" + (f"  DIVERGED {result['diverged']}" if result.get("diverged") else "")
+                       + ("  (resumed)" if result.get("resumed") else ""))
             tt.write_json(args.out, results)
             return []
 
-        tt.log(f"{len(jobs)} runs on {cfg['jobs']} worker(s)")
         deadline = t_start + args.time_limit if args.time_limit else None
+        feed, on_result2 = tt.with_resume(previous, run_key, on_result)
+        todo = feed(jobs)
+        tt.log(f"{len(todo)} runs on {cfg['jobs']} worker(s)" + (f" ({len(by_id)} taken from --resume)" if by_id else ""))
         try:
-            tt.run_jobs(jobs, worker_init, worker_run, (cfg,), cfg["jobs"], on_result, deadline=deadline)
+            tt.run_jobs(todo, worker_init, worker_run, (cfg,), cfg["jobs"], on_result2, deadline=deadline)
         except KeyboardInterrupt:
             tt.log("interrupted: tables of the finished runs follow")
         summary, acceptance = report(results["runs"], cfg)

@@ -78,6 +78,13 @@ ARMS = {
 }
 DEFAULT_HYBRID = ["hybrid/skip", "hybrid/hold", "hybrid/ema", "hybrid/wls_linear"]
 TIMING_ARMS = ["full", "hybrid/skip", "hybrid/hold"]
+# Settings that must agree between files for --merge and --resume.
+CONFIG_KEYS = ("task", "device", "steps", "batch", "model", "gpt_dims", "amp", "optimizer", "base_lr", "weight_decay",
+               "clip")
+
+
+def run_key(r):
+    return (r["arm"], float(r["lr_mult"]), int(r["seed"]), int(r["steps"]))
 
 
 # ------------------------------------------------------------------ one run (in a worker)
@@ -407,6 +414,8 @@ def parse_args(argv):
     ap.add_argument("--dump-tool", default=tt.DEFAULT_DUMP_TOOL)
     ap.add_argument("--out", help="JSON results (rewritten after every run)")
     ap.add_argument("--merge", help="comma-separated JSON files of earlier runs: print their tables, train nothing")
+    ap.add_argument("--resume", help="an --out file of an earlier, interrupted invocation with the same settings: "
+                    "its finished runs (and wall-clock section) are kept, not rerun (may be the --out file itself)")
     return ap.parse_args(argv)
 
 
@@ -481,7 +490,7 @@ def header(cfg, env):
 def merge(paths):
     import json
 
-    keys = ("task", "steps", "batch", "model", "gpt_dims", "amp", "optimizer", "base_lr", "weight_decay", "clip")
+    keys = CONFIG_KEYS
     runs, cfg, seen = [], None, {}
     for p in paths:
         with open(p) as f:
@@ -537,9 +546,18 @@ def bench(cfg, env, args, seeds):
                                                             ("heldout_path", "train_paths")},
                "env": env, "timing": [], "runs": [], "status": "running"}
     t_start = time.monotonic()
+    previous, saved = tt.load_previous(args.resume, cfg, CONFIG_KEYS, run_key)
+    if cfg["timing"] and saved.get("timing") and not any(t.get("error") for t in saved["timing"]):
+        results["timing"] = saved["timing"]
+        tt.log(f"--resume: wall-clock section taken from {args.resume}")
+        timing_table(results["timing"])
+        if args.timing_only:
+            results["status"] = "done"
+            tt.write_json(args.out, results)
+            return 0
 
     # -- wall-clock section, alone, before the grid
-    if cfg["timing"]:
+    if cfg["timing"] and not results["timing"]:
         alone = State(dict(cfg, threads=os.cpu_count() or 1) if cfg["device"] == "cpu" and not args.threads else cfg)
         for arm in TIMING_ARMS:
             job = {"id": -1, "arm": arm, "base": arm, "lr_mult": 1.0, "lr": cfg["base_lr"], "seed": seeds[0],
@@ -619,7 +637,8 @@ def bench(cfg, env, args, seeds):
         else:
             tt.log(f"[{len(done_ids)}/{total[0]}] {job['arm']} lr x{job['lr_mult']:g} seed {job['seed']}: held-out "
                    f"{fmt(result['heldout'])}  b {result['backward'] / max(1, result['steps']):.3f}  "
-                   f"{result['seconds']:.1f}s" + (f"  DIVERGED {result['diverged']}" if result.get("diverged") else ""))
+                   f"{result['seconds']:.1f}s" + (f"  DIVERGED {result['diverged']}" if result.get("diverged") else "")
+                   + ("  (resumed)" if result.get("resumed") else ""))
         tt.write_json(args.out, results)
         if schedules and b_ids <= done_ids:
             b = matched_b(results["runs"], cfg, cfg["hybrid_arms"])
@@ -634,10 +653,12 @@ def bench(cfg, env, args, seeds):
         return []
 
     deadline = t_start + args.time_limit if args.time_limit else None
-    tt.log(f"{len(initial)} runs on {cfg['jobs']} worker(s)"
+    feed, on_result2 = tt.with_resume(previous, run_key, on_result)
+    todo = feed(initial)
+    tt.log(f"{len(todo)} runs on {cfg['jobs']} worker(s)" + (f" ({len(done_ids)} taken from --resume)" if done_ids else "")
            + (" (+ matched baselines once b is known)" if schedules else ""))
     try:
-        tt.run_jobs(initial, worker_init, worker_run, (cfg,), cfg["jobs"], on_result, deadline=deadline)
+        tt.run_jobs(todo, worker_init, worker_run, (cfg,), cfg["jobs"], on_result2, deadline=deadline)
     except KeyboardInterrupt:
         tt.log("interrupted: tables of the finished runs follow")
     results["wall_seconds"] = time.monotonic() - t_start

@@ -246,7 +246,10 @@ class LmTask:
     def _loss(self, rows, amp):
         x = rows[:, :CONTEXT].long()
         y = rows[:, 1:].long()
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+        if amp:
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                logits = self.model(x)
+        else:
             logits = self.model(x)
         return F.cross_entropy(logits.float().reshape(-1, VOCAB), y.reshape(-1))
 
@@ -377,6 +380,59 @@ def clean_floats(obj):
     if isinstance(obj, (list, tuple)):
         return [clean_floats(v) for v in obj]
     return obj
+
+
+# ------------------------------------------------------------------ resuming
+
+
+def load_previous(path, cfg, config_keys, key):
+    """{key(run): run} of the successful runs saved in `path` (an --out file of an earlier
+    invocation with the same configuration), plus that file's whole content."""
+    import json
+
+    if not path or not os.path.exists(path):
+        if path:
+            log(f"--resume: {path} does not exist yet; starting from nothing")
+        return {}, {}
+    with open(path) as f:
+        saved = json.load(f)
+    diff = {k: (saved["config"].get(k), cfg.get(k)) for k in config_keys if saved["config"].get(k) != cfg.get(k)}
+    if diff:
+        raise RuntimeError(f"--resume: {path} was run with another configuration (saved, now): {diff}")
+    runs = {}
+    for r in saved.get("runs", []):
+        if r.get("error"):
+            continue
+        r = dict(r)
+        if r.get("heldout") is None:
+            r["heldout"] = float("nan")
+        runs[key(r)] = r
+    log(f"--resume: {len(runs)} finished runs in {path}")
+    return runs, saved
+
+
+def with_resume(previous, key, on_result):
+    """(feed, on_result2) for run_jobs: feed(jobs) hands every job whose key(job) is in `previous`
+    to on_result with the saved result (as if it had just run) and returns the others; on_result2
+    does the same for the jobs on_result returns."""
+
+    def feed(jobs):
+        todo, pending = [], collections.deque(jobs)
+        while pending:
+            job = pending.popleft()
+            prev = previous.pop(key(job), None)
+            if prev is None:
+                todo.append(job)
+                continue
+            result = {k: v for k, v in prev.items() if k != "id"}
+            result["resumed"] = True
+            pending.extend(on_result(job, result) or [])
+        return todo
+
+    def on_result2(job, result):
+        return feed(on_result(job, result) or [])
+
+    return feed, on_result2
 
 
 # ------------------------------------------------------------------ parallel runs
