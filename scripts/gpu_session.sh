@@ -123,6 +123,37 @@ if has torchbench; then
   echo "bench vsa_topk_vs_torch.py exit $?" >> "$r/summary.txt"
 fi
 
+# The PyTorch-driven training benchmarks (rai drives the steps; bench/torch_tasks.py): steps
+# smoke (T3 and the compression protocol with --quick on the GPU), hybrid-t2, hybrid-t3,
+# compress-t2. Each writes its JSON (rewritten after every run, so a cut-off run keeps what
+# finished; pass it back with --resume) and its report. Extra arguments: RAI_HYBRID_T2_ARGS,
+# RAI_HYBRID_T3_ARGS, RAI_COMPRESS_T2_ARGS; time: RAI_<STEP>_LIMIT seconds (default: what is left
+# before RAI_DEADLINE); a script starts no new run in its last RAI_RUN_RESERVE (60) s.
+torch_bench() {
+  local name=$1 want=$2
+  shift 2
+  local left=$(( ${RAI_DEADLINE:-560} - SECONDS ))
+  local limit=$(( want < left ? want : left ))
+  [ "$limit" -lt 20 ] && { echo "$name: no time left" >> "$r/summary.txt"; return; }
+  local reserve=${RAI_RUN_RESERVE:-60}
+  local t0=$SECONDS
+  ( python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$here"/.dev/whl/*.whl &&
+    export PYTHONPATH="$here/.dev/pyrai:/tmp/site" RAI_LIBRARY="$bdir/src/librai.so" RAI_PY_FORCE_ABI=1 &&
+    timeout "$limit" python3 "$@" --dump-tool "$bdir/bench/t2_corpus_dump" \
+      --time-limit $(( limit - reserve > 10 ? limit - reserve : 10 )) --out "$r/$name.json" ) > "$r/$name.txt" 2>&1
+  echo "$name exit $? ($((SECONDS - t0)) s)" >> "$r/summary.txt"
+}
+if has smoke; then
+  RAI_RUN_RESERVE=30 torch_bench smoke-hybrid-t3 90 bench/hybrid_torch_bench.py --task t3 --device cuda --quick --jobs 2
+  RAI_RUN_RESERVE=30 torch_bench smoke-compress-t2 90 bench/compress_torch_bench.py --device cuda --quick --jobs 2
+fi
+# shellcheck disable=SC2086  # the *_ARGS are word lists
+has hybrid-t2 && torch_bench hybrid-t2 ${RAI_HYBRID_T2_LIMIT:-9999} bench/hybrid_torch_bench.py --task t2 --device cuda ${RAI_HYBRID_T2_ARGS:-}
+# shellcheck disable=SC2086
+has hybrid-t3 && torch_bench hybrid-t3 ${RAI_HYBRID_T3_LIMIT:-9999} bench/hybrid_torch_bench.py --task t3 --device cuda ${RAI_HYBRID_T3_ARGS:-}
+# shellcheck disable=SC2086
+has compress-t2 && torch_bench compress-t2 ${RAI_COMPRESS_T2_LIMIT:-9999} bench/compress_torch_bench.py --device cuda ${RAI_COMPRESS_T2_ARGS:-}
+
 if has bench; then
   # The benchmarks' GPU sections (each measures rai beside its anchor in the same run), then the
   # CPU benchmarks whose kernels have AVX-512 paths. Entries are program:argument.
