@@ -81,23 +81,8 @@ def parse_arm(name):
 # ------------------------------------------------------------------ one run (in a worker)
 
 
-class State:
-    def __init__(self, cfg):
-        tt.set_threads(cfg["threads"])
-        self.cfg = cfg
-        self.device = cfg["device"]
-        self.ctx, self.stream = tt.make_context(self.device)
-        self.heldout = tt.load_windows(cfg["heldout_path"], self.device)
-        self.train = {}
-        if self.device == "cuda":
-            self._warm_up()
-
-    def tokens(self, stream):
-        if stream not in self.train:
-            self.train[stream] = tt.load_windows(self.cfg["train_paths"][stream], self.device)
-        return self.train[stream]
-
-    def _warm_up(self):
+class State(tt.WorkerState):
+    def warm_up(self):
         """cuDNN, cuBLAS and rai's compressor kernels loaded before the first timed run."""
         import rai
 
@@ -198,10 +183,6 @@ def worker_run(state, job):
 # ------------------------------------------------------------------ report
 
 
-def fmt(x, digits=4):
-    return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
-
-
 def report(runs, cfg, out=print):
     """compress_bench's table per optimizer, its acceptance lines, and a compact table."""
     cells = {}
@@ -238,7 +219,7 @@ def report(runs, cfg, out=print):
                    "seconds": sum(r["seconds"] for r in rs) / len(rs)}
             if method is None:
                 base = mean
-                out(f"| {opt} | uncompressed | - | - | {fmt(mean)} +- {fmt(sd)} | - | 32 | - |")
+                out(f"| {opt} | uncompressed | - | - | {tt.fmt(mean)} +- {tt.fmt(sd)} | - | 32 | - |")
                 summary.append(row)
                 continue
             known = base is not None and math.isfinite(base)
@@ -248,14 +229,14 @@ def report(runs, cfg, out=print):
             summary.append(row)
             wu = f"{key[2]} %" if key[2] else "0"
             vs = f"{100 * rel:+.1f} %" if known and math.isfinite(rel) else "-"
-            out(f"| {opt} | {method} | {'on' if ef else 'off'} | {wu} | {fmt(mean)} +- {fmt(sd)} | {vs} | {bits:.3f} | "
+            out(f"| {opt} | {method} | {'on' if ef else 'off'} | {wu} | {tt.fmt(mean)} +- {tt.fmt(sd)} | {vs} | {bits:.3f} | "
                 f"{('yes' if ok else 'no') if known else '-'} |")
             if ef and METHODS[method][1] and known:
                 verdicts.append(("PASS " if ok else "FAIL ") + f"{opt} EF-{method} warm-up {key[2]}{'%' if key[2] else ''}")
                 acceptance.append({"opt": opt, "arm": key[1], "warmup": key[2], "pass": ok, "mean": mean,
                                    "uncompressed": base, "rel": rel})
         if verdicts:
-            out(f"\nAcceptance ({opt}): EF-POWERSGD r>=2, EF-SIGN, EF-TOPK >= 1% within 5 % of uncompressed {fmt(base)}")
+            out(f"\nAcceptance ({opt}): EF-POWERSGD r>=2, EF-SIGN, EF-TOPK >= 1% within 5 % of uncompressed {tt.fmt(base)}")
             for v in verdicts:
                 out("  " + v)
         out("")
@@ -276,7 +257,7 @@ def report(runs, cfg, out=print):
                     cols.append("-")
                     continue
                 rel = s.get("rel")
-                cols.append(f"{fmt(s['mean'])} +- {fmt(s['std'])}"
+                cols.append(f"{tt.fmt(s['mean'])} +- {tt.fmt(s['std'])}"
                             + (f" ({100 * rel:+.1f} %)" if rel is not None and math.isfinite(rel) else ""))
                 if method:
                     bits = f"{s['bits']:.2f}"
@@ -347,31 +328,11 @@ def make_config(args):
 
 
 def merge(paths):
-    import json
+    def widen(cfg, saved):  # each file may hold other optimizers (and their rates)
+        cfg["lr"] = {**saved["config"]["lr"], **cfg["lr"]}
+        cfg["opts"] = list(dict.fromkeys(cfg["opts"] + saved["config"]["opts"]))
 
-    keys = CONFIG_KEYS
-    runs, cfg, seen = [], None, {}
-    for p in paths:
-        with open(p) as f:
-            d = json.load(f)
-        if cfg is None:
-            cfg = dict(d["config"])
-        elif any(d["config"].get(k) != cfg.get(k) for k in keys):
-            raise SystemExit(f"--merge: {p} was run with other {' / '.join(keys)} than {paths[0]}")
-        cfg["lr"] = {**d["config"]["lr"], **cfg["lr"]}
-        cfg["opts"] = list(dict.fromkeys(cfg["opts"] + d["config"]["opts"]))
-        base = 1 + max((r["id"] for r in runs), default=-1)
-        for r in d["runs"]:
-            r = dict(r, id=base + r["id"])
-            if r.get("heldout") is None:
-                r["heldout"] = float("nan")
-            key = (r["opt"], r["arm"], r["warmup"], r["seed"])
-            if key in seen and not r.get("error"):
-                tt.log(f"--merge: {key} appears twice; the run from {p} replaces the earlier one")
-                runs.remove(seen[key])
-            if not r.get("error") or key not in seen:
-                seen[key] = r
-                runs.append(r)
+    runs, cfg = tt.merge_files(paths, CONFIG_KEYS, lambda r: (r["opt"], r["arm"], r["warmup"], r["seed"]), widen)
     seeds = sorted({r["seed"] for r in runs})
     cfg.update(first_seed=seeds[0] if seeds else 0, seeds=len(seeds))
     print(f"# merged {len(runs)} runs from {', '.join(paths)}")
@@ -424,7 +385,7 @@ def main(argv=None):
                 if not result.get("not_run"):
                     tt.log(f"{head}: FAILED {result['error']}")
             else:
-                tt.log(f"{head}: held-out {fmt(result['heldout'])}, bits/param {result['bits']:.3f}, "
+                tt.log(f"{head}: held-out {tt.fmt(result['heldout'])}, bits/param {result['bits']:.3f}, "
                        f"{result['seconds']:.1f} s" + (f"  DIVERGED {result['diverged']}" if result.get("diverged") else "")
                        + ("  (resumed)" if result.get("resumed") else ""))
             tt.write_json(args.out, results)

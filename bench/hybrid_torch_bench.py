@@ -90,30 +90,15 @@ def run_key(r):
 # ------------------------------------------------------------------ one run (in a worker)
 
 
-class State:
+class State(tt.WorkerState):
     """Per process: the rai context (CUDA: on torch's stream), the data on the device."""
-
-    def __init__(self, cfg):
-        tt.set_threads(cfg["threads"])
-        self.cfg = cfg
-        self.device = cfg["device"]
-        self.ctx, self.stream = tt.make_context(self.device)
-        self.heldout = tt.load_windows(cfg["heldout_path"], self.device)
-        self.train = {}
-        if self.device == "cuda":
-            self._warm_up()
-
-    def tokens(self, seed):
-        if seed not in self.train:
-            self.train[seed] = tt.load_windows(self.cfg["train_paths"][seed], self.device)
-        return self.train[seed]
 
     def task(self, seed):
         cfg = self.cfg
         model = tt.build_model(cfg["model"], seed, self.device, tuple(cfg["gpt_dims"]))
         return tt.LmTask(model, self.heldout, self.device, amp=cfg["amp"])
 
-    def _warm_up(self):
+    def warm_up(self):
         """cuDNN / cuBLAS / rai kernels loaded before any timed run."""
         import rai
 
@@ -300,10 +285,6 @@ def matched_steps(steps, b, kind):
     return int(round(steps * b)) if kind == "bwd" else int(round(steps * (1 + 2 * b) / 3))
 
 
-def fmt(x, digits=4):
-    return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
-
-
 def report(runs, cfg, out=print):
     """Prints train_bench's tables; returns them as data for the JSON."""
     table, best, order = cells(runs, cfg["steps"])
@@ -314,14 +295,14 @@ def report(runs, cfg, out=print):
     for name in order:
         s = best[name]
         one = table[name].get(1.0, s)
-        out(f"| {name} | {s['lr_mult']:g} | {fmt(s['mean'])} +- {fmt(s['std'])} | {fmt(one['mean'])} | "
+        out(f"| {name} | {s['lr_mult']:g} | {tt.fmt(s['mean'])} +- {tt.fmt(s['std'])} | {tt.fmt(one['mean'])} | "
             f"{s['backward_fraction']:.3f} | {s['compute']:.3f} | {s['seconds']:.2f} | {s['caution']:.1f} / "
             f"{s['warning']:.1f} / {s['critical']:.1f} | {s['rollbacks']:.1f} |")
         rows.append({"arm": name, "best": s, "lr_x1": table[name].get(1.0), "by_lr": list(table[name].values())})
     acceptance = []
     if "full" in best and any(n.startswith("hybrid/") for n in order):
         full = table["full"].get(1.0, best["full"])
-        out(f"\nAcceptance per hybrid arm: (1) held-out <= 1.02 x full training (lr x1: {fmt(full['mean'])}) at "
+        out(f"\nAcceptance per hybrid arm: (1) held-out <= 1.02 x full training (lr x1: {tt.fmt(full['mean'])}) at "
             "the same steps with\nb <= 0.70; (2) lr-tuned held-out below the lr-tuned compute-matched baseline by "
             "more than 2 std.\n")
         out("| arm | (1) same-step quality | (2) beats compute-matched (lr-tuned) |\n|---|---|---|")
@@ -335,16 +316,16 @@ def report(runs, cfg, out=print):
             prefix = "full-compute (adaptive b)" if adaptive else "full-compute (fixed b)"
             cm_name = ([n for n in order if n.startswith(prefix)] or [None])[-1]
             if cm_name is None:
-                out(f"| {name} | {'PASS' if q else 'FAIL'} ({fmt(h1['mean'])} vs {fmt(1.02 * full['mean'])}, "
+                out(f"| {name} | {'PASS' if q else 'FAIL'} ({tt.fmt(h1['mean'])} vs {tt.fmt(1.02 * full['mean'])}, "
                     f"b {h1['backward_fraction']:.2f}) | - (no compute-matched baseline) |")
                 acceptance.append({"arm": name, "same_step": q, "compute_matched": None})
                 continue
             cm = best[cm_name]
             margin = 2.0 * max(h["std"], cm["std"])
             win = h["mean"] < cm["mean"] - margin
-            out(f"| {name} | {'PASS' if q else 'FAIL'} ({fmt(h1['mean'])} vs {fmt(1.02 * full['mean'])}, "
-                f"b {h1['backward_fraction']:.2f}) | {'PASS' if win else 'FAIL'} ({fmt(h['mean'])} vs "
-                f"{fmt(cm['mean'])}, 2 std {fmt(margin)}) |")
+            out(f"| {name} | {'PASS' if q else 'FAIL'} ({tt.fmt(h1['mean'])} vs {tt.fmt(1.02 * full['mean'])}, "
+                f"b {h1['backward_fraction']:.2f}) | {'PASS' if win else 'FAIL'} ({tt.fmt(h['mean'])} vs "
+                f"{tt.fmt(cm['mean'])}, 2 std {tt.fmt(margin)}) |")
             acceptance.append({"arm": name, "same_step": q, "same_step_loss": h1["mean"],
                                "same_step_limit": 1.02 * full["mean"], "b": h1["backward_fraction"],
                                "compute_matched": win, "hybrid_best": h["mean"], "baseline": cm_name,
@@ -378,7 +359,7 @@ def timing_table(timing, out=print):
             continue
         ratio = f"{t['seconds'] / full['seconds']:.3f}" if full else "-"
         out(f"| {t['arm']} | {t['steps']} | {t['forward']} | {t['backward']} | {t['seconds']:.2f} | "
-            f"{t['seconds'] / t['steps']:.5f} | {ratio} | {fmt(t['heldout'])} |")
+            f"{t['seconds'] / t['steps']:.5f} | {ratio} | {tt.fmt(t['heldout'])} |")
 
 
 # ------------------------------------------------------------------ main
@@ -488,33 +469,11 @@ def header(cfg, env):
 
 
 def merge(paths):
-    import json
+    def show_timing(cfg, saved):
+        if saved.get("timing"):
+            timing_table(saved["timing"])
 
-    keys = CONFIG_KEYS
-    runs, cfg, seen = [], None, {}
-    for p in paths:
-        with open(p) as f:
-            d = json.load(f)
-        if cfg is None:
-            cfg = d["config"]
-        elif any(d["config"].get(k) != cfg.get(k) for k in keys):
-            diff = {k: (cfg.get(k), d["config"].get(k)) for k in keys if d["config"].get(k) != cfg.get(k)}
-            raise SystemExit(f"--merge: {p} was run with another configuration than {paths[0]}: {diff}")
-        base = 1 + max((r["id"] for r in runs), default=-1)
-        for r in d["runs"]:
-            r = dict(r)
-            r["id"] = base + r["id"]
-            if r.get("heldout") is None:
-                r["heldout"] = float("nan")
-            key = (r["arm"], r["lr_mult"], r["seed"])
-            if key in seen and not r.get("error"):
-                tt.log(f"--merge: {key} appears twice; the run from {p} replaces the earlier one")
-                runs.remove(seen[key])
-            if not r.get("error") or key not in seen:
-                seen[key] = r
-                runs.append(r)
-        if d.get("timing"):
-            timing_table(d["timing"])
+    runs, cfg = tt.merge_files(paths, CONFIG_KEYS, lambda r: (r["arm"], r["lr_mult"], r["seed"]), show_timing)
     print(f"# merged {len(runs)} runs from {', '.join(paths)}: {cfg['title']}; steps {cfg['steps']}, "
           f"batch {cfg['batch']}")
     report(runs, cfg)
@@ -570,7 +529,7 @@ def bench(cfg, env, args, seeds):
             results["timing"].append(r)
             tt.log(f"timing {arm}: " + (r["error"] if r.get("error") else
                                         f"{r['seconds']:.2f} s, {r['seconds'] / r['steps'] * 1e3:.2f} ms/step, "
-                                        f"held-out {fmt(r['heldout'])}"))
+                                        f"held-out {tt.fmt(r['heldout'])}"))
             tt.write_json(args.out, results)
         del alone
         if cfg["device"] == "cuda":
@@ -636,7 +595,7 @@ def bench(cfg, env, args, seeds):
                        f"FAILED {result['error']}")
         else:
             tt.log(f"[{len(done_ids)}/{total[0]}] {job['arm']} lr x{job['lr_mult']:g} seed {job['seed']}: held-out "
-                   f"{fmt(result['heldout'])}  b {result['backward'] / max(1, result['steps']):.3f}  "
+                   f"{tt.fmt(result['heldout'])}  b {result['backward'] / max(1, result['steps']):.3f}  "
                    f"{result['seconds']:.1f}s" + (f"  DIVERGED {result['diverged']}" if result.get("diverged") else "")
                    + ("  (resumed)" if result.get("resumed") else ""))
         tt.write_json(args.out, results)

@@ -354,6 +354,11 @@ def mean_std(values):
     return m, s
 
 
+def fmt(x, digits=4):
+    """A loss for a table: "nan" for a diverged (None or NaN) value."""
+    return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
 def nan_last(x):
     """A sort key that puts NaN (diverged) after every number."""
     return (1, 0.0) if x is None or math.isnan(x) else (0, x)
@@ -382,7 +387,41 @@ def clean_floats(obj):
     return obj
 
 
-# ------------------------------------------------------------------ resuming
+# ------------------------------------------------------------------ resuming and merging
+
+
+def merge_files(paths, config_keys, key, on_file=None):
+    """(runs, config) of several --out files for --merge: their configurations must agree on
+    `config_keys`; run ids are renumbered; when two files hold the same run (key(run)), a
+    successful later one replaces the earlier. on_file(config, saved) sees each file after the
+    first (to widen the configuration) and the first too, with config None."""
+    import json
+
+    runs, cfg, seen = [], None, {}
+    for p in paths:
+        with open(p) as f:
+            d = json.load(f)
+        if cfg is None:
+            cfg = dict(d["config"])
+        else:
+            diff = {k: (cfg.get(k), d["config"].get(k)) for k in config_keys if d["config"].get(k) != cfg.get(k)}
+            if diff:
+                raise SystemExit(f"--merge: {p} was run with another configuration than {paths[0]}: {diff}")
+        if on_file:
+            on_file(cfg, d)
+        base = 1 + max((r["id"] for r in runs), default=-1)
+        for r in d["runs"]:
+            r = dict(r, id=base + r["id"])
+            if r.get("heldout") is None:
+                r["heldout"] = float("nan")
+            k = key(r)
+            if k in seen and not r.get("error"):
+                log(f"--merge: {k} appears twice; the run from {p} replaces the earlier one")
+                runs.remove(seen[k])
+            if not r.get("error") or k not in seen:
+                seen[k] = r
+                runs.append(r)
+    return runs, cfg
 
 
 def load_previous(path, cfg, config_keys, key):
@@ -436,6 +475,31 @@ def with_resume(previous, key, on_result):
 
 
 # ------------------------------------------------------------------ parallel runs
+
+
+class WorkerState:
+    """What one worker process keeps between its runs: the rai context (on CUDA, on torch's
+    stream), the held-out windows and each training stream's windows on the device. Subclasses
+    load their kernels in warm_up() (called on CUDA, before any timed run)."""
+
+    def __init__(self, cfg):
+        set_threads(cfg["threads"])
+        self.cfg = cfg
+        self.device = cfg["device"]
+        self.ctx, self.stream = make_context(self.device)
+        self.heldout = load_windows(cfg["heldout_path"], self.device)
+        self.train = {}
+        if self.device == "cuda":
+            self.warm_up()
+
+    def tokens(self, stream):
+        """The training windows of `stream` (a key of cfg["train_paths"]), loaded once."""
+        if stream not in self.train:
+            self.train[stream] = load_windows(self.cfg["train_paths"][stream], self.device)
+        return self.train[stream]
+
+    def warm_up(self):
+        pass
 
 
 def _child_main(wid, inq, outq, init, run, init_args):
