@@ -289,18 +289,13 @@ def parse_args(argv):
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--opt", choices=["sgd", "adamw", "both"], default="both")
     ap.add_argument("--lr", type=float, help="learning rate for every optimizer (default: sgd 0.4, adamw 5e-3)")
-    ap.add_argument("--arms", help=f"comma-separated (default {DEFAULT_ARMS!r}; 'EF-' = error feedback on)")
+    ap.add_argument("--arms", help=f"comma-separated (default {DEFAULT_ARMS!r}; 'EF-' = error feedback on)".replace("%", "%%"))
     ap.add_argument("--warmup", default="0", help="warm-ups in percent of the steps, comma-separated (default 0)")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes (1: this process)")
     ap.add_argument("--threads", type=int, help="torch / rai CPU threads per worker (default: cores / jobs on "
                     "--device cpu, min(4, cores / jobs) on cuda)")
-    ap.add_argument("--time-limit", type=float, help="seconds after which no new run starts")
     ap.add_argument("--quick", action="store_true", help="smoke test: 50 steps, 1 seed")
-    ap.add_argument("--dump-tool", default=tt.DEFAULT_DUMP_TOOL)
-    ap.add_argument("--out", help="JSON results (rewritten after every run)")
-    ap.add_argument("--merge", help="comma-separated JSON files of earlier runs: print their tables, train nothing")
-    ap.add_argument("--resume", help="an --out file of an earlier, interrupted invocation with the same settings: "
-                    "its finished runs are kept, not rerun (may be the --out file itself)")
+    tt.add_run_options(ap)
     return ap.parse_args(argv)
 
 

@@ -390,13 +390,8 @@ def parse_args(argv):
                     help="run the wall-clock section (default: t3 yes, t2 no)")
     ap.add_argument("--no-timing", dest="timing", action="store_false")
     ap.add_argument("--timing-only", action="store_true", help="only the wall-clock section")
-    ap.add_argument("--time-limit", type=float, help="seconds after which no new run starts")
     ap.add_argument("--quick", action="store_true", help="smoke test: few steps, small batch, 1-2 seeds, lr x1,2")
-    ap.add_argument("--dump-tool", default=tt.DEFAULT_DUMP_TOOL)
-    ap.add_argument("--out", help="JSON results (rewritten after every run)")
-    ap.add_argument("--merge", help="comma-separated JSON files of earlier runs: print their tables, train nothing")
-    ap.add_argument("--resume", help="an --out file of an earlier, interrupted invocation with the same settings: "
-                    "its finished runs (and wall-clock section) are kept, not rerun (may be the --out file itself)")
+    tt.add_run_options(ap, "its finished runs (and wall-clock section) are kept")
     return ap.parse_args(argv)
 
 

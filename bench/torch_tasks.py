@@ -390,6 +390,16 @@ def clean_floats(obj):
 # ------------------------------------------------------------------ resuming and merging
 
 
+def add_run_options(ap, resume_keeps="its finished runs are kept"):
+    """The options both benchmarks share: where data and results go, resuming, merging, time."""
+    ap.add_argument("--time-limit", type=float, help="seconds after which no new run starts")
+    ap.add_argument("--dump-tool", default=DEFAULT_DUMP_TOOL)
+    ap.add_argument("--out", help="JSON results (rewritten after every run)")
+    ap.add_argument("--merge", help="comma-separated JSON files of earlier runs: print their tables, train nothing")
+    ap.add_argument("--resume", help="an --out file of an earlier, interrupted invocation with the same settings: "
+                    f"{resume_keeps}, not rerun (may be the --out file itself)")
+
+
 def merge_files(paths, config_keys, key, on_file=None):
     """(runs, config) of several --out files for --merge: their configurations must agree on
     `config_keys`; run ids are renumbered; when two files hold the same run (key(run)), a
