@@ -1331,6 +1331,15 @@ void compress_cpu(rai_gc &gc, TensorState &ts, const rai_tensor *grad, uint8_t *
     ts.round = 0;
 }
 
+// One compression step on the device: M = grad + residual, the message (in the handle's buffer,
+// lent to the result: give it back with recycle) and the committed state.
+Built compress_cuda(rai_gc &gc, TensorState &ts, const rai_tensor *grad) {
+    FloatBuf m = make_m(gc, ts, grad);
+    Built b = build(gc, ts, m);
+    commit(gc, ts, m, b);
+    return b;
+}
+
 }  // namespace
 
 std::vector<uint8_t> compress_to_vector(rai_gc &gc, uint32_t id, const rai_tensor *grad) {
@@ -1342,10 +1351,7 @@ std::vector<uint8_t> compress_to_vector(rai_gc &gc, uint32_t id, const rai_tenso
         compress_cpu(gc, ts, grad, msg.data(), false);
         return msg;
     }
-    FloatBuf m = make_m(gc, ts, grad);
-    Built b = build(gc, ts, m);
-    commit(gc, ts, m, b);
-    return std::move(b.msg);
+    return std::move(compress_cuda(gc, ts, grad).msg);
 }
 
 void compress(rai_gc &gc, uint32_t id, const rai_tensor *grad, void *out, std::size_t capacity, std::size_t *written) {
@@ -1361,9 +1367,7 @@ void compress(rai_gc &gc, uint32_t id, const rai_tensor *grad, void *out, std::s
         *written = size;
         return;
     }
-    FloatBuf m = make_m(gc, ts, grad);
-    Built b = build(gc, ts, m);
-    commit(gc, ts, m, b);
+    Built b = compress_cuda(gc, ts, grad);
     std::memcpy(out, b.msg.data(), size);
     *written = size;
     recycle(gc, b);
