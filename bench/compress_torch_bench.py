@@ -17,7 +17,12 @@ t2's rates. Held-out: mean cross-entropy over the 128 held-out windows (chunks o
 
 Arms (default, as docs/compress.md's T2 table): uncompressed, EF-POWERSGD r2, EF-POWERSGD r4,
 EF-SIGN, EF-TOPK 1%, EF-TERNARY, TOPK 1% (no EF); each at every --warmup (percent of the steps,
-default 0). Reported per optimizer: held-out mean +- sample std over seeds, % vs uncompressed,
+default 0). An arm name ending in " MC" (SGD-momentum only) uses momentum correction (DGC, rai_gc
+momentum 0.9): each worker clips its own gradient to global norm sqrt(W) (DGC's local clipping:
+the average of W noisy gradients then has norm about 1, the baseline's threshold), its compressor
+keeps the velocity u = 0.9 u + g and sends it with the EF residual, and the averaged decoded
+velocity takes a plain SGD step (momentum 0, no further clipping). "uncompressed MC" sends the
+velocity exactly (NONE with EF): momentum SGD with local clipping, the control for the MC arms. Reported per optimizer: held-out mean +- sample std over seeds, % vs uncompressed,
 bits/param (rai's stats of worker 0's compressor), within 5 %; the acceptance check: EF-PowerSGD
 r >= 2, EF-sign and EF-top-k 1 % within 5 % of uncompressed.
 
@@ -66,8 +71,14 @@ def run_key(r):
     return (r["opt"], r["arm"], int(r["warmup"]), int(r["seed"]), float(r["lr"]))
 
 
+def split_mc(name):
+    """(arm name without the " MC" suffix, momentum correction on)."""
+    return (name[:-3], True) if name.endswith(" MC") else (name, False)
+
+
 def parse_arm(name):
-    """(method or None for uncompressed, EF on)."""
+    """(method or None for uncompressed, EF on); a " MC" suffix is ignored here (split_mc)."""
+    name, _ = split_mc(name)
     if name == "uncompressed":
         return None, False
     ef = name.startswith("EF-")
@@ -97,9 +108,11 @@ class State(tt.WorkerState):
         gc.close()
 
 
-def make_optimizer(ctx, opt_name, lr):
+def make_optimizer(ctx, opt_name, lr, mc=False):
     import rai
 
+    if mc:  # the decoded tensor is already the momentum update; workers clipped locally
+        return rai.Optimizer(ctx, "sgd", lr=lr)
     if opt_name == "sgd":
         return rai.Optimizer(ctx, "momentum", lr=lr, momentum=0.9, max_grad_norm=1.0)
     return rai.Optimizer(ctx, "adamw", lr=lr, weight_decay=0.01, max_grad_norm=1.0)
@@ -114,15 +127,21 @@ def run_stream(state, job):
     task = tt.LmTask(tt.build_model("gru", seed, dev), state.heldout, dev)
     tokens = [state.tokens(seed * STREAM_STRIDE + w) for w in range(workers)]
     grads = task.grads
-    opt = make_optimizer(state.ctx, job["opt"], job["lr"])
+    mc = job.get("mc", False)
+    if mc and job["opt"] != "sgd":
+        raise ValueError("momentum correction (MC arms) is for SGD-momentum only")
+    opt = make_optimizer(state.ctx, job["opt"], job["lr"], mc)
+    local_clip = math.sqrt(workers)
     gcs = []
     try:
         tt.register(opt, task.pairs)
-        if job["method"] is not None:
-            kw = dict(METHODS[job["method"]][0])
+        if job["method"] is not None or mc:
+            kw = dict(METHODS[job["method"]][0]) if job["method"] is not None else {"method": "none"}
             method = kw.pop("method")
+            if mc:
+                kw["momentum"] = 0.9
             for _ in range(workers):
-                gc = rai.GradientCompressor(state.ctx, method, error_feedback=job["ef"],
+                gc = rai.GradientCompressor(state.ctx, method, error_feedback=job["ef"] or mc,
                                             warmup_steps=job["warmup_steps"], seed=GC_SEED, **kw)
                 gcs.append(gc)
                 for name, _, g in task.pairs:
@@ -136,6 +155,8 @@ def run_stream(state, job):
             msgs = []
             for w in range(workers):
                 losses.append(task.loss(tokens[w], step, batch, True))
+                if mc:
+                    torch.nn.utils.clip_grad_norm_(grads, local_clip)
                 if gcs:
                     msgs.append([gcs[w].compress(t, g) for t, g in enumerate(grads)])
                 elif w == 0:
@@ -209,15 +230,18 @@ def report(runs, cfg, out=print):
                 continue
             rs = cells[key]
             method, ef = parse_arm(key[1])
+            mc = split_mc(key[1])[1]
+            label = (method or "uncompressed") + (" +MC" if mc else "")
+            ef = ef or mc  # momentum correction runs with error feedback
             if not rs:
-                out(f"| {opt} | {method or 'uncompressed'} | {'on' if ef else 'off'} | {key[2]} | all runs failed | - | - | - |")
+                out(f"| {opt} | {label} | {'on' if ef else 'off'} | {key[2]} | all runs failed | - | - | - |")
                 continue
             mean, sd = tt.mean_std([r["heldout"] for r in rs])
             bits = rs[-1]["bits"]
             row = {"opt": opt, "arm": key[1], "method": method or "uncompressed", "ef": ef if method else None,
-                   "warmup": key[2], "mean": mean, "std": sd, "bits": bits, "runs": len(rs),
+                   "mc": mc, "warmup": key[2], "mean": mean, "std": sd, "bits": bits, "runs": len(rs),
                    "seconds": sum(r["seconds"] for r in rs) / len(rs)}
-            if method is None:
+            if method is None and not mc:
                 base = mean
                 out(f"| {opt} | uncompressed | - | - | {tt.fmt(mean)} +- {tt.fmt(sd)} | - | 32 | - |")
                 summary.append(row)
@@ -229,10 +253,10 @@ def report(runs, cfg, out=print):
             summary.append(row)
             wu = f"{key[2]} %" if key[2] else "0"
             vs = f"{100 * rel:+.1f} %" if known and math.isfinite(rel) else "-"
-            out(f"| {opt} | {method} | {'on' if ef else 'off'} | {wu} | {tt.fmt(mean)} +- {tt.fmt(sd)} | {vs} | {bits:.3f} | "
+            out(f"| {opt} | {label} | {'on' if ef else 'off'} | {wu} | {tt.fmt(mean)} +- {tt.fmt(sd)} | {vs} | {bits:.3f} | "
                 f"{('yes' if ok else 'no') if known else '-'} |")
-            if ef and METHODS[method][1] and known:
-                verdicts.append(("PASS " if ok else "FAIL ") + f"{opt} EF-{method} warm-up {key[2]}{'%' if key[2] else ''}")
+            if method and ef and METHODS[method][1] and known:
+                verdicts.append(("PASS " if ok else "FAIL ") + f"{opt} EF-{label} warm-up {key[2]}{'%' if key[2] else ''}")
                 acceptance.append({"opt": opt, "arm": key[1], "warmup": key[2], "pass": ok, "mean": mean,
                                    "uncompressed": base, "rel": rel})
         if verdicts:
@@ -261,7 +285,8 @@ def report(runs, cfg, out=print):
                             + (f" ({100 * rel:+.1f} %)" if rel is not None and math.isfinite(rel) else ""))
                 if method:
                     bits = f"{s['bits']:.2f}"
-            out(f"| {method or 'uncompressed'} | {('on' if ef else 'off') if method else '-'} | "
+            mc = split_mc(arm)[1]
+            out(f"| {(method or 'uncompressed') + (' +MC' if mc else '')} | {('on' if ef or mc else 'off') if method or mc else '-'} | "
                 f"{(str(wu) + ' %') if wu else '0'} | " + " | ".join(cols) + f" | {bits} |")
     failed = [r for r in runs if r.get("error") and not r.get("not_run")]
     for r in failed:
@@ -309,6 +334,8 @@ def make_config(args):
     cfg["arms"] = sorted(dict.fromkeys(arms), key=lambda a: a != "uncompressed")  # the baseline first
     for a in cfg["arms"]:
         parse_arm(a)
+        if split_mc(a)[1] and "adamw" in cfg["opts"]:
+            raise SystemExit(f"--arms: {a!r} (momentum correction) needs --opt sgd")
     cfg["warmups"] = [int(x) for x in args.warmup.split(",") if x.strip()]
     if cfg["steps"] <= 0 or cfg["batch"] <= 0 or cfg["seeds"] <= 0 or cfg["workers"] <= 0 or not cfg["warmups"]:
         raise SystemExit("steps, batch, seeds, workers must be positive and --warmup non-empty")
@@ -364,7 +391,8 @@ def main(argv=None):
                 for wu in ([0] if method is None else cfg["warmups"]):
                     for seed in seeds:
                         jobs.append({"id": len(jobs), "opt": opt, "lr": cfg["lr"][opt], "arm": arm, "method": method,
-                                     "ef": ef, "warmup": wu, "warmup_steps": warm.get(wu, 0), "seed": seed})
+                                     "ef": ef, "mc": split_mc(arm)[1], "warmup": wu,
+                                     "warmup_steps": warm.get(wu, 0), "seed": seed})
         results = {"benchmark": "compress_torch_bench",
                    "config": {k: v for k, v in cfg.items() if k not in ("heldout_path", "train_paths")},
                    "env": env, "runs": [], "status": "running"}

@@ -1253,12 +1253,25 @@ typedef struct rai_gc_params {
     uint32_t flags;          /* RAI_GC_* flags */
     uint32_t reserved0;      /* must be 0 */
     uint64_t seed;           /* keys every random stream; part of the message's identity */
+    /* Appended after the first release (an older, shorter struct gets momentum 0). */
+    float momentum;          /* momentum correction (DGC) in [0, 1); 0 = off. See below. */
+    uint32_t reserved1;      /* must be 0 */
 } rai_gc_params;
+
+/* Momentum correction (Lin et al., "Deep Gradient Compression", ICLR 2018). With momentum m > 0
+ * each tensor keeps a velocity u <- m*u + grad, and the compressor sends u + residual instead of
+ * grad + residual: the receiver's decoded (averaged) tensor is already a momentum update, so the
+ * caller steps with plain SGD (momentum 0) on it. Momentum on the decoded sum instead (the
+ * default, momentum 0 here) lets error feedback's delayed mass be amplified by 1/(1-m). With
+ * TOPK, momentum-factor masking zeroes u where the message carries a value, so a coordinate's
+ * momentum does not keep pushing after it was sent. Needs error feedback (RAI_GC_EF_ON, or the
+ * default for a biased method). The velocity is per-tensor state: rai_gc_state_save keeps it. */
 
 RAI_API rai_status rai_gc_params_init_sized(rai_gc_params *params, size_t struct_size);
 
 /* Creates a compressor on `ctx` (borrowed). RAI_ERROR_INVALID_ARGUMENT for a ratio outside
- * (0, 1], an unknown method, levels out of range; RAI_ERROR_UNSUPPORTED for VSA_COMPAT on a
+ * (0, 1], an unknown method, levels out of range, a momentum outside [0, 1) or without error
+ * feedback; RAI_ERROR_UNSUPPORTED for VSA_COMPAT on a
  * CUDA context (it is CPU-only, as in vsa-optim). */
 RAI_API rai_status rai_gc_create(rai_context *ctx, const rai_gc_params *params, rai_gc **out);
 RAI_API void rai_gc_destroy(rai_gc *gc);

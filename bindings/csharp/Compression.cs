@@ -35,6 +35,10 @@ namespace Rai
         /// <summary>Record cosine and relative error of every compression (CompressionStats).</summary>
         public bool MeasureQuality;
         public ulong Seed;
+        /// <summary>Momentum correction (DGC) in [0, 1); 0 = off. The compressor keeps a velocity
+        /// u = Momentum*u + grad per tensor and sends it with its EF residual: step with plain SGD
+        /// (no momentum) on the decompressed average. Needs error feedback.</summary>
+        public float Momentum;
 
         internal N.rai_gc_params Native()
         {
@@ -50,6 +54,7 @@ namespace Rai
             p.warmup_steps = WarmupSteps;
             p.flags = MeasureQuality ? N.rai.RAI_GC_MEASURE_QUALITY : 0u;
             p.seed = Seed;
+            p.momentum = Momentum;
             return p;
         }
     }

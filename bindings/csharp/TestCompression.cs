@@ -13,6 +13,38 @@ internal static partial class TestRai
         yield return new KeyValuePair<string, Action>("CompressionErrorFeedbackIdentity", CompressionErrorFeedbackIdentity);
         yield return new KeyValuePair<string, Action>("CompressionStateAndStats", CompressionStateAndStats);
         yield return new KeyValuePair<string, Action>("CompressionErrors", CompressionErrors);
+        yield return new KeyValuePair<string, Action>("CompressionMomentumCorrection", CompressionMomentumCorrection);
+    }
+
+    // Exact transport (None, EF on) of the corrected velocity: each decoded message is
+    // u = 0.9*u + g, so plain SGD on it is momentum SGD. Bad momenta are refused.
+    private static void CompressionMomentumCorrection()
+    {
+        var rng = new Random(55);
+        using (var ctx = Cpu())
+        {
+            var opts = new CompressorOptions { Method = CompressionMethod.None, ErrorFeedback = ErrorFeedback.On, Momentum = 0.9f };
+            using (var gc = new Compressor(ctx, opts))
+            {
+                const int n = 77;
+                uint id = gc.Register(new long[] { n });
+                var u = new float[n];
+                var back = new float[n];
+                for (int step = 0; step < 4; step++)
+                {
+                    float[] g = RandomFloats(rng, n);
+                    for (int i = 0; i < n; i++)
+                    {
+                        float p = 0.9f * u[i];
+                        u[i] = p + g[i];
+                    }
+                    gc.Decompress(id, gc.Compress(id, g), back);
+                    Check(back.SequenceEqual(u), "decoded message is the velocity at step " + step);
+                }
+            }
+            Throws(Status.InvalidArgument, () => new Compressor(ctx, new CompressorOptions { Method = CompressionMethod.TopK, Momentum = 1.0f }), "momentum");
+            Throws(Status.InvalidArgument, () => new Compressor(ctx, new CompressorOptions { Method = CompressionMethod.TopK, Momentum = 0.9f, ErrorFeedback = ErrorFeedback.Off }), "error feedback");
+        }
     }
 
     private static void CompressionPassThroughAndReduce()

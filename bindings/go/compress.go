@@ -46,6 +46,10 @@ type CompressorOptions struct {
 	WarmupSteps    uint32 // the first steps of each tensor are sent uncompressed
 	MeasureQuality bool   // record cosine and relative error of every compression (Stats)
 	Seed           uint64 // keys every random stream; peers must agree on it
+	// Momentum correction (DGC) in [0, 1); 0 = off. The compressor keeps a velocity
+	// u = Momentum*u + grad per tensor and sends it (with its EF residual): step with plain SGD,
+	// no momentum, on the decompressed average. Needs error feedback.
+	Momentum float32
 }
 
 // AllTensors asks Stats for the totals over every registered tensor.
@@ -83,6 +87,7 @@ func NewCompressor(ctx *Context, opts CompressorOptions) (*Compressor, error) {
 			params.SetFlags(uint(native.RAI_GC_MEASURE_QUALITY))
 		}
 		params.SetSeed(opts.Seed)
+		params.SetMomentum(opts.Momentum)
 		out := native.New_rai_gc_pp()
 		defer native.Delete_rai_gc_pp(out)
 		if err := call(func() status { return native.Rai_gc_create(ch, params, out) }); err != nil {

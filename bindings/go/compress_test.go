@@ -36,12 +36,12 @@ func mustCompressor(t *testing.T, ctx *Context, opts CompressorOptions, shapes .
 }
 
 // efResidual reads the EF residual of the only tensor from a state blob (docs/compress.md,
-// "State blob (version 1)").
+// "State blob (version 2)").
 func efResidual(t *testing.T, blob []byte) []float32 {
 	t.Helper()
 	le := binenc.LittleEndian
-	if string(blob[:4]) != "RGCS" || le.Uint16(blob[4:]) != 1 || le.Uint32(blob[16:]) != 1 {
-		t.Fatalf("state blob header %x is not version 1 with one tensor", blob[:24])
+	if string(blob[:4]) != "RGCS" || le.Uint16(blob[4:]) != 2 || le.Uint32(blob[16:]) != 1 {
+		t.Fatalf("state blob header %x is not version 2 with one tensor", blob[:24])
 	}
 	off := 24
 	n := int(le.Uint64(blob[off:]))
@@ -366,4 +366,40 @@ func TestCompressErrors(t *testing.T) {
 	var nilc *Compressor
 	_, err = nilc.Compress(0, nil)
 	wantError(t, err, StatusInvalidArgument, "compressor is nil")
+}
+
+// Momentum correction: with exact transport (None, EF on) every decoded message is the velocity
+// u = 0.9*u + g, so plain SGD on it is momentum SGD; bad momenta are refused.
+func TestCompressMomentumCorrection(t *testing.T) {
+	ctx := cpuContext(t)
+	c := mustCompressor(t, ctx, CompressorOptions{Method: CompressNone, ErrorFeedback: EFOn, Momentum: 0.9}, []int{77})
+	r := rand.New(rand.NewSource(9))
+	u := make([]float32, 77)
+	mu := float32(0.9)
+	for step := 0; step < 4; step++ {
+		g := randomGrad(r, 77)
+		for i := range u {
+			p := mu * u[i]
+			u[i] = p + g[i]
+		}
+		msg, err := c.Compress(0, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := c.Decompress(0, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range d {
+			if d[i] != u[i] {
+				t.Fatalf("step %d element %d: decoded %v, velocity %v", step, i, d[i], u[i])
+			}
+		}
+	}
+	for _, bad := range []float32{-0.1, 1, float32(math.NaN())} {
+		_, err := NewCompressor(ctx, CompressorOptions{Method: CompressTopK, Momentum: bad})
+		wantError(t, err, StatusInvalidArgument)
+	}
+	_, err := NewCompressor(ctx, CompressorOptions{Method: CompressTopK, ErrorFeedback: EFOff, Momentum: 0.9})
+	wantError(t, err, StatusInvalidArgument)
 }

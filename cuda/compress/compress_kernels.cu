@@ -56,6 +56,19 @@ __device__ __forceinline__ float load_grad(const void *g, int32_t dt, int64_t i)
 __global__ void ef_add_kernel(const void *g, int32_t dt, const float *r, float *m, int64_t n) {
     GC_GRID_LOOP(i, n) { m[i] = load_grad(g, dt, i) + (r ? r[i] : 0.0f); }
 }
+__global__ void momentum_add_kernel(const void *g, int32_t dt, const float *u, float mu, const float *r, float *u_out,
+                                    float *m, int64_t n) {
+    GC_GRID_LOOP(i, n) {
+        const float v = gc::momentum_step(mu, u[i], load_grad(g, dt, i));
+        u_out[i] = v;
+        m[i] = v + (r ? r[i] : 0.0f);
+    }
+}
+__global__ void zero_where_kernel(const float *mask, float *x, int64_t n) {
+    GC_GRID_LOOP(i, n) {
+        if (mask[i] != 0.0f) x[i] = 0.0f;
+    }
+}
 __global__ void sub_kernel(const float *a, const float *b, float *o, int64_t n) {
     GC_GRID_LOOP(i, n) { o[i] = a[i] - b[i]; }
 }
@@ -72,6 +85,20 @@ int ef_add(int32_t dev, void *stream, const void *grad, int32_t dt, const float 
     RAICUDA_TRY(cudaSetDevice(dev), err, "cudaSetDevice");
     ef_add_kernel<<<blocks_for(n), kThreads, 0, S(stream)>>>(grad, dt, res, m, static_cast<int64_t>(n));
     GC_LAUNCHED(err, "ef_add");
+}
+int momentum_add(int32_t dev, void *stream, const void *grad, int32_t dt, const float *u, float mu, const float *res,
+                 float *u_out, float *m, size_t n, raicuda_err *err) {
+    if (n == 0) return 0;
+    RAICUDA_TRY(cudaSetDevice(dev), err, "cudaSetDevice");
+    momentum_add_kernel<<<blocks_for(n), kThreads, 0, S(stream)>>>(grad, dt, u, mu, res, u_out, m,
+                                                                   static_cast<int64_t>(n));
+    GC_LAUNCHED(err, "momentum_add");
+}
+int zero_where(int32_t dev, void *stream, const float *mask, float *x, size_t n, raicuda_err *err) {
+    if (n == 0) return 0;
+    RAICUDA_TRY(cudaSetDevice(dev), err, "cudaSetDevice");
+    zero_where_kernel<<<blocks_for(n), kThreads, 0, S(stream)>>>(mask, x, static_cast<int64_t>(n));
+    GC_LAUNCHED(err, "zero_where");
 }
 int sub(int32_t dev, void *stream, const float *a, const float *b, float *out, size_t n, raicuda_err *err) {
     if (n == 0) return 0;
@@ -548,6 +575,8 @@ const raicuda_compress_api kTable = {
     nccl_comm_size,
     nccl_allreduce_f32,
     nccl_allgather,
+    momentum_add,
+    zero_where,
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 // C ABI: gradient compression (rai_gc_*). Argument checks and locking only; the work is in
 // src/compress/.
+#include <cstddef>
 #include <mutex>
 
 #include "../compress/gc.h"
@@ -11,7 +12,8 @@ using rai::abi::guarded;
 
 namespace {
 // Sizes of the structs as first released (0.1).
-constexpr size_t kGcParamsV1 = sizeof(rai_gc_params);
+// The first release ended at `seed`; `momentum` and `reserved1` were appended.
+constexpr size_t kGcParamsV1 = offsetof(rai_gc_params, momentum);
 constexpr size_t kGcStatsV1 = sizeof(rai_gc_stats);
 
 // The handle's lock, then its context's (the same order everywhere).

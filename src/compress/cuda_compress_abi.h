@@ -81,6 +81,13 @@ typedef struct raicuda_compress_api {
     /* recv (size x bytes) = every rank's `bytes` bytes of send, in rank order */
     int (*nccl_allgather)(int32_t dev, void *stream, void *comm, const void *send, void *recv, size_t bytes,
                           raicuda_err *err);
+
+    /* Momentum correction: u_out[i] = mu * u[i] + f32(grad[i]); m[i] = u_out[i] + (residual ?
+     * residual[i] : 0). u and u_out may be the same buffer. */
+    int (*momentum_add)(int32_t dev, void *stream, const void *grad, int32_t grad_dtype, const float *u, float mu,
+                        const float *residual, float *u_out, float *m, size_t n, raicuda_err *err);
+    /* x[i] = 0 where mask[i] != 0 (momentum-factor masking) */
+    int (*zero_where)(int32_t dev, void *stream, const float *mask, float *x, size_t n, raicuda_err *err);
 } raicuda_compress_api;
 
 #ifdef __cplusplus

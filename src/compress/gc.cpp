@@ -129,6 +129,13 @@ Config make_config(const rai_gc_params &p) {
                        (p.error_feedback == RAI_GC_EF_DEFAULT && method_is_biased(c.method));
     require((p.flags & ~RAI_GC_MEASURE_QUALITY) == 0, RAI_ERROR_INVALID_ARGUMENT, "params->flags has unknown bits");
     require(p.reserved0 == 0, RAI_ERROR_INVALID_ARGUMENT, "params->reserved0 must be 0");
+    require(p.reserved1 == 0, RAI_ERROR_INVALID_ARGUMENT, "params->reserved1 must be 0");
+    require(p.momentum >= 0.0f && p.momentum < 1.0f, RAI_ERROR_INVALID_ARGUMENT,
+            "params->momentum " + std::to_string(p.momentum) + " is outside [0, 1)");
+    require(p.momentum == 0.0f || c.error_feedback, RAI_ERROR_INVALID_ARGUMENT,
+            "params->momentum (momentum correction) needs error feedback: the velocity is compressed with its "
+            "residual (set params->error_feedback to RAI_GC_EF_ON)");
+    c.momentum = p.momentum;
     c.flags = p.flags;
     c.warmup_steps = p.warmup_steps;
     c.seed = p.seed;
@@ -1108,14 +1115,17 @@ uint32_t add_tensor(rai_gc &gc, const char *name, const rai_tensor *like) {
         require(d <= (uint64_t{1} << 26), RAI_ERROR_OUT_OF_RANGE, who + ": VSA dimension too large");
         ts.vsa_dim = static_cast<uint32_t>(d);
     }
-    if (gc.cfg.error_feedback) {
+    // Zero-initialised state: the EF residual and the momentum-correction velocity.
+    auto zeroed = [&](FloatBuf &buf) {
         if (gc.cuda) {
-            ts.residual.resize_device(gc.pool, gc.ctx->device.device_id, ts.numel);
-            GC_CUDA(gc, unpack_topk(GC_DEV(gc), nullptr, nullptr, 0, ts.residual.device(), ts.numel, GC_ERR));
+            buf.resize_device(gc.pool, gc.ctx->device.device_id, ts.numel);
+            GC_CUDA(gc, unpack_topk(GC_DEV(gc), nullptr, nullptr, 0, buf.device(), ts.numel, GC_ERR));
         } else {
-            ts.residual.resize_host(ts.numel);
+            buf.resize_host(ts.numel);
         }
-    }
+    };
+    if (gc.cfg.error_feedback) zeroed(ts.residual);
+    if (gc.cfg.momentum != 0.0f) zeroed(ts.velocity);
     gc.tensors.push_back(std::move(ts));
     return gc.tensors.back().id;
 }
@@ -1139,6 +1149,33 @@ void check_grad(const rai_gc &gc, const TensorState &ts, const char *name, const
                                            format_shape(ts.shape.data(), static_cast<int32_t>(ts.shape.size())));
 }
 
+void device_input(const rai_gc &gc, const TensorState &ts, const void *grad, float *m, float *u_new) {
+    const int32_t gdt = is_bf16(ts.dtype) ? RAICUDA_GC_BF16 : RAICUDA_GC_F32;
+    const float *res = ts.residual.size() ? ts.residual.device() : nullptr;
+    if (ts.velocity.size()) {
+        GC_CUDA(gc, momentum_add(GC_DEV(gc), grad, gdt, ts.velocity.device(), gc.cfg.momentum, res, u_new, m, ts.numel,
+                                 GC_ERR));
+    } else {
+        GC_CUDA(gc, ef_add(GC_DEV(gc), grad, gdt, res, m, ts.numel, GC_ERR));
+    }
+}
+
+void commit_velocity(const rai_gc &gc, TensorState &ts, FloatBuf &u_new, const float *sent_mask) {
+    if (!ts.velocity.size()) return;
+    if (sent_mask) {
+        if (gc.cuda) {
+            GC_CUDA(gc, zero_where(GC_DEV(gc), sent_mask, u_new.device(), ts.numel, GC_ERR));
+        } else {
+            float *u = u_new.host();
+            par::for_blocks(ts.numel, [&](std::size_t, std::size_t lo, std::size_t hi) {
+                for (std::size_t i = lo; i < hi; ++i)
+                    if (sent_mask[i] != 0.0f) u[i] = 0.0f;
+            });
+        }
+    }
+    std::swap(ts.velocity, u_new);
+}
+
 namespace {
 
 void check_input_dtype(const TensorState &ts, const char *name, const rai_tensor *t) {
@@ -1147,20 +1184,14 @@ void check_input_dtype(const TensorState &ts, const char *name, const rai_tensor
                                            std::to_string(ts.id) + " was registered as " + dtype::describe(ts.dtype));
 }
 
-// M = grad + residual (f32), on the host or the device.
-FloatBuf make_m(const rai_gc &gc, const TensorState &ts, const rai_tensor *grad) {
+// M = grad + residual (or velocity + residual with momentum correction) on the device, and the
+// new velocity in u_new (allocated here when momentum is on). Changes no state.
+FloatBuf make_m(const rai_gc &gc, const TensorState &ts, const rai_tensor *grad, FloatBuf &u_new) {
     TensorCheck g("grad", grad);
     FloatBuf m;
-    if (gc.cuda) {
-        m.resize_device(gc.pool, gc.ctx->device.device_id, ts.numel);
-        const float *res = ts.residual.size() ? ts.residual.device() : nullptr;
-        GC_CUDA(gc, ef_add(GC_DEV(gc), g.data(), is_bf16(ts.dtype) ? RAICUDA_GC_BF16 : RAICUDA_GC_F32, res, m.device(),
-                           ts.numel, GC_ERR));
-    } else {
-        m.resize_host(ts.numel);
-        load_f32(g, m.host());
-        if (ts.residual.size()) kern::kernels().ef_add(m.host(), ts.residual.host(), m.host(), ts.numel);
-    }
+    m.resize_device(gc.pool, gc.ctx->device.device_id, ts.numel);
+    if (ts.velocity.size()) u_new.resize_device(gc.pool, gc.ctx->device.device_id, ts.numel);
+    device_input(gc, ts, g.data(), m.device(), u_new.size() ? u_new.device() : nullptr);
     return m;
 }
 
@@ -1180,6 +1211,7 @@ void record_quality_any(const rai_gc &gc, Stats &st, const FloatBuf &m, const Fl
 struct Built {
     std::vector<uint8_t> msg;  // empty when built without a payload
     std::size_t size = 0;      // the message's size either way
+    uint8_t enc = 0;           // its encoding
     FloatBuf dec;
     std::vector<float> q;
     bool has_q = false;
@@ -1206,6 +1238,7 @@ Built build(const rai_gc &gc, const TensorState &ts, const FloatBuf &m, bool pay
     const std::size_t size = current_message_size(gc, ts);
     const Header h = message_header(gc, ts, enc, size);
     b.size = size;
+    b.enc = enc;
     if (payload || !gc.cuda) {
         b.msg.swap(gc.scratch_msg);  // kept between calls: no allocation, no page faults
         b.msg.resize(size);
@@ -1227,9 +1260,10 @@ Built build(const rai_gc &gc, const TensorState &ts, const FloatBuf &m, bool pay
     return b;
 }
 
-// residual <- M - dec (EF update), step++, stats; no throw after the first state change except
-// from the device (which leaves the residual as it was: the new one is computed into m first).
-void commit(rai_gc &gc, TensorState &ts, FloatBuf &m, Built &b) {
+// residual <- M - dec (EF update), the new velocity, step++, stats; no throw after the first
+// state change except from the device (which leaves the residual as it was: the new one is
+// computed into m first).
+void commit(rai_gc &gc, TensorState &ts, FloatBuf &m, Built &b, FloatBuf &u_new) {
     record_quality_any(gc, ts.stats, m, b.dec, ts.numel);
     if (ts.residual.size()) {
         if (gc.cuda) {
@@ -1242,6 +1276,7 @@ void commit(rai_gc &gc, TensorState &ts, FloatBuf &m, Built &b) {
             std::swap(ts.residual, m);
         }
     }
+    commit_velocity(gc, ts, u_new, b.enc == kTopk ? (gc.cuda ? b.dec.device() : b.dec.host()) : nullptr);
     if (b.has_q) ts.q = std::move(b.q);
     record_message(ts.stats, ts, b.size);
     ts.step++;
@@ -1288,6 +1323,31 @@ void copy_out(const std::vector<uint8_t> &msg, void *out, std::size_t capacity, 
 
 namespace {
 
+// The CPU step's input: m = grad + residual, or with momentum correction the new velocity
+// u_new = mu*u + grad in gc.scratch_u (numel floats) and m = u_new + residual. Changes no state.
+void cpu_input(const rai_gc &gc, const TensorState &ts, const rai_tensor *grad, float *m) {
+    const std::size_t n = ts.numel;
+    const TensorCheck g("grad", grad);
+    if (ts.velocity.size()) {
+        gc.scratch_u.resize(n);
+        load_f32(g, m);
+        const float mu = gc.cfg.momentum;
+        const float *u = ts.velocity.host(), *r = ts.residual.host();
+        float *un = gc.scratch_u.data();
+        par::for_blocks(n, [&](std::size_t, std::size_t lo, std::size_t hi) {
+            for (std::size_t i = lo; i < hi; ++i) {
+                un[i] = momentum_step(mu, u[i], m[i]);
+                m[i] = un[i] + r[i];
+            }
+        });
+    } else if (!is_bf16(ts.dtype)) {
+        ef_add_blocked(static_cast<const float *>(g.data()), ts.residual.size() ? ts.residual.host() : nullptr, m, n);
+    } else {
+        load_f32(g, m);
+        if (ts.residual.size()) ef_add_blocked(m, ts.residual.host(), m, n);
+    }
+}
+
 // The CPU path of a compression step, without temporaries beyond the handle's scratch: writes
 // the message (current_message_size bytes) to dst and, when EF, quality measurement or the
 // caller (want_dec) needs it, decodes the local reconstruction into gc.scratch_dec. State is
@@ -1296,13 +1356,7 @@ void compress_cpu(rai_gc &gc, TensorState &ts, const rai_tensor *grad, uint8_t *
     const std::size_t n = ts.numel;
     if (gc.scratch_m.size() < n) gc.scratch_m.resize(n);
     float *m = gc.scratch_m.data();
-    const TensorCheck g("grad", grad);
-    if (!is_bf16(ts.dtype)) {
-        ef_add_blocked(static_cast<const float *>(g.data()), ts.residual.size() ? ts.residual.host() : nullptr, m, n);
-    } else {
-        load_f32(g, m);
-        if (ts.residual.size()) ef_add_blocked(m, ts.residual.host(), m, n);
-    }
+    cpu_input(gc, ts, grad, m);
     const uint8_t enc = method_encoding(gc, ts);
     const std::size_t size = current_message_size(gc, ts);
     const Header h = message_header(gc, ts, enc, size);
@@ -1324,6 +1378,12 @@ void compress_cpu(rai_gc &gc, TensorState &ts, const rai_tensor *grad, uint8_t *
                 for (std::size_t i = lo; i < hi; ++i) r[i] = m[i] - d[i];
             });
         }
+        if (ts.velocity.size()) {  // the handle's scratch becomes the state; the old velocity the scratch
+            FloatBuf un;
+            un.adopt_host(std::move(gc.scratch_u));
+            commit_velocity(gc, ts, un, enc == kTopk ? d : nullptr);
+            gc.scratch_u = std::move(un.host_vector());
+        }
     }
     if (enc == kPsgdPQ) ts.q = std::move(q);
     record_message(ts.stats, ts, size);
@@ -1334,9 +1394,10 @@ void compress_cpu(rai_gc &gc, TensorState &ts, const rai_tensor *grad, uint8_t *
 // One compression step on the device: M = grad + residual, the message (in the handle's buffer,
 // lent to the result: give it back with recycle) and the committed state.
 Built compress_cuda(rai_gc &gc, TensorState &ts, const rai_tensor *grad) {
-    FloatBuf m = make_m(gc, ts, grad);
+    FloatBuf u_new;
+    FloatBuf m = make_m(gc, ts, grad, u_new);
     Built b = build(gc, ts, m);
-    commit(gc, ts, m, b);
+    commit(gc, ts, m, b, u_new);
     return b;
 }
 
@@ -1408,7 +1469,8 @@ void apply(rai_gc &gc, uint32_t id, rai_tensor *grad_inout) {
         store_f32(TensorCheck("grad_inout", grad_inout), gc.scratch_dec.data());
         return;
     }
-    FloatBuf m = make_m(gc, ts, grad_inout);
+    FloatBuf u_new;
+    FloatBuf m = make_m(gc, ts, grad_inout, u_new);
     Built b = build(gc, ts, m, false);
     // The output is what a receiver decodes from the message: store it, then commit the state.
     if (gc.cuda) {
@@ -1418,7 +1480,7 @@ void apply(rai_gc &gc, uint32_t id, rai_tensor *grad_inout) {
     } else {
         store_f32(TensorCheck("grad_inout", grad_inout), b.dec.host());
     }
-    commit(gc, ts, m, b);
+    commit(gc, ts, m, b, u_new);
     if (gc.cuda) cuda::check([&](raicuda_err *e) { return be().stream_synchronize(GC_DEV(gc), e); });
 }
 
@@ -1568,7 +1630,15 @@ std::vector<uint8_t> powersgd_p_vector(rai_gc &gc, uint32_t id, const rai_tensor
     check_grad(gc, ts, "grad", grad);
     check_input_dtype(ts, "grad", grad);
     if (sends_raw(gc, ts)) return compress_to_vector(gc, id, grad);
-    FloatBuf m = make_m(gc, ts, grad);
+    FloatBuf u_new;
+    FloatBuf m;
+    if (gc.cuda) {
+        m = make_m(gc, ts, grad, u_new);
+    } else {  // the CPU step's input (M in the handle's scratch, the new velocity in scratch_u)
+        m.resize_host(ts.numel);
+        cpu_input(gc, ts, grad, m.host());
+        if (ts.velocity.size()) u_new.adopt_host(std::move(gc.scratch_u));
+    }
     const std::size_t cnt = std::size_t{ts.rows} * ts.rank;
     const Header h = message_header(gc, ts, kPsgdP, kHeaderBytes + 12 + 4 * cnt);  // method is POWERSGD here
     std::vector<uint8_t> msg(kHeaderBytes + h.payload_bytes);
@@ -1588,6 +1658,7 @@ std::vector<uint8_t> powersgd_p_vector(rai_gc &gc, uint32_t id, const rai_tensor
         std::memcpy(pl + 12, P.data(), 4 * cnt);
     }
     ts.round_m = std::move(m);
+    ts.round_u = std::move(u_new);
     ts.round = 1;
     ts.round_step = ts.step;
     return msg;
@@ -1635,8 +1706,9 @@ std::vector<uint8_t> powersgd_q_vector(rai_gc &gc, uint32_t id, const uint8_t *p
     std::memcpy(pl + 12, Q.data(), 4 * Q.size());
     b.size = msg.size();
     FloatBuf m = std::move(ts.round_m);
+    FloatBuf u_new = std::move(ts.round_u);
     const uint64_t step = ts.step;
-    commit(gc, ts, m, b);  // residual, stats, step++ (keeps the warm start until the Q sum arrives)
+    commit(gc, ts, m, b, u_new);  // residual, stats, step++ (keeps the warm start until the Q sum arrives)
     ts.round = 2;
     ts.round_step = step;
     ts.round_p = std::move(P);
@@ -1736,7 +1808,8 @@ namespace {
 constexpr std::size_t kStateHeader = 24;
 
 std::size_t tensor_state_bytes(const TensorState &ts) {
-    return 8 + 4 + 4 + 8 * ts.shape.size() + 8 + 8 + 4 * ts.residual.size() + 8 + 4 * ts.q.size();
+    return 8 + 4 + 4 + 8 * ts.shape.size() + 8 + 8 + 4 * ts.residual.size() + 8 + 4 * ts.velocity.size() + 8 +
+           4 * ts.q.size();
 }
 }  // namespace
 
@@ -1770,11 +1843,16 @@ void state_save(const rai_gc &gc, void *out, std::size_t capacity, std::size_t *
         put<uint64_t>(p, t.step);
         put<uint64_t>(p + 8, t.residual.size());
         p += 16;
-        if (t.residual.size()) {
-            if (gc.cuda) d2h(gc, p, t.residual.device(), 4 * t.residual.size());
-            else std::memcpy(p, t.residual.host(), 4 * t.residual.size());
-            p += 4 * t.residual.size();
-        }
+        auto floats = [&](const FloatBuf &f) {  // residual and velocity
+            if (!f.size()) return;
+            if (gc.cuda) d2h(gc, p, f.device(), 4 * f.size());
+            else std::memcpy(p, f.host(), 4 * f.size());
+            p += 4 * f.size();
+        };
+        floats(t.residual);
+        put<uint64_t>(p, t.velocity.size());  // since state version 2
+        p += 8;
+        floats(t.velocity);
         put<uint32_t>(p, t.cols);
         put<uint32_t>(p + 4, t.rank);
         p += 8;
@@ -1793,8 +1871,9 @@ void state_load(rai_gc &gc, const void *data, std::size_t len) {
     };
     need(0, kStateHeader);
     if (get<uint32_t>(b) != kStateMagic) fail(RAI_ERROR_FORMAT, "data: not a rai_gc state (bad magic)");
-    if (get<uint16_t>(b + 4) != kStateVersion)
-        fail(RAI_ERROR_FORMAT, "data: state version " + std::to_string(get<uint16_t>(b + 4)) + ", this rai reads " +
+    const uint16_t version = get<uint16_t>(b + 4);
+    if (version < 1 || version > kStateVersion)
+        fail(RAI_ERROR_FORMAT, "data: state version " + std::to_string(version) + ", this rai reads 1 to " +
                                    std::to_string(kStateVersion));
     if (get<uint32_t>(b + 12) != static_cast<uint32_t>(gc.cfg.method) || get<uint32_t>(b + 8) != gc.tag)
         fail(RAI_ERROR_FORMAT, "data: state of a compressor with another method, parameters or seed");
@@ -1808,7 +1887,7 @@ void state_load(rai_gc &gc, const void *data, std::size_t len) {
     // Parse everything first; commit only when all of it is valid.
     struct Loaded {
         uint64_t step;
-        std::vector<float> residual, q;
+        std::vector<float> residual, velocity, q;
     };
     std::vector<Loaded> loaded;
     std::size_t off = kStateHeader;
@@ -1834,6 +1913,20 @@ void state_load(rai_gc &gc, const void *data, std::size_t len) {
         L.residual.resize(nres);
         std::memcpy(L.residual.data(), b + off, 4 * nres);
         off += 4 * nres;
+        uint64_t nvel = 0;  // version 1 states predate momentum correction
+        if (version >= 2) {
+            need(off, 8);
+            nvel = get<uint64_t>(b + off);
+            off += 8;
+        }
+        if (nvel != t.velocity.size())
+            fail(RAI_ERROR_FORMAT, who + ": saved " + (nvel ? "with" : "without") +
+                                       " a momentum-correction velocity, this compressor has " +
+                                       (t.velocity.size() ? "one" : "none"));
+        need(off, 4 * nvel);
+        L.velocity.resize(nvel);
+        std::memcpy(L.velocity.data(), b + off, 4 * nvel);
+        off += 4 * nvel;
         need(off, 8);
         if (get<uint32_t>(b + off) != t.cols || get<uint32_t>(b + off + 4) != t.rank)
             fail(RAI_ERROR_FORMAT, who + ": PowerSGD factor shape differs");
@@ -1846,17 +1939,25 @@ void state_load(rai_gc &gc, const void *data, std::size_t len) {
     }
     if (off != len) fail(RAI_ERROR_FORMAT, "data: " + std::to_string(len - off) + " trailing bytes");
     if (gc.cuda) {  // device copies may fail: stage all first
-        std::vector<FloatBuf> staged(gc.tensors.size());
-        for (std::size_t i = 0; i < gc.tensors.size(); ++i)
-            if (!loaded[i].residual.empty()) {
-                staged[i].resize_device(gc.pool, gc.ctx->device.device_id, loaded[i].residual.size());
-                h2d(gc, staged[i].device(), loaded[i].residual.data(), 4 * loaded[i].residual.size());
-            }
-        for (std::size_t i = 0; i < gc.tensors.size(); ++i)
-            if (!loaded[i].residual.empty()) std::swap(gc.tensors[i].residual, staged[i]);
+        std::vector<FloatBuf> res(gc.tensors.size()), vel(gc.tensors.size());
+        auto stage = [&](FloatBuf &dst, const std::vector<float> &src) {
+            if (src.empty()) return;
+            dst.resize_device(gc.pool, gc.ctx->device.device_id, src.size());
+            h2d(gc, dst.device(), src.data(), 4 * src.size());
+        };
+        for (std::size_t i = 0; i < gc.tensors.size(); ++i) {
+            stage(res[i], loaded[i].residual);
+            stage(vel[i], loaded[i].velocity);
+        }
+        for (std::size_t i = 0; i < gc.tensors.size(); ++i) {
+            if (res[i].size()) std::swap(gc.tensors[i].residual, res[i]);
+            if (vel[i].size()) std::swap(gc.tensors[i].velocity, vel[i]);
+        }
     } else {
-        for (std::size_t i = 0; i < gc.tensors.size(); ++i)
-            if (!loaded[i].residual.empty()) gc.tensors[i].residual.host_vector() = std::move(loaded[i].residual);
+        for (std::size_t i = 0; i < gc.tensors.size(); ++i) {
+            if (!loaded[i].residual.empty()) gc.tensors[i].residual.adopt_host(std::move(loaded[i].residual));
+            if (!loaded[i].velocity.empty()) gc.tensors[i].velocity.adopt_host(std::move(loaded[i].velocity));
+        }
     }
     for (std::size_t i = 0; i < gc.tensors.size(); ++i) {
         gc.tensors[i].step = loaded[i].step;

@@ -21,7 +21,7 @@ namespace rai::gc {
 constexpr uint32_t kMagic = 0x4D434752u;       // bytes "RGCM"
 constexpr uint32_t kStateMagic = 0x53434752u;  // bytes "RGCS"
 constexpr uint16_t kFormatVersion = 1;
-constexpr uint16_t kStateVersion = 1;
+constexpr uint16_t kStateVersion = 2;  // 2: the momentum-correction velocity
 constexpr std::size_t kHeaderBytes = 40;
 constexpr uint32_t kQsgdBucket = 512;
 
@@ -66,6 +66,7 @@ struct Config {
     uint32_t warmup_steps = 0;
     uint32_t flags = 0;
     uint64_t seed = 0;
+    float momentum = 0.0f;  // momentum correction (DGC); 0 = off
 };
 Config make_config(const rai_gc_params &p);
 uint32_t config_tag(const Config &c);
@@ -76,6 +77,8 @@ class FloatBuf {
 public:
     FloatBuf() = default;
     void resize_host(std::size_t n) { host_.assign(n, 0.0f); size_ = n; }
+    // Takes `v` as its host storage (no copy).
+    void adopt_host(std::vector<float> &&v) { dev_ = {}; host_ = std::move(v); size_ = host_.size(); }
     // Device storage from the handle's pool (its previous block goes back to the pool).
     void resize_device(cuda::DevicePool &pool, int32_t ordinal, std::size_t n);
     std::size_t size() const { return size_; }
@@ -106,6 +109,7 @@ struct TensorState {
     uint64_t numel = 0;
     uint64_t step = 0;
     FloatBuf residual;  // empty without error feedback
+    FloatBuf velocity;  // momentum correction's u; empty when momentum is 0
     // PowerSGD: matrix view rows x cols; rank 0 = the tensor is sent raw.
     uint32_t rows = 0, cols = 0, rank = 0;
     std::vector<float> q;  // cols x rank, the warm start (host: small)
@@ -115,6 +119,7 @@ struct TensorState {
     int round = 0;  // 0 none, 1 after powersgd_p, 2 after powersgd_q
     uint64_t round_step = 0;
     FloatBuf round_m;            // M = grad + residual, held between the rounds
+    FloatBuf round_u;            // the new velocity, committed with the Q round
     std::vector<float> round_p;  // orthogonalised P (rows x rank), after round 2
     Stats stats;
 };
@@ -132,8 +137,9 @@ struct rai_gc {
     const raicuda_compress_api *cuda = nullptr;  // set on a CUDA context
     mutable std::mutex mutex;
     // Host scratch reused across calls (the handle is serialised): M, the local reconstruction,
-    // top-k keys, and the message being built.
+    // the new velocity, top-k keys, and the message being built.
     mutable std::vector<float> scratch_m, scratch_dec;
+    mutable std::vector<float> scratch_u;  // momentum correction: the new velocity, swapped with the state's
     mutable std::vector<uint32_t> scratch_keys, scratch_sel;
     mutable std::vector<uint8_t> scratch_msg;
 };
@@ -180,6 +186,14 @@ std::vector<uint8_t> powersgd_p_vector(rai_gc &gc, uint32_t id, const rai_tensor
 std::vector<uint8_t> powersgd_q_vector(rai_gc &gc, uint32_t id, const uint8_t *p_sum, std::size_t len);
 // Byte offset of the f32 factor inside a PowerSGD P or Q message, and its element count.
 std::size_t factor_offset();
+// The compressor's input on the device: m = grad + residual, or with momentum correction
+// u_new = momentum * velocity + grad and m = u_new + residual (u_new: a device buffer of numel
+// floats, untouched without momentum). Changes no state.
+void device_input(const rai_gc &gc, const TensorState &ts, const void *grad, float *m, float *u_new);
+// Commits the new velocity after a step (no-op without momentum). `sent_mask` (device or host as
+// the handle, may be null): the local reconstruction of a TOPK message, zero where nothing was
+// sent; the velocity is zeroed where it is non-zero (momentum-factor masking).
+void commit_velocity(const rai_gc &gc, TensorState &ts, FloatBuf &u_new, const float *sent_mask);
 // Validates a tensor argument for `ts` (registered shape, f32/bf16, contiguous, on the context).
 void check_grad(const rai_gc &gc, const TensorState &ts, const char *name, const rai_tensor *t);
 // grad_out <- scale * grad_out, element-wise (used for averaging).

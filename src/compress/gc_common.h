@@ -43,6 +43,18 @@ RAI_HD uint64_t stream_key(uint64_t seed, uint64_t purpose, uint64_t a, uint64_t
     return mix64(seed ^ mix64(purpose ^ mix64(a ^ mix64(b))));
 }
 
+// Momentum correction's velocity update u' = mu*u + g, rounded the same on the CPU and the GPU:
+// a product then a sum, never fused into an FMA.
+RAI_HD float momentum_step(float mu, float u, float g) {
+#ifdef __CUDA_ARCH__
+    return __fadd_rn(__fmul_rn(mu, u), g);
+#else
+    // librai's host code targets the baseline x86-64 ISA, which has no FMA to contract into.
+    const float p = mu * u;
+    return p + g;
+#endif
+}
+
 // bf16 <-> f32 are core's (half.h).
 using half::bf16_to_f32;
 using half::f32_to_bf16;

@@ -46,6 +46,10 @@ void allreduce_nccl(rai_gc &gc, uint32_t id, rai_tensor *grad, void *comm, uint3
     const int32_t gdt = dtype::equal(ts.dtype, dtype::bf16) ? RAICUDA_GC_BF16 : RAICUDA_GC_F32;
     const std::size_t n = ts.numel;
     void *gptr = static_cast<char *>(grad->data) + grad->byte_offset;
+    // The new momentum-correction velocity (when momentum is on), committed with the step.
+    FloatBuf u_new;
+    if (ts.velocity.size()) u_new.resize_device(gc.pool, gc.ctx->device.device_id, n);
+    float *const un = u_new.size() ? u_new.device() : nullptr;
     const bool raw = gc.cfg.method == RAI_GC_NONE || ts.step < gc.cfg.warmup_steps ||
                      (gc.cfg.method == RAI_GC_POWERSGD && ts.rank == 0);
 
@@ -53,8 +57,7 @@ void allreduce_nccl(rai_gc &gc, uint32_t id, rai_tensor *grad, void *comm, uint3
         const uint32_t rows = ts.rows, cols = ts.cols, r = ts.rank;
         const std::size_t np = std::size_t{rows} * r, nq = std::size_t{cols} * r;
         DeviceScratch m(gc, 4 * n), dP(gc, 4 * np), dQ(gc, 4 * nq), dec(gc, 4 * n);
-        const float *res = ts.residual.size() ? ts.residual.device() : nullptr;
-        NC(ef_add(DEV, gptr, gdt, res, m.as<float>(), n, e_));
+        device_input(gc, ts, gptr, m.as<float>(), un);
         copy(gc, dQ.as<void>(), ts.q.data(), 4 * nq, RAICUDA_HOST_TO_DEVICE);
         NC(gemm(DEV, 0, 0, rows, r, cols, m.as<float>(), dQ.as<float>(), dP.as<float>(), e_));
         NC(nccl_allreduce_f32(DEV, comm, dP.as<float>(), np, e_));
@@ -68,6 +71,7 @@ void allreduce_nccl(rai_gc &gc, uint32_t id, rai_tensor *grad, void *comm, uint3
         copy(gc, Q.data(), dQ.as<void>(), 4 * nq, RAICUDA_DEVICE_TO_HOST);  // synchronises the stream
         // Everything that can fail in the exchange is done: commit EF, output, warm start.
         if (ts.residual.size()) NC(sub(DEV, m.as<float>(), dec.as<float>(), ts.residual.device(), n, e_));
+        commit_velocity(gc, ts, u_new, nullptr);
         NC(gemm(DEV, 0, 1, rows, cols, r, dP.as<float>(), dQ.as<float>(), m.as<float>(), e_));
         const float scale = (flags & RAI_GC_ALLREDUCE_AVERAGE) ? 1.0f / static_cast<float>(size) : 1.0f;
         if (scale != 1.0f) {
@@ -90,8 +94,7 @@ void allreduce_nccl(rai_gc &gc, uint32_t id, rai_tensor *grad, void *comm, uint3
 
     if (raw) {  // EF add, then one all-reduce of the f32 values
         DeviceScratch m(gc, 4 * n);
-        const float *res = ts.residual.size() ? ts.residual.device() : nullptr;
-        NC(ef_add(DEV, gptr, gdt, res, m.as<float>(), n, e_));
+        device_input(gc, ts, gptr, m.as<float>(), un);
         NC(nccl_allreduce_f32(DEV, comm, m.as<float>(), n, e_));
         if (flags & RAI_GC_ALLREDUCE_AVERAGE) {
             std::vector<float> h(n);
@@ -103,6 +106,7 @@ void allreduce_nccl(rai_gc &gc, uint32_t id, rai_tensor *grad, void *comm, uint3
         cuda::check([&](raicuda_err *e) { return cuda::require_plugin().stream_synchronize(DEV, e); });
         if (ts.residual.size())  // sent exactly: the residual is consumed
             NC(unpack_topk(DEV, nullptr, nullptr, 0, ts.residual.device(), n, e_));
+        commit_velocity(gc, ts, u_new, nullptr);
         ++ts.stats.steps;
         ts.stats.params += n;
         ts.stats.bits_in += n * ts.dtype.bits;

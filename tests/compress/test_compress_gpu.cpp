@@ -32,7 +32,7 @@ std::vector<float> awkward_values(size_t n, uint32_t seed) {
 
 // Compresses the same gradients on the GPU and on the CPU and compares the messages.
 void compare(rai_context *gpu, rai_context *cpu, int32_t method, std::vector<int64_t> shape, bool exact,
-             float ratio = 0.0f) {
+             float ratio = 0.0f, float momentum = 0.0f) {
     size_t n = 1;
     for (int64_t d : shape) n *= static_cast<size_t>(d);
     rai_gc_params p;
@@ -40,6 +40,8 @@ void compare(rai_context *gpu, rai_context *cpu, int32_t method, std::vector<int
     p.method = method;
     p.seed = 7;
     p.ratio = ratio;
+    p.momentum = momentum;
+    if (momentum != 0.0f) p.error_feedback = RAI_GC_EF_ON;
     rai_gc *g = nullptr, *c = nullptr;
     ASSERT_RAI_OK(rai_gc_create(gpu, &p, &g));
     ASSERT_RAI_OK(rai_gc_create(cpu, &p, &c));
@@ -68,6 +70,9 @@ void compare(rai_context *gpu, rai_context *cpu, int32_t method, std::vector<int
         if (exact) {
             // header and payload identical except float scales, which may differ in the last bits
             EXPECT_EQ(std::memcmp(bg.data(), bc.data(), 40), 0);
+        }
+        if (exact && (method == RAI_GC_NONE || method == RAI_GC_TOPK)) {
+            EXPECT_EQ(bg, bc);  // raw values and top-k (index, value) pairs: no float sums involved
         }
         // Decode the CPU message on the GPU and the GPU message on the CPU: same values.
         std::vector<float> out_g(n), out_c(n);
@@ -110,6 +115,17 @@ TEST_F(GcGpu, DeterministicMethodsMatchTheCpu) {
         compare(gpu, cpu, RAI_GC_SIGN, shape, true);
         compare(gpu, cpu, RAI_GC_TERNARY, shape, true);
     }
+}
+
+// Momentum correction: the velocity update and top-k's momentum-factor masking run on the device;
+// the messages of three steps must equal the CPU's.
+TEST_F(GcGpu, MomentumCorrectionMatchesTheCpu) {
+    for (std::vector<int64_t> shape : {std::vector<int64_t>{33}, {65537}, {300, 129}}) {
+        compare(gpu, cpu, RAI_GC_NONE, shape, true, 0.0f, 0.9f);
+        compare(gpu, cpu, RAI_GC_TOPK, shape, true, 0.01f, 0.9f);
+        compare(gpu, cpu, RAI_GC_SIGN, shape, true, 0.0f, 0.9f);
+    }
+    compare(gpu, cpu, RAI_GC_POWERSGD, {256, 96}, false, 0.0f, 0.9f);
 }
 
 TEST_F(GcGpu, CounterRngMethodsMatchTheCpu) {

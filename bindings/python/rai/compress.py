@@ -84,6 +84,9 @@ class GradientCompressor(Handle):
     warmup_steps  -- each tensor's first steps are sent uncompressed
     measure_quality -- record cosine and relative error of every compression (stats())
     seed          -- keys every random stream; peers must agree on it
+    momentum      -- momentum correction (DGC) in [0, 1); 0 = off. The compressor keeps a velocity
+                     u = momentum*u + grad per tensor and sends it with its EF residual: step with
+                     plain SGD (no momentum) on the decompressed average. Needs error feedback.
 
     The Context is kept alive. Use it as a context manager or call close().
     """
@@ -92,7 +95,7 @@ class GradientCompressor(Handle):
 
     def __init__(self, ctx, method="topk", *, ratio=None, rank=None, power_iters=None,
                  qsgd_levels=None, vsa_dimension=None, vsa_ratio=None, error_feedback=None,
-                 warmup_steps=None, measure_quality=False, seed=0):
+                 warmup_steps=None, measure_quality=False, seed=0, momentum=None):
         if not isinstance(ctx, Context):
             raise TypeError(f"ctx must be a rai.Context, got {type(ctx).__name__}")
         params = new_params("rai_gc_params")
@@ -102,7 +105,8 @@ class GradientCompressor(Handle):
         params.flags = lib.RAI_GC_MEASURE_QUALITY if measure_quality else 0
         fill_struct(params, {"ratio": ratio, "rank": rank, "power_iters": power_iters,
                              "qsgd_levels": qsgd_levels, "vsa_dimension": vsa_dimension,
-                             "vsa_ratio": vsa_ratio, "warmup_steps": warmup_steps, "seed": seed},
+                             "vsa_ratio": vsa_ratio, "warmup_steps": warmup_steps, "seed": seed,
+                             "momentum": momentum},
                     "GradientCompressor")
         out = ffi.new("rai_gc **")
         check(lib.rai_gc_create(ctx._handle(), params, out))

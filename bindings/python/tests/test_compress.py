@@ -71,6 +71,37 @@ class RoundTrips(unittest.TestCase):
                 self.assertAlmostEqual(gc.stats(gid).ef_norm, float(np.linalg.norm(residual)),
                                        delta=1e-4 * np.linalg.norm(residual) + 1e-5)
 
+    def test_momentum_correction_sends_the_velocity(self):
+        # exact transport of the corrected velocity: each decoded message is u = 0.9 u + g
+        # (float32, a product then a sum), so plain SGD on it is momentum SGD
+        with _gc("none", error_feedback=True, momentum=0.9) as gc:
+            grads = _grads((33, 7), 5, seed=4)
+            gid = gc.add_tensor(grads[0])
+            u = np.zeros((33, 7), np.float32)
+            for g in grads:
+                u = np.float32(0.9) * u + g
+                np.testing.assert_array_equal(gc.decompress(gid, gc.compress(gid, g)), u)
+        with _gc("topk", ratio=0.125, momentum=0.9) as gc:  # masking: sent coordinates restart
+            grads = _grads((48,), 2, seed=5)
+            gid = gc.add_tensor(grads[0])
+            first = gc.decompress(gid, gc.compress(gid, grads[0]))
+            sent = first != 0
+            self.assertEqual(int(sent.sum()), 6)
+            np.testing.assert_array_equal(first[sent], grads[0][sent])  # u = g at the first step
+            # second step: v = u + r = 0.9 g0 + g1 where unsent (u and r both hold g0 there),
+            # and g1 alone where the first message sent (u was masked, r is zero)
+            v = np.where(sent, grads[1], np.float32(0.9) * grads[0] + grads[1] + grads[0])
+            second = gc.decompress(gid, gc.compress(gid, grads[1]))
+            top = np.argsort(-np.abs(v), kind="stable")[:6]
+            np.testing.assert_array_equal(np.flatnonzero(second), np.sort(top))
+
+    def test_momentum_correction_checks_its_arguments(self):
+        for bad in (-0.5, 1.0, float("nan")):
+            with self.subTest(momentum=bad), self.assertRaisesRegex(rai.InvalidArgumentError, "momentum"):
+                _gc("sign", momentum=bad)
+        with self.assertRaisesRegex(rai.InvalidArgumentError, "error feedback"):
+            _gc("topk", momentum=0.9, error_feedback=False)
+
     def test_error_feedback_off_leaves_no_residual(self):
         with _gc("sign", error_feedback=False) as gc:
             g = _grads((64,), 1)[0]
