@@ -1132,6 +1132,24 @@ RAI_API rai_status rai_adapter_clip_grad_norm(rai_adapter_model *model, const ch
 /* Zeroes accumulated gradients (adapter NULL = every adapter). */
 RAI_API rai_status rai_adapter_zero_grad(rai_adapter_model *model, const char *adapter);
 
+/* AdaLoRA training (PEFT's AdaLoraModel), for an adapter added at its full init_r:
+ * rai_adapter_adalora_update is update_and_allocate(global_step): call it once per step after
+ * backward (and the optimizer step), before zeroing gradients. Before total_step - tfinal it
+ * updates the importance EMAs (beta1, beta2) from |p * grad| of lora_A, lora_E, lora_B and, every
+ * deltaT steps after tinit, zeroes the singular values (lora_E entries) whose score is among the
+ * lowest (init budget - the cubic budget); at total_step - tfinal it takes the final mask at
+ * target_r per module; afterwards it re-applies that mask. The adapter's rank_pattern (config
+ * JSON, saved directories: tensors saved pruned to it, as PEFT does) follows the mask.
+ * out_budget (may be NULL) receives the budget. RAI_ERROR_INVALID_ARGUMENT for a non-AdaLoRA
+ * adapter, global_step < 0, total_step unset, or an adapter loaded pruned (rank < init_r).
+ * rai_adapter_adalora_orth_reg returns orth_reg_weight * mean over lora_A and lora_B of
+ * ||P Pᵀ - I||_F (A: P = lora_A, B: P = lora_Bᵀ) in *out_loss (add it to the loss, as PEFT's
+ * forward does) and, when accumulate_grad != 0, adds its gradient to the adapter's gradients. */
+RAI_API rai_status rai_adapter_adalora_update(rai_adapter_model *model, const char *adapter,
+                                              int64_t global_step, int64_t *out_budget);
+RAI_API rai_status rai_adapter_adalora_orth_reg(rai_adapter_model *model, const char *adapter,
+                                                int32_t accumulate_grad, float *out_loss);
+
 /* y = module(x) with the active adapters: x [..., in], y [..., out]; f32/bf16/f16, contiguous,
  * host memory. In training mode each call draws fresh dropout masks. */
 RAI_API rai_status rai_adapter_forward(rai_adapter_model *model, const char *module,

@@ -245,6 +245,30 @@ namespace Rai
             }
         }
 
+        /// <summary>AdaLoRA's budget allocator for one training step (PEFT's update_and_allocate):
+        /// call it after backward and the optimizer step, before ZeroGrad. Returns the rank budget.</summary>
+        public long AdaLoraUpdate(string adapter, long globalStep)
+        {
+            using (var l = Lease())
+            {
+                long budget;
+                Library.Check(N.rai.rai_adapter_adalora_update(M(l), adapter, globalStep, P.I64(&budget)));
+                return budget;
+            }
+        }
+
+        /// <summary>AdaLoRA's orthogonal regulariser (add it to the loss); with accumulateGrad its
+        /// gradient is added to the adapter's gradients.</summary>
+        public float AdaLoraOrthReg(string adapter, bool accumulateGrad)
+        {
+            using (var l = Lease())
+            {
+                float loss;
+                Library.Check(N.rai.rai_adapter_adalora_orth_reg(M(l), adapter, accumulateGrad ? 1 : 0, P.F32(&loss)));
+                return loss;
+            }
+        }
+
         /// <summary>Zeroes accumulated gradients (null = every adapter).</summary>
         public void ZeroGrad(string adapter = null)
         {

@@ -16,6 +16,7 @@ internal static partial class TestRai
         yield return new KeyValuePair<string, Action>("AdapterMergeSaveLoadMixed", AdapterMergeSaveLoadMixed);
         yield return new KeyValuePair<string, Action>("LoraLinearLayer", LoraLinearLayer);
         yield return new KeyValuePair<string, Action>("AdapterErrors", AdapterErrors);
+        yield return new KeyValuePair<string, Action>("AdaLoraAllocator", AdaLoraAllocator);
         yield return new KeyValuePair<string, Action>("NativeStringMembers", NativeStringMembers);
     }
 
@@ -263,6 +264,38 @@ internal static partial class TestRai
             }
             Throws(Status.ShapeMismatch, () => LoraLinear.Forward(ctx, opts, new Tensor(x, m, k), new Tensor(w, n, k), null,
                                                                   new Tensor(a, r, k), new Tensor(b, r, n), null, new Tensor(y, m, n)));
+        }
+    }
+
+    // AdaLoRA's allocator masks the singular values down to target_r; the orthogonal regulariser
+    // is positive for a random init.
+    private static void AdaLoraAllocator()
+    {
+        var rng = new Random(43);
+        const int outF = 5, inF = 7;
+        using (var ctx = Cpu())
+        using (var model = new AdapterModel(ctx))
+        {
+            model.AddLinear("m.proj", new Tensor(RandomFloats(rng, outF * inF), outF, inF));
+            model.AddAdapterJson("ada", "{\"peft_type\": \"ADALORA\", \"init_r\": 3, \"target_r\": 1, \"lora_alpha\": 3, " +
+                "\"tinit\": 0, \"tfinal\": 1, \"deltaT\": 1, \"total_step\": 4, \"target_modules\": [\"proj\"]}", 1);
+            const string keyE = "base_model.model.m.proj.lora_E";
+            model.SetTensor("ada", keyE, new Tensor(new float[] { 1, 2, 3 }, 3, 1));
+            var budgets = new List<long>();
+            for (int step = 0; step < 5; step++)
+            {
+                float[] x = RandomFloats(rng, 6 * inF);
+                model.Forward("m.proj", new Tensor(x, 6, inF), new Tensor(new float[6 * outF], 6, outF));
+                model.Backward("m.proj", new Tensor(x, 6, inF), new Tensor(RandomFloats(rng, 6 * outF), 6, outF));
+                Check(model.AdaLoraOrthReg("ada", true) > 0, "orthogonal regulariser of a random init is positive");
+                budgets.Add(model.AdaLoraUpdate("ada", step));
+                model.ZeroGrad();
+            }
+            Check(budgets.SequenceEqual(new long[] { 3, 1, 1, 1, 1 }), "budgets " + string.Join(",", budgets));
+            var e = new float[3];
+            model.GetTensor("ada", keyE, new Tensor(e, 3, 1));
+            Equal(1, e.Count(v => v != 0), "one singular value kept");
+            Throws(Status.InvalidArgument, () => model.AdaLoraUpdate("ada", -1), "global_step");
         }
     }
 

@@ -477,6 +477,24 @@ func (m *AdapterModel) ClipGradNorm(adapter string, maxNorm float32) (norm float
 	return norm, err
 }
 
+// AdaLoRAUpdate runs PEFT's AdaLoRA budget allocator for one training step (update_and_allocate:
+// call it after backward and the optimizer step, before ZeroGrad) and returns the rank budget.
+func (m *AdapterModel) AdaLoRAUpdate(adapter string, globalStep int64) (budget int64, err error) {
+	err = m.use(func(p native.Struct_SS_rai_adapter_model) error {
+		return call(func() status { return adaloraUpdate(p.Swigcptr(), adapter, globalStep, &budget) })
+	})
+	return budget, err
+}
+
+// AdaLoRAOrthReg returns AdaLoRA's orthogonal regulariser (add it to the loss) and, when
+// accumulate is true, adds its gradient to the adapter's gradients.
+func (m *AdapterModel) AdaLoRAOrthReg(adapter string, accumulate bool) (loss float32, err error) {
+	err = m.use(func(p native.Struct_SS_rai_adapter_model) error {
+		return call(func() status { return adaloraOrthReg(p.Swigcptr(), adapter, accumulate, &loss) })
+	})
+	return loss, err
+}
+
 // ZeroGrad zeroes the accumulated gradients of adapter ("" = every adapter).
 func (m *AdapterModel) ZeroGrad(adapter string) error {
 	return m.use(func(p native.Struct_SS_rai_adapter_model) error {

@@ -30,6 +30,14 @@ static rai_status raigo_adapter_clip(uintptr_t model, const char *adapter, float
 static rai_status raigo_adapter_zero_grad(uintptr_t model, const char *adapter) {
 	return rai_adapter_zero_grad((rai_adapter_model *)model, adapter);
 }
+
+static rai_status raigo_adalora_update(uintptr_t model, const char *adapter, int64_t step, int64_t *budget) {
+	return rai_adapter_adalora_update((rai_adapter_model *)model, adapter, step, budget);
+}
+
+static rai_status raigo_adalora_orth_reg(uintptr_t model, const char *adapter, int32_t accumulate, float *loss) {
+	return rai_adapter_adalora_orth_reg((rai_adapter_model *)model, adapter, accumulate, loss);
+}
 */
 import "C"
 
@@ -58,6 +66,22 @@ func adapterClip(model uintptr, adapter string, maxNorm float32, norm *float32) 
 	c := cStringOrNull(adapter)
 	defer C.free(unsafe.Pointer(c))
 	return status(C.raigo_adapter_clip(C.uintptr_t(model), c, C.float(maxNorm), (*C.float)(unsafe.Pointer(norm))))
+}
+
+func adaloraUpdate(model uintptr, adapter string, step int64, budget *int64) status {
+	c := cStringOrNull(adapter)
+	defer C.free(unsafe.Pointer(c))
+	return status(C.raigo_adalora_update(C.uintptr_t(model), c, C.int64_t(step), (*C.int64_t)(unsafe.Pointer(budget))))
+}
+
+func adaloraOrthReg(model uintptr, adapter string, accumulate bool, loss *float32) status {
+	c := cStringOrNull(adapter)
+	defer C.free(unsafe.Pointer(c))
+	acc := C.int32_t(0)
+	if accumulate {
+		acc = 1
+	}
+	return status(C.raigo_adalora_orth_reg(C.uintptr_t(model), c, acc, (*C.float)(unsafe.Pointer(loss))))
 }
 
 func adapterZeroGrad(model uintptr, adapter string) status {

@@ -1,6 +1,7 @@
 package rai
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"os"
@@ -669,4 +670,60 @@ func TestNativeStringMemberSetter(t *testing.T) {
 	if !strings.Contains(cfg, `"proj"`) || strings.Contains(cfg, "nothing") {
 		t.Fatalf("adapter config %s does not show target_modules [\"proj\"]", cfg)
 	}
+}
+
+// AdaLoRA's allocator masks the singular values down to target_r and records the rank pattern;
+// the orthogonal regulariser is positive for a random init.
+func TestAdaLoRAAllocator(t *testing.T) {
+	f := newAdapterFixture(t, 21)
+	cfg := `{"peft_type": "ADALORA", "init_r": 3, "target_r": 1, "lora_alpha": 3, "tinit": 0, "tfinal": 1,
+		"deltaT": 1, "total_step": 4, "target_modules": ["proj"]}`
+	if err := f.m.AddAdapterJSON("ada", cfg, 1); err != nil {
+		t.Fatal(err)
+	}
+	keyE := "base_model.model.layers.0.proj.lora_E"
+	if err := f.m.SetTensor("ada", keyE, []float32{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewSource(22))
+	var budgets []int64
+	for step := int64(0); step < 5; step++ {
+		x := randomGrad(r, 6*adIn)
+		if _, err := f.m.Forward(adModule, x); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.m.Backward(adModule, x, randomGrad(r, 6*adOut)); err != nil {
+			t.Fatal(err)
+		}
+		reg, err := f.m.AdaLoRAOrthReg("ada", true)
+		if err != nil || reg <= 0 {
+			t.Fatalf("AdaLoRAOrthReg = %v, %v", reg, err)
+		}
+		b, err := f.m.AdaLoRAUpdate("ada", step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		budgets = append(budgets, b)
+		if err := f.m.ZeroGrad(""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []int64{3, 1, 1, 1, 1}; fmt.Sprint(budgets) != fmt.Sprint(want) {
+		t.Fatalf("budgets %v, want %v", budgets, want)
+	}
+	e, err := f.m.Tensor("ada", keyE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := 0
+	for _, v := range e {
+		if v != 0 {
+			kept++
+		}
+	}
+	if kept != 1 {
+		t.Fatalf("lora_E %v keeps %d singular values, want 1", e, kept)
+	}
+	_, err = f.m.AdaLoRAUpdate("ada", -1)
+	wantError(t, err, StatusInvalidArgument)
 }

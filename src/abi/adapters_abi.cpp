@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "../adapters/adalora.h"
 #include "../adapters/json_util.h"
 #include "../adapters/lora_linear.h"
 #include "../adapters/model.h"
@@ -503,6 +504,28 @@ rai_status rai_adapter_zero_grad(rai_adapter_model *model, const char *adapter) 
         ad::Model &m = model_of(model);
         std::lock_guard<std::mutex> lock(m.mutex);
         m.zero_grad(adapter != nullptr ? adapter : "");
+    });
+}
+
+rai_status rai_adapter_adalora_update(rai_adapter_model *model, const char *adapter, int64_t global_step,
+                                      int64_t *out_budget) {
+    return guarded([&] {
+        ad::Model &m = model_of(model);
+        const std::string name = text(adapter, "adapter");
+        std::lock_guard<std::mutex> lock(m.mutex);
+        const int64_t budget = ad::adalora_update_and_allocate(m, m.adapter(name), global_step);
+        if (out_budget != nullptr) *out_budget = budget;
+    });
+}
+
+rai_status rai_adapter_adalora_orth_reg(rai_adapter_model *model, const char *adapter, int32_t accumulate_grad,
+                                        float *out_loss) {
+    return guarded([&] {
+        ad::Model &m = model_of(model);
+        const std::string name = text(adapter, "adapter");
+        std::lock_guard<std::mutex> lock(m.mutex);
+        const float loss = ad::adalora_orth_reg(m.adapter(name), accumulate_grad != 0);
+        if (out_loss != nullptr) *out_loss = loss;
     });
 }
 

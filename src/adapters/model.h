@@ -74,6 +74,8 @@ struct ModuleAdapter {
     const Param &get(const std::string &suffix) const;
 };
 
+struct AdaloraAllocator;  // adalora.h
+
 struct Adapter {
     std::string name;
     AdapterConfig cfg;
@@ -82,6 +84,7 @@ struct Adapter {
     Param vera_A, vera_B;                          // VeRA shared projections (frozen)
     std::map<std::size_t, Param> biases;           // bias modes: trainable copies of base biases
     uint64_t seed = 0;
+    std::shared_ptr<AdaloraAllocator> adalora;  // AdaLoRA's budget allocator, from its first step
     const ModuleAdapter *for_module(std::size_t m) const;
     ModuleAdapter *for_module(std::size_t m);
 };

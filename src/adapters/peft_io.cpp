@@ -80,6 +80,20 @@ FileTensor keep_ranks(const FileTensor &t, const std::vector<uint8_t> &keep, int
     return o;
 }
 
+// A copy of v with the members of every object sorted by key (Python's sort_keys=True).
+jsonu::Value sorted_keys(const jsonu::Value &v) {
+    jsonu::Value o = v;
+    if (v.kind == jsonu::Kind::Array) {
+        for (jsonu::Value &e : o.items) e = sorted_keys(e);
+    } else if (v.kind == jsonu::Kind::Object) {
+        std::vector<std::pair<std::string, jsonu::Value>> members(v.members.begin(), v.members.end());
+        std::sort(members.begin(), members.end(), [](const auto &x, const auto &y) { return x.first < y.first; });
+        o = jsonu::object();
+        for (auto &m : members) jsonu::set(o, m.first, sorted_keys(m.second));
+    }
+    return o;
+}
+
 }  // namespace
 
 void Model::load_peft(const std::string &dir, const std::string &name, uint32_t) {
@@ -204,6 +218,17 @@ void Model::save_peft(const std::string &name, const std::string &dir, Fp dtype)
     }
     TensorFile f;
     f.metadata.emplace_back("format", "pt");
+    // AdaLoRA trained with the budget allocator keeps init_r rows and masks E; PEFT saves the
+    // tensors pruned to the rank pattern (resize_state_dict_by_rank_pattern): do the same.
+    std::map<const Param *, std::pair<const RankMask *, int>> prune;
+    if (a.cfg.type == PeftType::Adalora)
+        for (const ModuleAdapter &ma : a.modules) {
+            const RankMask *rm = a.cfg.rank_mask_for(modules_[ma.module].name);
+            if (rm == nullptr || ma.r != a.cfg.r || rm->kept() == ma.r) continue;
+            prune[&ma.get("lora_A")] = {rm, 0};
+            prune[&ma.get("lora_E")] = {rm, 0};
+            prune[&ma.get("lora_B")] = {rm, 1};
+        }
     for (const auto &kv : tensors(name)) {
         const Param &p = *kv.second;
         FileTensor t;
@@ -212,14 +237,11 @@ void Model::save_peft(const std::string &name, const std::string &dir, Fp dtype)
         t.dtype = dtype == Fp::F32 ? "F32" : dtype == Fp::BF16 ? "BF16" : "F16";
         t.bytes.resize(p.value.size() * fp_size(dtype));
         if (!p.value.empty()) store_floats(dtype, p.value.data(), t.bytes.data(), p.value.size());
-        f.tensors.push_back(std::move(t));
+        const auto pr = prune.find(&p);
+        f.tensors.push_back(pr == prune.end() ? std::move(t) : keep_ranks(t, pr->second.first->keep, pr->second.second));
     }
-    // PEFT writes sorted keys with an indent of 2.
-    jsonu::Value cfg = a.cfg.to_json();
-    std::vector<std::pair<std::string, jsonu::Value>> members(cfg.members.begin(), cfg.members.end());
-    std::sort(members.begin(), members.end(), [](const auto &x, const auto &y) { return x.first < y.first; });
-    jsonu::Value sorted = jsonu::object();
-    for (auto &m : members) jsonu::set(sorted, m.first, std::move(m.second));
+    // PEFT writes json.dumps(sort_keys=True, indent=2): keys sorted at every level.
+    const jsonu::Value sorted = sorted_keys(a.cfg.to_json());
     write_tensor_file(dir + "/adapter_model.safetensors", f);
     write_text_atomic(dir + "/adapter_config.json", jsonu::dump(sorted, 2) + "\n");
 }

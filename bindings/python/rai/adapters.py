@@ -520,6 +520,21 @@ class AdapterModel(Handle):
                                              float(max_norm), norm))
         return float(norm[0])
 
+    def adalora_update(self, adapter, global_step):
+        """AdaLoRA's budget allocator for one training step (peft's update_and_allocate): call it
+        after backward and the optimizer step, before zero_grad. Returns the rank budget."""
+        budget = ffi.new("int64_t *")
+        check(lib.rai_adapter_adalora_update(self._handle(), encode_name(adapter, "adapter"), int(global_step), budget))
+        return int(budget[0])
+
+    def adalora_orth_reg(self, adapter, accumulate_grad=True):
+        """AdaLoRA's orthogonal regulariser (add it to the loss, as peft's forward does); with
+        accumulate_grad its gradient is added to the adapter's gradients."""
+        loss = ffi.new("float *")
+        check(lib.rai_adapter_adalora_orth_reg(self._handle(), encode_name(adapter, "adapter"),
+                                               1 if accumulate_grad else 0, loss))
+        return float(loss[0])
+
     def zero_grad(self, adapter=None):
         """Zeroes accumulated gradients (adapter None = every adapter)."""
         check(lib.rai_adapter_zero_grad(self._handle(), encode_name(adapter, "adapter", allow_none=True)))

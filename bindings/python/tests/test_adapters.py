@@ -343,6 +343,31 @@ class Model(unittest.TestCase):
         self.m.zero_grad()
         self.assertFalse(np.any(self.m.get_grad("v", key_a)))
 
+    def test_adalora_allocator_masks_to_the_target_budget(self):
+        # init_r 3 -> target_r 1 over one module: budget 3 at tinit, then int(2 (1 - s/3)^3 + 1) = 1
+        self.m.add_json("ada", {"peft_type": "ADALORA", "init_r": 3, "target_r": 1, "lora_alpha": 3,
+                                "tinit": 0, "tfinal": 1, "deltaT": 1, "total_step": 4,
+                                "target_modules": ["q_proj"]})
+        key_e = "base_model.model.layer.q_proj.lora_E"
+        self.m.set_tensor("ada", key_e, np.array([[1.0], [2.0], [3.0]], np.float32))
+        rng = np.random.default_rng(5)
+        budgets = []
+        for step in range(5):
+            x = rng.standard_normal((6, 4)).astype(np.float32)
+            self.m.forward("layer.q_proj", x)
+            self.m.backward("layer.q_proj", x, rng.standard_normal((6, 3)).astype(np.float32), need_dx=False)
+            reg = self.m.adalora_orth_reg("ada")
+            self.assertGreater(reg, 0.0)
+            budgets.append(self.m.adalora_update("ada", step))
+            self.m.zero_grad()
+        self.assertEqual(budgets, [3, 1, 1, 1, 1])
+        e = self.m.get_tensor("ada", key_e)
+        self.assertEqual(int(np.count_nonzero(e)), 1)
+        pattern = self.m.config("ada")["rank_pattern"]["layer.q_proj.lora_E"]
+        self.assertEqual(pattern, [bool(v) for v in e.reshape(-1) != 0])
+        with self.assertRaisesRegex(rai.InvalidArgumentError, "global_step"):
+            self.m.adalora_update("ada", -1)
+
     def test_errors(self):
         with self.assertRaises(rai.InvalidArgumentError) as cm:
             self.m.add("x", r=2, lora_alpha=4, target_modules=["k_proj"])
