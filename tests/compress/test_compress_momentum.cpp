@@ -41,6 +41,23 @@ std::vector<float> velocity_of(rai_gc *gc) {
     return std::vector<float>(v.host(), v.host() + v.size());
 }
 
+// Compresses `steps` random gradients (seeds seed, seed+1, ...) into tensor 0.
+void run_steps(rai_gc *gc, const std::vector<int64_t> &shape, uint32_t seed, int steps) {
+    for (int step = 0; step < steps; ++step) {
+        Grad g = random_grad(shape, seed + static_cast<uint32_t>(step));
+        compress_msg(gc, 0, g);
+    }
+}
+
+// The compressor's state blob.
+std::vector<uint8_t> saved_state(rai_gc *gc) {
+    size_t sz = 0, wr = 0;
+    EXPECT_EQ(rai_gc_state_size(gc, &sz), RAI_OK);
+    std::vector<uint8_t> blob(sz);
+    EXPECT_EQ(rai_gc_state_save(gc, blob.data(), sz, &wr), RAI_OK) << rai_last_error_message();
+    return blob;
+}
+
 // The same arithmetic as the library (a product, then a sum: no FMA).
 float momentum_step(float m, float u, float g) {
     volatile float p = m * u;
@@ -252,14 +269,8 @@ TEST_F(GcMomentum, StateSaveLoadKeepsTheVelocity) {
     for (int32_t m : {RAI_GC_TOPK, RAI_GC_SIGN, RAI_GC_POWERSGD}) {
         SCOPED_TRACE(rai::gc::method_name(m));
         rai_gc *a = with_tensor(params(m, 0.9f), shape);
-        for (int step = 0; step < 3; ++step) {
-            Grad g = random_grad(shape, 700 + step);
-            compress_msg(a, 0, g);
-        }
-        size_t sz = 0, wr = 0;
-        ASSERT_RAI_OK(rai_gc_state_size(a, &sz));
-        std::vector<uint8_t> blob(sz);
-        ASSERT_RAI_OK(rai_gc_state_save(a, blob.data(), sz, &wr));
+        run_steps(a, shape, 700, 3);
+        const std::vector<uint8_t> blob = saved_state(a);
         rai_gc *b = with_tensor(params(m, 0.9f), shape);
         ASSERT_RAI_OK(rai_gc_state_load(b, blob.data(), blob.size()));
         EXPECT_EQ(velocity_of(b), velocity_of(a));
@@ -276,9 +287,7 @@ TEST_F(GcMomentum, StateSaveLoadKeepsTheVelocity) {
         EXPECT_RAI_ERROR(rai_gc_state_load(plain, blob.data(), blob.size()), RAI_ERROR_FORMAT, "velocity");
         EXPECT_EQ(std::vector<float>(plain->tensors[0].residual.host(), plain->tensors[0].residual.host() + 240),
                   res_before);
-        ASSERT_RAI_OK(rai_gc_state_size(plain, &sz));
-        std::vector<uint8_t> plain_blob(sz);
-        ASSERT_RAI_OK(rai_gc_state_save(plain, plain_blob.data(), sz, &wr));
+        const std::vector<uint8_t> plain_blob = saved_state(plain);
         const std::vector<float> vel_before = velocity_of(b);
         EXPECT_RAI_ERROR(rai_gc_state_load(b, plain_blob.data(), plain_blob.size()), RAI_ERROR_FORMAT, "velocity");
         EXPECT_EQ(velocity_of(b), vel_before);
@@ -290,14 +299,8 @@ TEST_F(GcMomentum, StateSaveLoadKeepsTheVelocity) {
 TEST_F(GcMomentum, VersionOneStatesStillLoad) {
     const std::vector<int64_t> shape{20, 12};
     rai_gc *a = with_tensor(params(RAI_GC_TOPK, 0.0f), shape);
-    for (int step = 0; step < 3; ++step) {
-        Grad g = random_grad(shape, 900 + step);
-        compress_msg(a, 0, g);
-    }
-    size_t sz = 0, wr = 0;
-    ASSERT_RAI_OK(rai_gc_state_size(a, &sz));
-    std::vector<uint8_t> v2(sz);
-    ASSERT_RAI_OK(rai_gc_state_save(a, v2.data(), sz, &wr));
+    run_steps(a, shape, 900, 3);
+    const std::vector<uint8_t> v2 = saved_state(a);
     // Version 2 puts a u64 velocity count after the residual: drop it to get version 1's layout.
     // Header 24, then numel 8, dtype 4, ndim 4, shape 2x8, step 8, residual count 8, residual 240x4.
     const size_t at = 24 + 16 + 16 + 16 + 4 * 240;
