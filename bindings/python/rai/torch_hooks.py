@@ -44,7 +44,9 @@ class RaiCompressionState:
 
     ctx            -- the rai.Context the compression runs on (must match the buckets' device)
     method, **options -- as rai.GradientCompressor (ratio, rank, warmup_steps, error_feedback,
-                      seed, ...). Every rank must use the same method, options and seed.
+                      seed, momentum, ...). Every rank must use the same method, options and
+                      seed. With momentum=0.9 (DGC momentum correction) the hook returns the
+                      averaged velocity: step with torch.optim.SGD(momentum=0).
     process_group  -- the torch.distributed group (None = the default group)
     """
 
