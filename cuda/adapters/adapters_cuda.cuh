@@ -11,6 +11,7 @@
 
 #include "cuda_adapters_abi.h"
 #include "error_util.cuh"
+#include "launch.cuh"
 #include "lt_gemm.cuh"
 #include "scratch.cuh"
 
@@ -31,9 +32,9 @@ __device__ __forceinline__ void st(void *p, int t, int64_t i, float v) {
 }
 inline cudaDataType_t cuda_type(int t) { return t == RAICUDA_F32 ? CUDA_R_32F : t == RAICUDA_BF16 ? CUDA_R_16BF : CUDA_R_16F; }
 inline size_t type_size(int t) { return t == RAICUDA_F32 ? 4 : 2; }
-inline unsigned blocks_for(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
+// Exact block count ceil(n / threads) for kernels without a grid-stride loop (no cap).
+inline unsigned ceil_blocks(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
 
-inline bool aligned16(const void *p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 // Tile edge of the epilogue and expand kernels (T and B tiles staged through shared memory).
 constexpr int kTile = 32;

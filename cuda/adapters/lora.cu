@@ -200,7 +200,7 @@ int params_f32(cudaStream_t s, Scratch &sc, const void *p, int pt, int64_t n, co
     }
     float *f = nullptr;
     if (int rc = sc.get(static_cast<size_t>(n), &f, err)) return rc;
-    k_to_f32<<<blocks_for(n, 256), 256, 0, s>>>(p, pt, n, 1.0f, f);
+    k_to_f32<<<ceil_blocks(n, 256), 256, 0, s>>>(p, pt, n, 1.0f, f);
     *out = f;
     return 0;
 }
@@ -223,7 +223,7 @@ int lora_forward(int32_t ordinal, void *stream, const raicuda_lora_args *a, raic
     if (dora && p > 0.0f)
         if (int rc = sc.get(static_cast<size_t>(M * K) * type_size(a->act_type) / 4 + 1, reinterpret_cast<float **>(&Xd_act), err))
             return rc;
-    k_input<<<blocks_for(M * K, 256), 256, 0, s>>>(a->x, a->act_type, M * K, p, key, Xd, Xd_act);
+    k_input<<<ceil_blocks(M * K, 256), 256, 0, s>>>(a->x, a->act_type, M * K, p, key, Xd, Xd_act);
     RAICUDA_TRY(cudaGetLastError(), err, "input kernel");
     const float *A32 = nullptr, *B32 = nullptr, *mag32 = nullptr;
     if (int rc = params_f32(s, sc, a->a, a->param_type, r * K, &A32, err)) return rc;
@@ -250,7 +250,7 @@ int lora_forward(int32_t ordinal, void *stream, const raicuda_lora_args *a, raic
                 return rc;
         }
     }
-    const dim3 grid(blocks_for(N, kTile), blocks_for(M, kTile)), block(kTile, 8);
+    const dim3 grid(ceil_blocks(N, kTile), ceil_blocks(M, kTile)), block(kTile, 8);
     k_epilogue<<<grid, block, 0, s>>>(a->y, a->act_type, Y0, Y0d, a->bias, T, B32, dora ? mag32 : nullptr, norm,
                                       a->scaling, M, N, r, has_base ? 1 : 0);
     RAICUDA_TRY(cudaGetLastError(), err, "epilogue kernel");
@@ -277,7 +277,7 @@ int lora_backward(int32_t ordinal, void *stream, const raicuda_lora_args *a, rai
     if (dora && p > 0.0f)
         if (int rc = sc.get(static_cast<size_t>(M * K) * type_size(a->act_type) / 4 + 1, reinterpret_cast<float **>(&Xd_act), err))
             return rc;
-    k_input<<<blocks_for(M * K, 256), 256, 0, s>>>(a->x, a->act_type, M * K, p, key, Xd, Xd_act);
+    k_input<<<ceil_blocks(M * K, 256), 256, 0, s>>>(a->x, a->act_type, M * K, p, key, Xd, Xd_act);
     const float *A32 = nullptr, *B32 = nullptr, *mag32 = nullptr;
     if (int rc = params_f32(s, sc, a->a, a->param_type, r * K, &A32, err)) return rc;
     if (int rc = params_f32(s, sc, a->b, a->param_type, N * r, &B32, err)) return rc;
@@ -298,11 +298,11 @@ int lora_backward(int32_t ordinal, void *stream, const raicuda_lora_args *a, rai
                              Yb, N, err))
             return rc;
         if (int rc = sc.get(static_cast<size_t>(M * N), &dY0, err)) return rc;
-        k_to_f32<<<blocks_for(M * N, 256), 256, 0, s>>>(a->dy, a->act_type, M * N, 1.0f, dY);
+        k_to_f32<<<ceil_blocks(M * N, 256), 256, 0, s>>>(a->dy, a->act_type, M * N, 1.0f, dY);
         k_dora_back<<<static_cast<unsigned>(N), 256, 0, s>>>(dY, Yb, L, mag32, norm, a->scaling, M, N, G, dY0,
                                                               a->dmagnitude, acc ? 1 : 0);
     } else {
-        k_to_f32<<<blocks_for(M * N, 256), 256, 0, s>>>(a->dy, a->act_type, M * N, a->scaling, G);
+        k_to_f32<<<ceil_blocks(M * N, 256), 256, 0, s>>>(a->dy, a->act_type, M * N, a->scaling, G);
     }
     RAICUDA_TRY(cudaGetLastError(), err, "backward kernels");
     // dB (+)= Gᵀ·T, dT = G·B, dA (+)= dTᵀ·x_d
@@ -332,7 +332,7 @@ int lora_backward(int32_t ordinal, void *stream, const raicuda_lora_args *a, rai
                              p > 0.0f ? dXa : dXb, K, err))
             return rc;
     }
-    k_dx<<<blocks_for(M * K, 256), 256, 0, s>>>(a->dx, a->act_type, dXb, dXa, M * K, p, key);
+    k_dx<<<ceil_blocks(M * K, 256), 256, 0, s>>>(a->dx, a->act_type, dXb, dXa, M * K, p, key);
     RAICUDA_TRY(cudaGetLastError(), err, "dx kernel");
     return 0;
 }

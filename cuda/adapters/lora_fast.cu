@@ -28,18 +28,7 @@ constexpr int kShrinkThreads = 256;
 constexpr int kGemvThreads = 128;
 constexpr int kGemvRows = 4;  // W rows per block (x values loaded once serve all four)
 
-template <class T>
-__device__ __forceinline__ float to_f(T v) {
-    if constexpr (std::is_same<T, float>::value) return v;
-    else if constexpr (std::is_same<T, __nv_bfloat16>::value) return __bfloat162float(v);
-    else return __half2float(v);
-}
-template <class T>
-__device__ __forceinline__ T from_f(float v) {
-    if constexpr (std::is_same<T, float>::value) return v;
-    else if constexpr (std::is_same<T, __nv_bfloat16>::value) return __float2bfloat16(v);
-    else return __float2half(v);
-}
+// to_f / from_f: core/launch.cuh
 
 // V consecutive elements as floats: one 16-byte load (p 16-byte aligned) or V == 1.
 template <class T, int V>
@@ -255,7 +244,7 @@ template <class T, int MR, int QB>
 int launch_shrink(cudaStream_t s, const raicuda_lora_args *a, float *Tq, raicuda_err *err) {
     const T *x = static_cast<const T *>(a->x), *A = static_cast<const T *>(a->a);
     constexpr int V = static_cast<int>(16 / sizeof(T));
-    const dim3 grid(blocks_for(a->r, QB), blocks_for(a->M, MR));
+    const dim3 grid(ceil_blocks(a->r, QB), ceil_blocks(a->M, MR));
     if (a->K % V == 0 && aligned16(x) && aligned16(A))
         k_shrink<T, MR, QB, V><<<grid, kShrinkThreads, 0, s>>>(x, A, a->M, a->K, a->r, a->scaling, Tq);
     else
@@ -271,7 +260,7 @@ int small_m_launch(int32_t ordinal, cudaStream_t s, Scratch &sc, const raicuda_l
     if (int rc = sc.get(static_cast<size_t>(M * r), &Tq, err)) return rc;
     if (int rc = launch_shrink<T, MR, 1>(s, a, Tq, err)) return rc;
     cudaLaunchConfig_t cfg{};
-    cfg.gridDim = dim3(blocks_for(N, kGemvRows));
+    cfg.gridDim = dim3(ceil_blocks(N, kGemvRows));
     cfg.blockDim = dim3(kGemvThreads);
     cfg.stream = s;
     cudaLaunchAttribute attr[1];
@@ -325,7 +314,7 @@ int lora_forward_gemm(int32_t ordinal, cudaStream_t s, Scratch &sc, const raicud
                        : t == RAICUDA_BF16 ? launch_shrink<__nv_bfloat16, 4, 8>(s, a, Tq, err)
                                            : launch_shrink<__half, 4, 8>(s, a, Tq, err);
         if (rc) return rc;
-        const dim3 grid(blocks_for(N, kTile), blocks_for(M, kTile)), block(kTile, 8);
+        const dim3 grid(ceil_blocks(N, kTile), ceil_blocks(M, kTile)), block(kTile, 8);
         k_expand<<<grid, block, 0, s>>>(a->y, t, a->bias, Tq, a->b, M, N, r);
         RAICUDA_TRY(cudaGetLastError(), err, "LoRA expand kernel");
     } else {
@@ -337,7 +326,7 @@ int lora_forward_gemm(int32_t ordinal, cudaStream_t s, Scratch &sc, const raicud
         bool no_algo = false;
         if (int rc = lt_gemm(ordinal, s, g, 1.0f, T, a->b, 0.0f, a->y, err, &no_algo)) return rc;
         if (no_algo) {  // no bias epilogue for these types: y = bias, then y += T·Bᵀ
-            k_bias_rows<<<blocks_for(M * N, 256), 256, 0, s>>>(a->y, t, a->bias, M, N);
+            k_bias_rows<<<ceil_blocks(M * N, 256), 256, 0, s>>>(a->y, t, a->bias, M, N);
             RAICUDA_TRY(cudaGetLastError(), err, "bias kernel");
             g.bias = nullptr;
             if (int rc = lt_gemm(ordinal, s, g, 1.0f, T, a->b, 1.0f, a->y, err)) return rc;

@@ -15,6 +15,7 @@
 #include "compress/cuda_compress_abi.h"
 #include "compress/gc_common.h"
 #include "error_util.cuh"
+#include "launch.cuh"
 #include "scratch.cuh"
 
 #if __has_include(<nccl.h>)
@@ -31,14 +32,7 @@ namespace gc = rai::gc;
 constexpr int kThreads = 256;
 constexpr int kReduceBlocks = 256;  // fixed grid: reduction results do not depend on the device
 
-int blocks_for(int64_t n) {
-    const int64_t b = (n + kThreads - 1) / kThreads;
-    return static_cast<int>(b < 1 ? 1 : (b > 65535 * 16 ? 65535 * 16 : b));
-}
-
-#define GC_GRID_LOOP(i, n)                                                                   \
-    for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
-         i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+// blocks_for and RAICUDA_GRID_LOOP: core/launch.cuh
 
 #define GC_LAUNCHED(err, what)                                \
     do {                                                      \
@@ -54,26 +48,26 @@ __device__ __forceinline__ float load_grad(const void *g, int32_t dt, int64_t i)
 
 // ---------------------------------------------------------------- elementwise
 __global__ void ef_add_kernel(const void *g, int32_t dt, const float *r, float *m, int64_t n) {
-    GC_GRID_LOOP(i, n) { m[i] = load_grad(g, dt, i) + (r ? r[i] : 0.0f); }
+    RAICUDA_GRID_LOOP(i, n) { m[i] = load_grad(g, dt, i) + (r ? r[i] : 0.0f); }
 }
 __global__ void momentum_add_kernel(const void *g, int32_t dt, const float *u, float mu, const float *r, float *u_out,
                                     float *m, int64_t n) {
-    GC_GRID_LOOP(i, n) {
+    RAICUDA_GRID_LOOP(i, n) {
         const float v = gc::momentum_step(mu, u[i], load_grad(g, dt, i));
         u_out[i] = v;
         m[i] = v + (r ? r[i] : 0.0f);
     }
 }
 __global__ void zero_where_kernel(const float *mask, float *x, int64_t n) {
-    GC_GRID_LOOP(i, n) {
+    RAICUDA_GRID_LOOP(i, n) {
         if (mask[i] != 0.0f) x[i] = 0.0f;
     }
 }
 __global__ void sub_kernel(const float *a, const float *b, float *o, int64_t n) {
-    GC_GRID_LOOP(i, n) { o[i] = a[i] - b[i]; }
+    RAICUDA_GRID_LOOP(i, n) { o[i] = a[i] - b[i]; }
 }
 __global__ void store_kernel(const float *x, void *out, int32_t dt, int64_t n) {
-    GC_GRID_LOOP(i, n) {
+    RAICUDA_GRID_LOOP(i, n) {
         if (dt == RAICUDA_GC_BF16) static_cast<uint16_t *>(out)[i] = gc::f32_to_bf16(x[i]);
         else static_cast<float *>(out)[i] = x[i];
     }
@@ -134,7 +128,7 @@ __device__ void block_reduce_store(double (&v)[K], const bool (&is_max)[K], doub
 __global__ void stats_kernel(const float *x, int64_t n, float thr, double *partials) {
     double v[5] = {0, 0, 0, 0, 0};
     const bool is_max[5] = {false, false, true, false, false};
-    GC_GRID_LOOP(i, n) {
+    RAICUDA_GRID_LOOP(i, n) {
         const float a = fabsf(x[i]);
         v[0] += a;
         v[1] += static_cast<double>(x[i]) * x[i];
@@ -147,7 +141,7 @@ __global__ void stats_kernel(const float *x, int64_t n, float thr, double *parti
 __global__ void dot3_kernel(const float *a, const float *b, int64_t n, double *partials) {
     double v[3] = {0, 0, 0};
     const bool is_max[3] = {false, false, false};
-    GC_GRID_LOOP(i, n) {
+    RAICUDA_GRID_LOOP(i, n) {
         const double x = a[i], y = b[i];
         v[0] += x * y;
         v[1] += x * x;
@@ -195,16 +189,16 @@ int dot3(int32_t dev, void *stream, const float *a, const float *b, size_t n, do
 
 // ---------------------------------------------------------------- top-k
 __global__ void topk_keys_kernel(const float *x, uint32_t *keys, uint32_t *idx, int64_t n) {
-    GC_GRID_LOOP(i, n) {
+    RAICUDA_GRID_LOOP(i, n) {
         keys[i] = gc::magnitude_key(x[i]);
         idx[i] = static_cast<uint32_t>(i);
     }
 }
 __global__ void gather_kernel(const float *x, const uint32_t *idx, float *val, int64_t k) {
-    GC_GRID_LOOP(j, k) { val[j] = x[idx[j]]; }
+    RAICUDA_GRID_LOOP(j, k) { val[j] = x[idx[j]]; }
 }
 __global__ void scatter_kernel(const uint32_t *idx, const float *val, float *out, int64_t k) {
-    GC_GRID_LOOP(j, k) { out[idx[j]] = val[j]; }
+    RAICUDA_GRID_LOOP(j, k) { out[idx[j]] = val[j]; }
 }
 
 // Selection by a stable descending radix sort of (magnitude key, index): equal magnitudes keep
@@ -256,19 +250,19 @@ int unpack_topk(int32_t dev, void *stream, const uint32_t *idx, const float *val
 // ---------------------------------------------------------------- sign and ternary
 __global__ void pack_sign_kernel(const float *x, int64_t n, uint8_t *bits) {
     const int64_t nb = (n + 7) / 8;
-    GC_GRID_LOOP(b, nb) {
+    RAICUDA_GRID_LOOP(b, nb) {
         uint32_t v = 0;
         for (int j = 0; j < 8 && b * 8 + j < n; ++j) v |= static_cast<uint32_t>(x[b * 8 + j] < 0.0f) << j;
         bits[b] = static_cast<uint8_t>(v);
     }
 }
 __global__ void unpack_sign_kernel(const uint8_t *bits, float s, float *out, int64_t n) {
-    GC_GRID_LOOP(i, n) { out[i] = ((bits[i / 8] >> (i % 8)) & 1) ? -s : s; }
+    RAICUDA_GRID_LOOP(i, n) { out[i] = ((bits[i / 8] >> (i % 8)) & 1) ? -s : s; }
 }
 __global__ void pack_ternary_kernel(const float *x, int64_t n, float thr, int32_t stoch, float scale, uint64_t key,
                                     uint8_t *codes) {
     const int64_t nb = (n + 3) / 4;
-    GC_GRID_LOOP(b, nb) {
+    RAICUDA_GRID_LOOP(b, nb) {
         uint32_t v = 0;
         for (int j = 0; j < 4 && b * 4 + j < n; ++j) {
             const int64_t i = b * 4 + j;
@@ -286,7 +280,7 @@ __global__ void pack_ternary_kernel(const float *x, int64_t n, float thr, int32_
     }
 }
 __global__ void unpack_ternary_kernel(const uint8_t *codes, float s, float *out, int64_t n) {
-    GC_GRID_LOOP(i, n) { out[i] = s * gc::trit_value((codes[i / 4] >> (2 * (i % 4))) & 3); }
+    RAICUDA_GRID_LOOP(i, n) { out[i] = s * gc::trit_value((codes[i / 4] >> (2 * (i % 4))) & 3); }
 }
 
 int pack_sign(int32_t dev, void *stream, const float *x, size_t n, uint8_t *bits, raicuda_err *err) {
@@ -337,7 +331,7 @@ __global__ void qsgd_scale_kernel(const float *x, int64_t n, uint32_t bucket, fl
 __global__ void qsgd_code_kernel(const float *x, int64_t n, uint32_t bucket, const float *scales, uint32_t levels,
                                  uint32_t width, uint64_t key, uint8_t *codes) {
     if (width == 16) {
-        GC_GRID_LOOP(i, n) {
+        RAICUDA_GRID_LOOP(i, n) {
             const uint32_t c = gc::qsgd_code(x[i], scales[i / bucket], levels, 16, gc::rng_uniform(key, i));
             reinterpret_cast<uint16_t *>(codes)[i] = static_cast<uint16_t>(c);
         }
@@ -345,7 +339,7 @@ __global__ void qsgd_code_kernel(const float *x, int64_t n, uint32_t bucket, con
     }
     const int per = 8 / static_cast<int>(width);
     const int64_t nb = (n * width + 7) / 8;
-    GC_GRID_LOOP(b, nb) {
+    RAICUDA_GRID_LOOP(b, nb) {
         uint32_t v = 0;
         for (int j = 0; j < per && b * per + j < n; ++j) {
             const int64_t i = b * per + j;
@@ -356,7 +350,7 @@ __global__ void qsgd_code_kernel(const float *x, int64_t n, uint32_t bucket, con
 }
 __global__ void qsgd_value_kernel(const uint8_t *codes, const float *scales, int64_t n, uint32_t bucket,
                                   uint32_t levels, uint32_t width, float *out) {
-    GC_GRID_LOOP(i, n) {
+    RAICUDA_GRID_LOOP(i, n) {
         uint32_t c;
         if (width == 16) {
             c = codes[2 * i] | (static_cast<uint32_t>(codes[2 * i + 1]) << 8);

@@ -16,6 +16,7 @@
 #include "cuda_backend_abi.h"
 #include "cuda_quant_abi.h"
 #include "error_util.cuh"
+#include "launch.cuh"
 #include "scratch.cuh"
 #include "lt_gemm.cuh"
 #include "q4_codes.h"
@@ -37,24 +38,7 @@ __device__ __forceinline__ float codebook_value(int32_t type, int code) {
     return type == kFP4 ? rai::q4::fp4_value(code) : rai::q4::nf4_value(code);
 }
 
-// Element loads and stores.
-template <class T>
-__device__ __forceinline__ float to_f(T v);
-template <>
-__device__ __forceinline__ float to_f<float>(float v) { return v; }
-template <>
-__device__ __forceinline__ float to_f<__half>(__half v) { return __half2float(v); }
-template <>
-__device__ __forceinline__ float to_f<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
-
-template <class T>
-__device__ __forceinline__ T from_f(float v);
-template <>
-__device__ __forceinline__ float from_f<float>(float v) { return v; }
-template <>
-__device__ __forceinline__ __half from_f<__half>(float v) { return __float2half_rn(v); }
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+// Element loads and stores (to_f, from_f) and aligned16: core/launch.cuh
 
 // The per-block scale of block b (nested: code8[a8] * absmax2 + offset, two roundings).
 __device__ __forceinline__ float block_scale(const raicuda_q4_weight &w, int64_t b) {
@@ -363,7 +347,6 @@ void launch_gemv(const raicuda_q4_weight &w, int64_t N, int64_t K, const void *x
     }
 }
 
-bool aligned16(const void *p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
 // ---------------------------------------------------------------- dequantise + cuBLASLt
 

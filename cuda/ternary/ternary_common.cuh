@@ -10,18 +10,14 @@
 #include "cuda_backend_abi.h"
 #include "ternary/cuda_ternary_abi.h"
 #include "error_util.cuh"
+#include "launch.cuh"
 
 namespace raicuda::ternary {
 
 using u64 = unsigned long long;
 static_assert(sizeof(u64) == sizeof(uint64_t), "u64 is 64-bit");
 
-constexpr int kThreads = 256;
-
-inline int blocks_for(size_t n) {
-    const size_t b = (n + kThreads - 1) / kThreads;
-    return static_cast<int>(b < 65535u * 16u ? (b == 0 ? 1 : b) : 65535u * 16u);
-}
+constexpr int kThreads = kLaunchThreads;  // blocks_for: core/launch.cuh
 
 __host__ __device__ inline size_t words_for(size_t dim) { return dim / 64 + (dim % 64 != 0 ? 1 : 0); }
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "error_util.cuh"
+#include "launch.cuh"
 #include "train/cuda_train_abi.h"
 #include "train/kernel_math.h"
 
@@ -18,14 +19,7 @@ namespace tm = rai::train::math;
 constexpr int kThreads = 256;
 constexpr int kReduceBlocks = RAICUDA_TRAIN_REDUCE_BLOCKS;  // fixed grid: results do not depend on the device
 
-int blocks_for(int64_t n) {
-    const int64_t b = (n + kThreads - 1) / kThreads;
-    return static_cast<int>(b < 1 ? 1 : (b > 65535 * 16 ? 65535 * 16 : b));
-}
-
-#define RAICUDA_GRID_LOOP(i, n)                                                              \
-    for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
-         i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+// blocks_for and RAICUDA_GRID_LOOP: core/launch.cuh
 
 #define RAICUDA_LAUNCHED(err, what)                         \
     do {                                                    \
