@@ -59,8 +59,8 @@ func efResidual(t *testing.T, blob []byte) []float32 {
 	return r
 }
 
-// roundTrip compresses g into tensor 0 and decodes the message, as a receiver would.
-func roundTrip(t *testing.T, c *Compressor, g []float32) []float32 {
+// decodeOwn compresses g into tensor 0 and decodes the message, as a receiver would.
+func decodeOwn(t *testing.T, c *Compressor, g []float32) []float32 {
 	t.Helper()
 	msg, err := c.Compress(0, g)
 	if err != nil {
@@ -135,7 +135,7 @@ func TestCompressErrorFeedbackIdentity(t *testing.T) {
 		sumD := make([]float64, n)
 		for step := 0; step < 6; step++ {
 			g := randomGrad(r, n)
-			d := roundTrip(t, c, g)
+			d := decodeOwn(t, c, g)
 			for i := range g {
 				sumG[i] += float64(g[i])
 				sumD[i] += float64(d[i])
@@ -389,7 +389,7 @@ func TestCompressMomentumCorrection(t *testing.T) {
 			p := mu * u[i]
 			u[i] = p + g[i]
 		}
-		d := roundTrip(t, c, g)
+		d := decodeOwn(t, c, g)
 		for i := range d {
 			if d[i] != u[i] {
 				t.Fatalf("step %d element %d: decoded %v, velocity %v", step, i, d[i], u[i])
