@@ -46,12 +46,14 @@ void allreduce_nccl(rai_gc &gc, uint32_t id, rai_tensor *grad, void *comm, uint3
     const int32_t gdt = dtype::equal(ts.dtype, dtype::bf16) ? RAICUDA_GC_BF16 : RAICUDA_GC_F32;
     const std::size_t n = ts.numel;
     void *gptr = static_cast<char *>(grad->data) + grad->byte_offset;
-    // The new momentum-correction velocity (when momentum is on), committed with the step.
-    FloatBuf u_new;
-    if (ts.velocity.size()) u_new.resize_device(gc.pool, gc.ctx->device.device_id, n);
-    float *const un = u_new.size() ? u_new.device() : nullptr;
     const bool raw = gc.cfg.method == RAI_GC_NONE || ts.step < gc.cfg.warmup_steps ||
                      (gc.cfg.method == RAI_GC_POWERSGD && ts.rank == 0);
+    // The new momentum-correction velocity, committed with the step, for the two paths below
+    // that build their own input (the all-gather path goes through compress_to_vector).
+    FloatBuf u_new;
+    if (ts.velocity.size() && (raw || gc.cfg.method == RAI_GC_POWERSGD))
+        u_new.resize_device(gc.pool, gc.ctx->device.device_id, n);
+    float *const un = u_new.size() ? u_new.device() : nullptr;
 
     if (gc.cfg.method == RAI_GC_POWERSGD && !raw) {
         const uint32_t rows = ts.rows, cols = ts.cols, r = ts.rank;
