@@ -22,7 +22,19 @@ momentum 0.9): each worker clips its own gradient to global norm sqrt(W) (DGC's 
 the average of W noisy gradients then has norm about 1, the baseline's threshold), its compressor
 keeps the velocity u = 0.9 u + g and sends it with the EF residual, and the averaged decoded
 velocity takes a plain SGD step (momentum 0, no further clipping). "uncompressed MC" sends the
-velocity exactly (NONE with EF): momentum SGD with local clipping, the control for the MC arms. Reported per optimizer: held-out mean +- sample std over seeds, % vs uncompressed,
+velocity exactly (NONE with EF): momentum SGD with local clipping, the control for the MC arms.
+" LC" (either optimizer): the same local clipping to sqrt(W) before compressing, and no clipping
+of the averaged decoded gradient (which carries the EF catch-up that a global clip would cut);
+"uncompressed LC" is its control. " FV" (AdamW only; 1-bit Adam's two stages, Tang et al. 2021):
+the warm-up (--warmup, required) runs uncompressed AdamW and tracks the variance v; at its end v
+is frozen, and each worker clips locally, divides its gradient by sqrt(v_hat) + eps and compresses
+it with momentum correction (momentum beta1); plain SGD with lr (1 - beta1) lr_adam and weight decay
+wd / (1 - beta1) then makes exactly Adam's frozen-variance step with decoupled decay. Our variant
+preconditions before compressing, so top-k selects by the size of the update. bits/param counts
+the warm-up at 32. "uncompressed FV" is its control. " AG" (either optimizer): the W messages are
+not reduced (majority vote for sign) but each is decoded and the decodes averaged, as an
+all-gather of the messages would (each worker still sends the same bits; for top-k and PowerSGD
+this equals the reduce). Suffixes combine: "EF-SIGN MC AG". Reported per optimizer: held-out mean +- sample std over seeds, % vs uncompressed,
 bits/param (rai's stats of worker 0's compressor), within 5 %; the acceptance check: EF-PowerSGD
 r >= 2, EF-sign and EF-top-k 1 % within 5 % of uncompressed.
 
@@ -71,14 +83,41 @@ def run_key(r):
     return (r["opt"], r["arm"], int(r["warmup"]), int(r["seed"]), float(r["lr"]))
 
 
+# Training recipes an arm name may end with (see the module docstring): suffix -> optimizers it runs with.
+RECIPES = {"MC": ("sgd",), "LC": ("sgd", "adamw"), "FV": ("adamw",), "AG": ("sgd", "adamw")}
+
+
+def split_recipe(name):
+    """(arm name without its recipe suffixes, the recipes joined by "+" or None): "EF-SIGN MC AG"
+    -> ("EF-SIGN", "MC+AG")."""
+    words = name.split(" ")
+    tail = []
+    while len(words) > 1 and words[-1] in RECIPES:
+        tail.insert(0, words.pop())
+    return " ".join(words), "+".join(tail) or None
+
+
+def has(recipe, part):
+    return recipe is not None and part in recipe.split("+")
+
+
+def recipe_opts(recipe):
+    """The optimizers every part of the recipe runs with."""
+    opts = {"sgd", "adamw"}
+    for part in recipe.split("+"):
+        opts &= set(RECIPES[part])
+    return sorted(opts)
+
+
 def split_mc(name):
-    """(arm name without the " MC" suffix, momentum correction on)."""
-    return (name[:-3], True) if name.endswith(" MC") else (name, False)
+    """(arm name without a recipe suffix, momentum correction on: MC, and FV which builds on it)."""
+    base, recipe = split_recipe(name)
+    return base, has(recipe, "MC") or has(recipe, "FV")
 
 
 def parse_arm(name):
-    """(method or None for uncompressed, EF on); a " MC" suffix is ignored here (split_mc)."""
-    name, _ = split_mc(name)
+    """(method or None for uncompressed, EF on); a recipe suffix is ignored here (split_recipe)."""
+    name, _ = split_recipe(name)
     if name == "uncompressed":
         return None, False
     ef = name.startswith("EF-")
@@ -108,18 +147,24 @@ class State(tt.WorkerState):
         gc.close()
 
 
-def make_optimizer(ctx, opt_name, lr, mc=False):
+BETA1, BETA2, ADAM_EPS, ADAM_WD = 0.9, 0.999, 1e-8, 0.01  # rai's AdamW defaults, wd as the baseline
+
+
+def make_optimizer(ctx, opt_name, lr, recipe=None):
     import rai
 
-    if mc:  # the decoded tensor is already the momentum update; workers clipped locally
+    if has(recipe, "MC") or has(recipe, "FV"):  # the decoded tensor is already the momentum update; workers clipped locally
+        if has(recipe, "FV"):  # p -= lr (1 - b1) u + lr wd p: Adam's m = (1 - b1) u, decoupled decay via L2 on plain SGD
+            return rai.Optimizer(ctx, "sgd", lr=lr * (1.0 - BETA1), weight_decay=ADAM_WD / (1.0 - BETA1))
         return rai.Optimizer(ctx, "sgd", lr=lr)
+    clip = None if has(recipe, "LC") else 1.0  # LC: the workers clipped before compressing
     if opt_name == "sgd":
-        return rai.Optimizer(ctx, "momentum", lr=lr, momentum=0.9, max_grad_norm=1.0)
-    return rai.Optimizer(ctx, "adamw", lr=lr, weight_decay=0.01, max_grad_norm=1.0)
+        return rai.Optimizer(ctx, "momentum", lr=lr, momentum=0.9, max_grad_norm=clip)
+    return rai.Optimizer(ctx, "adamw", lr=lr, weight_decay=ADAM_WD, max_grad_norm=clip)
 
 
 def run_stream(state, job):
-    """compress_bench's train_stream<T2Task>."""
+    """compress_bench's train_stream<T2Task>, plus the recipes MC, LC and FV."""
     import rai
 
     cfg, dev = state.cfg, state.device
@@ -127,37 +172,54 @@ def run_stream(state, job):
     task = tt.LmTask(tt.build_model("gru", seed, dev), state.heldout, dev)
     tokens = [state.tokens(seed * STREAM_STRIDE + w) for w in range(workers)]
     grads = task.grads
-    mc = job.get("mc", False)
-    if mc and job["opt"] != "sgd":
-        raise ValueError("momentum correction (MC arms) is for SGD-momentum only")
-    opt = make_optimizer(state.ctx, job["opt"], job["lr"], mc)
+    recipe = job.get("recipe") or ("MC" if job.get("mc") else None)
+    if recipe is not None and job["opt"] not in recipe_opts(recipe):
+        raise ValueError(f"recipe {recipe} runs with {'/'.join(recipe_opts(recipe)) or 'no optimizer'} only")
+    fv_steps = job["warmup_steps"] if has(recipe, "FV") else 0  # FV: uncompressed AdamW, then frozen variance
+    if has(recipe, "FV") and fv_steps <= 0:
+        raise ValueError("recipe FV needs a warm-up (--warmup 5): the variance is frozen at its end")
+    mc = has(recipe, "MC") or has(recipe, "FV")
+    local = mc or has(recipe, "LC")
+    opt = make_optimizer(state.ctx, job["opt"], job["lr"], recipe)
+    adam = rai.Optimizer(state.ctx, "adamw", lr=job["lr"], weight_decay=ADAM_WD) if fv_steps else None
     local_clip = math.sqrt(workers)
     gcs = []
     try:
         tt.register(opt, task.pairs)
+        if adam is not None:
+            tt.register(adam, task.pairs)
         if job["method"] is not None or mc:
             kw = dict(METHODS[job["method"]][0]) if job["method"] is not None else {"method": "none"}
             method = kw.pop("method")
             if mc:
-                kw["momentum"] = 0.9
+                kw["momentum"] = BETA1
             for _ in range(workers):
                 gc = rai.GradientCompressor(state.ctx, method, error_feedback=job["ef"] or mc,
-                                            warmup_steps=job["warmup_steps"], seed=GC_SEED, **kw)
+                                            warmup_steps=0 if fv_steps else job["warmup_steps"], seed=GC_SEED, **kw)
                 gcs.append(gc)
                 for name, _, g in task.pairs:
                     gc.add_tensor(g, name)
-        acc = [torch.empty_like(g) for g in grads] if not gcs else None
+        acc = [torch.empty_like(g) for g in grads]
+        var = [torch.zeros_like(g) for g in grads] if fv_steps else None
+        denom = None
         finite, stopped = True, None
         tt.synchronize(dev)
         t0 = time.perf_counter()
         for step in range(steps):
+            compressing = bool(gcs) and step >= fv_steps
+            if fv_steps and step == fv_steps:  # freeze Adam's bias-corrected variance
+                bc2 = 1.0 - BETA2 ** fv_steps
+                denom = [(v / bc2).sqrt_().add_(ADAM_EPS) for v in var]
+                var = None
             losses = []
             msgs = []
             for w in range(workers):
                 losses.append(task.loss(tokens[w], step, batch, True))
-                if mc:
+                if local and var is None:  # MC, LC, FV (after its warm-up): DGC's local clipping
                     torch.nn.utils.clip_grad_norm_(grads, local_clip)
-                if gcs:
+                if compressing:
+                    if denom is not None:  # FV: precondition, then compress the momentum of g / sqrt(v)
+                        torch._foreach_div_(grads, denom)
                     msgs.append([gcs[w].compress(t, g) for t, g in enumerate(grads)])
                 elif w == 0:
                     for a, g in zip(acc, grads):
@@ -165,7 +227,14 @@ def run_stream(state, job):
                 else:
                     for a, g in zip(acc, grads):
                         a.add_(g)
-            if gcs:
+            if compressing and has(recipe, "AG"):  # all-gather: the mean of every worker's own decode
+                for t, g in enumerate(grads):
+                    for w in range(workers):
+                        gcs[0].decompress(t, msgs[w][t], out=g if w == 0 else acc[t])
+                        if w:
+                            g.add_(acc[t])
+                    g.div_(float(workers))
+            elif compressing:
                 for t, g in enumerate(grads):
                     reduced = gcs[0].reduce(t, [msgs[w][t] for w in range(workers)])
                     gcs[0].decompress(t, reduced, out=g)
@@ -174,8 +243,14 @@ def run_stream(state, job):
                 for a, g in zip(acc, grads):
                     torch.div(a, float(workers), out=g)
             finite = bool(torch.isfinite(torch.stack(losses)).all())
+            step_opt = opt
+            if var is not None:  # FV's warm-up: AdamW on the exact mean, clipped to 1, its variance tracked
+                adam.clip_grad_norm(1.0)
+                for v, g in zip(var, grads):
+                    v.mul_(BETA2).addcmul_(g, g, value=1.0 - BETA2)
+                step_opt = adam
             try:
-                opt.step()  # clips the averaged gradient to norm 1
+                step_opt.step()  # baseline and MC-less arms: clips the averaged gradient to norm 1
             except rai.InvalidArgumentError as exc:  # non-finite norm: nothing updated
                 finite, stopped = False, f"step {step}: {exc}"
             if not finite:
@@ -184,12 +259,16 @@ def run_stream(state, job):
         tt.synchronize(dev)
         seconds = time.perf_counter() - t0
         bits = gcs[0].stats().bits_per_param if gcs else 32.0
+        if fv_steps and gcs:  # the compressors saw only the compressed steps; the warm-up sent 32 bits
+            bits = (fv_steps * 32.0 + (steps - fv_steps) * bits) / steps
         heldout = task.heldout() if finite else float("nan")
     finally:
         tt.synchronize(dev)
         for gc in gcs:
             gc.close()
         opt.close()
+        if adam is not None:
+            adam.close()
     return {"heldout": heldout, "bits": float(bits), "seconds": seconds, "diverged": stopped, "pid": os.getpid()}
 
 
@@ -231,7 +310,8 @@ def report(runs, cfg, out=print):
             rs = cells[key]
             method, ef = parse_arm(key[1])
             mc = split_mc(key[1])[1]
-            label = (method or "uncompressed") + (" +MC" if mc else "")
+            recipe = split_recipe(key[1])[1]
+            label = (method or "uncompressed") + (f" +{recipe}" if recipe else "")
             ef = ef or mc  # momentum correction runs with error feedback
             if not rs:
                 out(f"| {opt} | {label} | {'on' if ef else 'off'} | {key[2]} | all runs failed | - | - | - |")
@@ -239,9 +319,9 @@ def report(runs, cfg, out=print):
             mean, sd = tt.mean_std([r["heldout"] for r in rs])
             bits = rs[-1]["bits"]
             row = {"opt": opt, "arm": key[1], "method": method or "uncompressed", "ef": ef if method else None,
-                   "mc": mc, "warmup": key[2], "mean": mean, "std": sd, "bits": bits, "runs": len(rs),
+                   "mc": mc, "recipe": recipe, "warmup": key[2], "mean": mean, "std": sd, "bits": bits, "runs": len(rs),
                    "seconds": sum(r["seconds"] for r in rs) / len(rs)}
-            if method is None and not mc:
+            if method is None and recipe is None:
                 base = mean
                 out(f"| {opt} | uncompressed | - | - | {tt.fmt(mean)} +- {tt.fmt(sd)} | - | 32 | - |")
                 summary.append(row)
@@ -286,7 +366,8 @@ def report(runs, cfg, out=print):
                 if method:
                     bits = f"{s['bits']:.2f}"
             mc = split_mc(arm)[1]
-            out(f"| {(method or 'uncompressed') + (' +MC' if mc else '')} | {('on' if ef or mc else 'off') if method or mc else '-'} | "
+            recipe = split_recipe(arm)[1]
+            out(f"| {(method or 'uncompressed') + (f' +{recipe}' if recipe else '')} | {('on' if ef or mc else 'off') if method or mc else '-'} | "
                 f"{(str(wu) + ' %') if wu else '0'} | " + " | ".join(cols) + f" | {bits} |")
     failed = [r for r in runs if r.get("error") and not r.get("not_run")]
     for r in failed:
@@ -330,13 +411,16 @@ def make_config(args):
            "seeds": args.seeds or (1 if args.quick else 3), "jobs": max(1, args.jobs), "quick": args.quick,
            "opts": ["sgd", "adamw"] if args.opt == "both" else [args.opt]}
     cfg["lr"] = {o: (args.lr if args.lr else LR[o]) for o in cfg["opts"]}
+    cfg["warmups"] = [int(x) for x in args.warmup.split(",") if x.strip()]
     arms = [a.strip() for a in (args.arms or DEFAULT_ARMS).split(",") if a.strip()]
     cfg["arms"] = sorted(dict.fromkeys(arms), key=lambda a: a != "uncompressed")  # the baseline first
     for a in cfg["arms"]:
         parse_arm(a)
-        if split_mc(a)[1] and "adamw" in cfg["opts"]:
-            raise SystemExit(f"--arms: {a!r} (momentum correction) needs --opt sgd")
-    cfg["warmups"] = [int(x) for x in args.warmup.split(",") if x.strip()]
+        recipe = split_recipe(a)[1]
+        if recipe is not None and any(o not in recipe_opts(recipe) for o in cfg["opts"]):
+            raise SystemExit(f"--arms: {a!r} (recipe {recipe}) runs with --opt {'/'.join(recipe_opts(recipe)) or '(none)'} only")
+        if has(recipe, "FV") and not all(cfg["warmups"]):
+            raise SystemExit(f"--arms: {a!r} (recipe FV) needs a warm-up: --warmup 5")
     if cfg["steps"] <= 0 or cfg["batch"] <= 0 or cfg["seeds"] <= 0 or cfg["workers"] <= 0 or not cfg["warmups"]:
         raise SystemExit("steps, batch, seeds, workers must be positive and --warmup non-empty")
     cores = os.cpu_count() or 1
@@ -388,10 +472,11 @@ def main(argv=None):
         for opt in cfg["opts"]:
             for arm in cfg["arms"]:
                 method, ef = parse_arm(arm)
-                for wu in ([0] if method is None else cfg["warmups"]):
+                fv = has(split_recipe(arm)[1], "FV")
+                for wu in ([0] if method is None and not fv else cfg["warmups"]):
                     for seed in seeds:
                         jobs.append({"id": len(jobs), "opt": opt, "lr": cfg["lr"][opt], "arm": arm, "method": method,
-                                     "ef": ef, "mc": split_mc(arm)[1], "warmup": wu,
+                                     "ef": ef, "mc": split_mc(arm)[1], "recipe": split_recipe(arm)[1], "warmup": wu,
                                      "warmup_steps": warm.get(wu, 0), "seed": seed})
         results = {"benchmark": "compress_torch_bench",
                    "config": {k: v for k, v in cfg.items() if k not in ("heldout_path", "train_paths")},
