@@ -1469,19 +1469,15 @@ void apply(rai_gc &gc, uint32_t id, rai_tensor *grad_inout) {
         store_f32(TensorCheck("grad_inout", grad_inout), gc.scratch_dec.data());
         return;
     }
+    // CUDA: the output is what a receiver decodes from the message: store it, then commit the state.
     FloatBuf u_new;
     FloatBuf m = make_m(gc, ts, grad_inout, u_new);
     Built b = build(gc, ts, m, false);
-    // The output is what a receiver decodes from the message: store it, then commit the state.
-    if (gc.cuda) {
-        TensorCheck t("grad_inout", grad_inout);
-        GC_CUDA(gc, store(GC_DEV(gc), b.dec.device(), t.data(), is_bf16(ts.dtype) ? RAICUDA_GC_BF16 : RAICUDA_GC_F32,
-                          ts.numel, GC_ERR));
-    } else {
-        store_f32(TensorCheck("grad_inout", grad_inout), b.dec.host());
-    }
+    TensorCheck t("grad_inout", grad_inout);
+    GC_CUDA(gc, store(GC_DEV(gc), b.dec.device(), t.data(), is_bf16(ts.dtype) ? RAICUDA_GC_BF16 : RAICUDA_GC_F32,
+                      ts.numel, GC_ERR));
     commit(gc, ts, m, b, u_new);
-    if (gc.cuda) cuda::check([&](raicuda_err *e) { return be().stream_synchronize(GC_DEV(gc), e); });
+    cuda::check([&](raicuda_err *e) { return be().stream_synchronize(GC_DEV(gc), e); });
 }
 
 // ---------------------------------------------------------------- reduce
