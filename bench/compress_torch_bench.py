@@ -34,7 +34,10 @@ preconditions before compressing, so top-k selects by the size of the update. bi
 the warm-up at 32. "uncompressed FV" is its control. " AG" (either optimizer): the W messages are
 not reduced (majority vote for sign) but each is decoded and the decodes averaged, as an
 all-gather of the messages would (each worker still sends the same bits; for top-k and PowerSGD
-this equals the reduce). Suffixes combine: "EF-SIGN MC AG". Reported per optimizer: held-out mean +- sample std over seeds, % vs uncompressed,
+this equals the reduce). " PQ" (PowerSGD arms): PowerSGD's own two all-reduces, as
+rai_gc_allreduce_mpi runs them (rai_gc_powersgd_p, sum of P, rai_gc_powersgd_q, sum of Q, every
+worker decodes the sum and keeps the shared Q): one rank-r approximation of the summed gradient,
+where the plain arm sums each worker's own rank-r approximation. Suffixes combine: "EF-SIGN MC AG". Reported per optimizer: held-out mean +- sample std over seeds, % vs uncompressed,
 bits/param (rai's stats of worker 0's compressor), within 5 %; the acceptance check: EF-PowerSGD
 r >= 2, EF-sign and EF-top-k 1 % within 5 % of uncompressed.
 
@@ -84,7 +87,7 @@ def run_key(r):
 
 
 # Training recipes an arm name may end with (see the module docstring): suffix -> optimizers it runs with.
-RECIPES = {"MC": ("sgd",), "LC": ("sgd", "adamw"), "FV": ("adamw",), "AG": ("sgd", "adamw")}
+RECIPES = {"MC": ("sgd",), "LC": ("sgd", "adamw"), "FV": ("adamw",), "AG": ("sgd", "adamw"), "PQ": ("sgd", "adamw")}
 
 
 def split_recipe(name):
@@ -180,6 +183,9 @@ def run_stream(state, job):
         raise ValueError("recipe FV needs a warm-up (--warmup 5): the variance is frozen at its end")
     mc = has(recipe, "MC") or has(recipe, "FV")
     local = mc or has(recipe, "LC")
+    two_rounds = has(recipe, "PQ")
+    if two_rounds and (job["method"] is None or not job["method"].startswith("POWERSGD")):
+        raise ValueError("recipe PQ is PowerSGD's two all-reduces: POWERSGD arms only")
     opt = make_optimizer(state.ctx, job["opt"], job["lr"], recipe)
     adam = rai.Optimizer(state.ctx, "adamw", lr=job["lr"], weight_decay=ADAM_WD) if fv_steps else None
     local_clip = math.sqrt(workers)
@@ -220,14 +226,25 @@ def run_stream(state, job):
                 if compressing:
                     if denom is not None:  # FV: precondition, then compress the momentum of g / sqrt(v)
                         torch._foreach_div_(grads, denom)
-                    msgs.append([gcs[w].compress(t, g) for t, g in enumerate(grads)])
+                    if two_rounds:  # round 1: P_w = M_w Q (the compressor keeps M_w until round 2)
+                        msgs.append([gcs[w].powersgd_p(t, g) for t, g in enumerate(grads)])
+                    else:
+                        msgs.append([gcs[w].compress(t, g) for t, g in enumerate(grads)])
                 elif w == 0:
                     for a, g in zip(acc, grads):
                         a.copy_(g)
                 else:
                     for a, g in zip(acc, grads):
                         a.add_(g)
-            if compressing and has(recipe, "AG"):  # all-gather: the mean of every worker's own decode
+            if compressing and two_rounds:  # sum P; round 2: Q_w = M_w^T orth(P); sum Q; every worker decodes
+                for t, g in enumerate(grads):
+                    p_sum = gcs[0].reduce(t, [msgs[w][t] for w in range(workers)])
+                    q = [gcs[w].powersgd_q(t, p_sum) for w in range(workers)]
+                    final = gcs[0].reduce(t, q) if q[0] else p_sum  # b"": the tensor went raw
+                    for w in range(workers):  # each worker keeps the shared Q as its warm start
+                        gcs[w].decompress(t, final, out=g if w == 0 else acc[t])
+                    g.div_(float(workers))
+            elif compressing and has(recipe, "AG"):  # all-gather: the mean of every worker's own decode
                 for t, g in enumerate(grads):
                     for w in range(workers):
                         gcs[0].decompress(t, msgs[w][t], out=g if w == 0 else acc[t])

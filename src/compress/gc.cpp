@@ -1700,7 +1700,7 @@ std::vector<uint8_t> powersgd_q_vector(rai_gc &gc, uint32_t id, const uint8_t *p
         matmul_pqt(P.data(), Q.data(), b.dec.host(), rows, cols, r, false);
     }
     std::memcpy(pl + 12, Q.data(), 4 * Q.size());
-    b.size = msg.size();
+    b.size = msg.size() + factor_offset() + 4 * P.size();  // the stats count what both rounds sent
     FloatBuf m = std::move(ts.round_m);
     FloatBuf u_new = std::move(ts.round_u);
     const uint64_t step = ts.step;

@@ -738,6 +738,12 @@ TEST_F(Gc, PowerSgdTwoRoundProtocolAgreesAcrossPeers) {
             ASSERT_RAI_OK(rai_gc_powersgd_q(gcs[k], 0, psum.data(), psum.size(), qm[k].data(), need, &w));
         }
         const auto qsum = reduce_all(qm);
+        for (int k = 0; k < peers; ++k) {  // the stats count both rounds' messages
+            rai_gc_stats st;
+            rai_gc_stats_init(&st);
+            ASSERT_RAI_OK(rai_gc_get_stats(gcs[k], 0, &st));
+            EXPECT_EQ(st.bits_out, 8u * (step + 1) * (pm[k].size() + qm[k].size())) << "peer " << k;
+        }
         std::vector<float> first;
         for (int k = 0; k < peers; ++k) {
             Grad out = random_grad(shape, 0);
