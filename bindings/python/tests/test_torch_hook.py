@@ -58,6 +58,38 @@ def _gradient_gap(torch, dist, rank, method, options):
     return gap
 
 
+def _sum_decoded_gap(torch, dist, rank):
+    """SIGN with sum_decoded over 3 steps of a one-bucket model: max |hooked gradient - the
+    average of every rank's own decode| (a twin compressor's apply gives this rank's decode)."""
+    from torch.nn.parallel import DistributedDataParallel
+    from rai.torch_hooks import RaiCompressionState, rai_compression_hook
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(12, 3, bias=False)  # one parameter: the bucket is its gradient
+    ref = torch.nn.Linear(12, 3, bias=False)
+    ref.load_state_dict(model.state_dict())
+    ddp = DistributedDataParallel(model)
+    ctx = rai.Context("cpu")
+    ddp.register_comm_hook(RaiCompressionState(ctx, "sign", seed=5, sum_decoded=True), rai_compression_hook)
+    twin = rai.GradientCompressor(ctx, "sign", seed=5)
+    flat = torch.zeros(36)
+    twin.add_tensor(flat)
+    x, y = _batch(torch, rank)
+    gap = 0.0
+    for step in range(3):
+        for module in (ddp, ref):
+            module.zero_grad()
+            torch.nn.functional.mse_loss(module(x * (step + 1)), y).backward()
+        flat.copy_(ref.weight.grad.reshape(-1))
+        twin.apply(0, flat)
+        expected = flat.clone()
+        dist.all_reduce(expected)
+        expected /= WORLD
+        gap = max(gap, float((ddp.module.weight.grad.reshape(-1) - expected).abs().max()))
+    twin.close()
+    return gap
+
+
 def _training(torch, rank, method, options):
     """(first, last) loss of STEPS hooked DDP SGD steps on this rank's batch."""
     ddp = _hooked(torch, method, options)
@@ -83,6 +115,7 @@ def _worker(rank, directory):
         result = {
             "gap_topk_full": _gradient_gap(torch, dist, rank, "topk", {"ratio": 1.0}),
             "gap_powersgd_warmup": _gradient_gap(torch, dist, rank, "powersgd", {"warmup_steps": 100}),
+            "gap_sign_sum_decoded": _sum_decoded_gap(torch, dist, rank),
             "train_sign": _training(torch, rank, "sign", {}),
             "train_powersgd": _training(torch, rank, "powersgd", {"rank": 2}),
         }
@@ -116,6 +149,10 @@ class DdpHook(unittest.TestCase):
         for r in self.results:
             self.assertLess(r["gap_topk_full"], 1e-6)
             self.assertLess(r["gap_powersgd_warmup"], 1e-6)
+
+    def test_sum_decoded_averages_every_ranks_own_decode(self):
+        for r in self.results:
+            self.assertLess(r["gap_sign_sum_decoded"], 1e-6)
 
     def test_compressed_training_reduces_the_loss(self):
         for r in self.results:
