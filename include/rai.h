@@ -1347,14 +1347,20 @@ RAI_API rai_status rai_gc_powersgd_p(rai_gc *gc, uint32_t id, const rai_tensor *
 RAI_API rai_status rai_gc_powersgd_q(rai_gc *gc, uint32_t id, const void *p_sum, size_t length, void *out,
                                      size_t capacity, size_t *written);
 
-/* rai_gc_allreduce_mpi flags */
+/* rai_gc_allreduce_mpi and rai_gc_allreduce_nccl flags */
 #define RAI_GC_ALLREDUCE_AVERAGE 0x1u /* divide the sum by the communicator size */
+/* Methods that all-gather their messages: sum every rank's decoded message instead of reducing
+ * the messages. It differs from the reduce only for SIGN (the mean of the ranks' scaled signs,
+ * which is what each rank's error feedback assumes was sent, instead of a majority vote);
+ * PowerSGD and raw steps ignore it. */
+#define RAI_GC_ALLREDUCE_SUM_DECODED 0x2u
 
 /* Compressed all-reduce over MPI: every rank calls it with its gradient and the same tensor id;
  * afterwards grad_inout holds the (compressed) sum over ranks on every rank. `mpi_comm` points
  * to the caller's MPI_Comm (e.g. &comm; so rai.h needs no mpi.h). PowerSGD uses two
  * MPI_Allreduce calls (P, then Q), TOPK an all-gather of the sparse messages, raw steps one
- * MPI_Allreduce; the others all-gather their messages and reduce them as rai_gc_message_reduce.
+ * MPI_Allreduce; the others all-gather their messages and reduce them as rai_gc_message_reduce
+ * (or, with RAI_GC_ALLREDUCE_SUM_DECODED, sum their decodes).
  * The MPI calls go through the plugin librai_mpi.so (built when MPI is found; found through
  * $RAI_MPI_PLUGIN, then librai's directory, then the loader's path), so librai itself never
  * links libmpi. RAI_ERROR_UNSUPPORTED (naming why) when the plugin cannot be loaded. MPI must be

@@ -235,14 +235,16 @@ namespace Rai
         /// <summary>Compressed all-reduce over MPI: <paramref name="mpiComm"/> is the address of the
         /// caller's MPI_Comm (e.g. from an MPI binding), which must come from the MPI library librai
         /// was built with; MPI must be initialised. Afterwards <paramref name="gradient"/> holds the
-        /// (compressed) sum, or the mean with <paramref name="average"/>. RaiException(Unsupported)
-        /// without MPI (HasMpi).</summary>
-        public void AllReduceMpi(uint id, Tensor gradient, IntPtr mpiComm, bool average = false)
+        /// (compressed) sum, or the mean with <paramref name="average"/>. With
+        /// <paramref name="sumDecoded"/> every rank's decoded message is summed instead of the
+        /// gathered messages being reduced (SIGN: the mean of the scaled signs, not a majority
+        /// vote). RaiException(Unsupported) without MPI (HasMpi).</summary>
+        public void AllReduceMpi(uint id, Tensor gradient, IntPtr mpiComm, bool average = false, bool sumDecoded = false)
         {
+            uint flags = (average ? N.rai.RAI_GC_ALLREDUCE_AVERAGE : 0u) | (sumDecoded ? N.rai.RAI_GC_ALLREDUCE_SUM_DECODED : 0u);
             using (var l = Lease())
             using (var t = new TensorPins())
-                Library.Check(N.rai.rai_gc_allreduce_mpi(G(l), id, t[gradient], P.Void(mpiComm),
-                                                         average ? N.rai.RAI_GC_ALLREDUCE_AVERAGE : 0u));
+                Library.Check(N.rai.rai_gc_allreduce_mpi(G(l), id, t[gradient], P.Void(mpiComm), flags));
         }
 
         /// <summary>Statistics of one tensor, or of all with AllTensors.</summary>

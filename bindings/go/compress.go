@@ -313,12 +313,20 @@ func (c *Compressor) PowerSGDQ(id uint32, pSum []byte) ([]byte, error) {
 // CompressionHasMPI reports whether librai was built with MPI (AllReduceMPI works).
 func CompressionHasMPI() bool { return native.Rai_gc_has_mpi() != 0 }
 
+// AllReduceOption is an extra rai_gc_allreduce_mpi flag.
+type AllReduceOption uint
+
+// SumDecoded: RAI_GC_ALLREDUCE_SUM_DECODED.
+const SumDecoded = AllReduceOption(native.RAI_GC_ALLREDUCE_SUM_DECODED)
+
 // AllReduceMPI replaces grad, on every rank, by the compressed sum over the ranks of mpiComm
 // (divided by the communicator size with average). mpiComm points to the caller's MPI_Comm in
 // C memory (for example a C.MPI_Comm variable of the caller's own cgo code, &comm): this package
 // does not link MPI, so the communicator can only come from the caller. Every rank calls it with
 // the same id. StatusUnsupported when librai was built without MPI (CompressionHasMPI).
-func (c *Compressor) AllReduceMPI(id uint32, grad []float32, mpiComm unsafe.Pointer, average bool) error {
+// SumDecoded among opts sums every rank's decoded message instead of reducing the gathered
+// messages (SIGN: the mean of the scaled signs, what error feedback assumes, not a majority vote).
+func (c *Compressor) AllReduceMPI(id uint32, grad []float32, mpiComm unsafe.Pointer, average bool, opts ...AllReduceOption) error {
 	t, err := c.gradView("grad", id, grad)
 	if err != nil {
 		return err
@@ -329,6 +337,9 @@ func (c *Compressor) AllReduceMPI(id uint32, grad []float32, mpiComm unsafe.Poin
 	var flags uint
 	if average {
 		flags = uint(native.RAI_GC_ALLREDUCE_AVERAGE)
+	}
+	for _, o := range opts {
+		flags |= uint(o)
 	}
 	return c.use(func(p native.Struct_SS_rai_gc) error {
 		return withTensors([]*hostTensor{t}, func(d []native.Rai_tensor) error {

@@ -15,6 +15,7 @@ namespace {
 // The first release ended at `seed`; `momentum` and `reserved1` were appended.
 constexpr size_t kGcParamsV1 = offsetof(rai_gc_params, momentum);
 constexpr size_t kGcStatsV1 = sizeof(rai_gc_stats);
+constexpr uint32_t kAllreduceFlags = RAI_GC_ALLREDUCE_AVERAGE | RAI_GC_ALLREDUCE_SUM_DECODED;
 
 // The handle's lock, then its context's (the same order everywhere).
 struct Locked {
@@ -128,7 +129,7 @@ rai_status rai_gc_allreduce_mpi(rai_gc *gc, uint32_t id, rai_tensor *grad_inout,
     return guarded([&] {
         rai_gc &g = deref(gc, "gc");
         rai::require_not_null(mpi_comm, "mpi_comm");
-        rai::require((flags & ~RAI_GC_ALLREDUCE_AVERAGE) == 0, RAI_ERROR_INVALID_ARGUMENT, "flags has unknown bits");
+        rai::require((flags & ~kAllreduceFlags) == 0, RAI_ERROR_INVALID_ARGUMENT, "flags has unknown bits");
         Locked lock(g);
         rai::gc::allreduce_mpi(g, id, grad_inout, mpi_comm, flags);
     });
@@ -138,7 +139,7 @@ rai_status rai_gc_allreduce_nccl(rai_gc *gc, uint32_t id, rai_tensor *grad_inout
     return guarded([&] {
         rai_gc &g = deref(gc, "gc");
         rai::require_not_null(nccl_comm, "nccl_comm");
-        rai::require((flags & ~RAI_GC_ALLREDUCE_AVERAGE) == 0, RAI_ERROR_INVALID_ARGUMENT, "flags has unknown bits");
+        rai::require((flags & ~kAllreduceFlags) == 0, RAI_ERROR_INVALID_ARGUMENT, "flags has unknown bits");
         Locked lock(g);
         rai::gc::allreduce_nccl(g, id, grad_inout, nccl_comm, flags);
     });

@@ -1610,6 +1610,41 @@ void reduce(const rai_gc &gc, uint32_t id, const void *const *msgs, const std::s
     copy_out(reduce_to_vector(gc, id, m, l), out, capacity, written);
 }
 
+void combine_gathered(rai_gc &gc, uint32_t id, const std::vector<const uint8_t *> &msgs,
+                      const std::vector<std::size_t> &lens, bool sum_decoded, rai_tensor *grad) {
+    if (!sum_decoded) {
+        const std::vector<uint8_t> reduced = reduce_to_vector(gc, id, msgs, lens);
+        decompress(gc, id, reduced.data(), reduced.size(), grad);
+        return;
+    }
+    TensorState &ts = tensor(gc, id);
+    check_grad(gc, ts, "grad_inout", grad);
+    require(!msgs.empty(), RAI_ERROR_INVALID_ARGUMENT, "no messages to combine");
+    std::vector<Parsed> ps;  // every message is checked before anything is written
+    for (std::size_t i = 0; i < msgs.size(); ++i) {
+        const std::string name = "messages[" + std::to_string(i) + "]";
+        ps.push_back(parse(gc, ts, msgs[i], lens[i], name.c_str()));
+        if (ps[i].h.step != ps[0].h.step)
+            fail(RAI_ERROR_INVALID_ARGUMENT, name + ": step " + std::to_string(ps[i].h.step) + ", messages[0] is step " +
+                                                 std::to_string(ps[0].h.step) + " (peers must send the same step)");
+        if (ps[i].h.encoding == kPsgdP || ps[i].h.encoding == kPsgdQ)
+            fail(RAI_ERROR_INVALID_ARGUMENT, name + ": a " + encoding_name(ps[i].h.encoding) +
+                                                 " message is summed by its all-reduce, not decoded alone");
+    }
+    FloatBuf sum = decode_any(gc, ts, ps[0]);
+    for (std::size_t i = 1; i < ps.size(); ++i) {
+        const FloatBuf d = decode_any(gc, ts, ps[i]);
+        if (gc.cuda) {  // sum <- d + sum
+            GC_CUDA(gc, ef_add(GC_DEV(gc), d.device(), RAICUDA_GC_F32, sum.device(), sum.device(), ts.numel, GC_ERR));
+        } else {
+            float *acc = sum.host();
+            const float *di = d.host();
+            for (std::size_t j = 0; j < ts.numel; ++j) acc[j] += di[j];
+        }
+    }
+    store_any(gc, grad, sum);
+}
+
 // ---------------------------------------------------------------- PowerSGD two rounds
 std::size_t factor_offset() { return kHeaderBytes + 12; }
 

@@ -182,6 +182,10 @@ void state_load(rai_gc &gc, const void *data, std::size_t len);
 std::vector<uint8_t> compress_to_vector(rai_gc &gc, uint32_t id, const rai_tensor *grad);
 std::vector<uint8_t> reduce_to_vector(const rai_gc &gc, uint32_t id, const std::vector<const uint8_t *> &msgs,
                                       const std::vector<std::size_t> &lens);
+// The all-gathered messages of one step into grad: decompress(reduce) or, with sum_decoded
+// (RAI_GC_ALLREDUCE_SUM_DECODED), the sum of each message's decode, in message order.
+void combine_gathered(rai_gc &gc, uint32_t id, const std::vector<const uint8_t *> &msgs,
+                      const std::vector<std::size_t> &lens, bool sum_decoded, rai_tensor *grad);
 std::vector<uint8_t> powersgd_p_vector(rai_gc &gc, uint32_t id, const rai_tensor *grad);
 std::vector<uint8_t> powersgd_q_vector(rai_gc &gc, uint32_t id, const uint8_t *p_sum, std::size_t len);
 // Byte offset of the f32 factor inside a PowerSGD P or Q message, and its element count.

@@ -169,10 +169,10 @@ void allreduce_mpi(rai_gc &gc, uint32_t id, rai_tensor *grad, void *comm_ptr, ui
                 ptrs.push_back(all.data() + displs[static_cast<std::size_t>(r)]);
                 sizes.push_back(static_cast<std::size_t>(lens[static_cast<std::size_t>(r)]));
             }
-            result = reduce_to_vector(gc, id, ptrs, sizes);
+            combine_gathered(gc, id, ptrs, sizes, (flags & RAI_GC_ALLREDUCE_SUM_DECODED) != 0, grad);
         }
     }
-    decompress(gc, id, result.data(), result.size(), grad);
+    if (!result.empty()) decompress(gc, id, result.data(), result.size(), grad);
     if (flags & RAI_GC_ALLREDUCE_AVERAGE) scale_tensor(gc, grad, 1.0f / static_cast<float>(size));
 }
 

@@ -144,8 +144,7 @@ void allreduce_nccl(rai_gc &gc, uint32_t id, rai_tensor *grad, void *comm, uint3
         ptrs.push_back(all.data() + len * static_cast<std::size_t>(k));
         sizes.push_back(len);
     }
-    const std::vector<uint8_t> reduced = reduce_to_vector(gc, id, ptrs, sizes);
-    decompress(gc, id, reduced.data(), reduced.size(), grad);
+    combine_gathered(gc, id, ptrs, sizes, (flags & RAI_GC_ALLREDUCE_SUM_DECODED) != 0, grad);
     if (flags & RAI_GC_ALLREDUCE_AVERAGE) scale_tensor(gc, grad, 1.0f / static_cast<float>(size));
 }
 

@@ -6,10 +6,12 @@
 //   AVERAGE divides by the communicator size.
 #include <mpi.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -116,6 +118,61 @@ void run(rai_context *ctx, const Case &c, uint32_t flags = 0) {
     rai_gc_destroy(gc);
 }
 
+// RAI_GC_ALLREDUCE_SUM_DECODED: the result is the sum (or mean) over ranks of each rank's own
+// decode, which a twin compressor's rai_gc_apply gives (same method, seed and EF state: the
+// residual depends only on the rank's own message). A third compressor without the flag shows
+// what it changes: nothing for TOPK (its reduce is the exact union-sum), the majority vote for SIGN.
+void run_sum_decoded(rai_context *ctx, const char *name, int32_t method, uint32_t flags) {
+    rai_gc_params p;
+    rai_gc_params_init(&p);
+    p.method = method;
+    p.ratio = 0.05f;
+    p.seed = 7;
+    rai_gc *gc = nullptr, *twin = nullptr, *plain = nullptr;
+    if (rai_gc_create(ctx, &p, &gc) != RAI_OK || rai_gc_create(ctx, &p, &twin) != RAI_OK ||
+        rai_gc_create(ctx, &p, &plain) != RAI_OK) {
+        check(false, std::string(name) + " sum-decoded: create: " + rai_last_error_message());
+        return;
+    }
+    const size_t rows = 33, cols = 29;
+    int64_t shape[2] = {static_cast<int64_t>(rows), static_cast<int64_t>(cols)};
+    std::vector<float> g = gradient(rows, cols, rank_, 0, false);
+    rai_tensor t{g.data(), {RAI_DEVICE_CPU, 0}, 2, {RAI_DTYPE_FLOAT, 32, 1}, shape, nullptr, 0};
+    uint32_t id = 0;
+    for (rai_gc *c : {gc, twin, plain}) rai_gc_add_tensor(c, "w", &t, &id);
+    double vs_reduce = 0;
+    const std::string label = std::string(name) + " sum-decoded" + ((flags & RAI_GC_ALLREDUCE_AVERAGE) ? " (average)" : "");
+    for (int step = 0; step < 3; ++step) {
+        g = gradient(rows, cols, rank_, step, false);
+        std::vector<float> own = g, reduced = g;
+        rai_tensor to = t, tr = t;
+        t.data = g.data();
+        to.data = own.data();
+        tr.data = reduced.data();
+        const std::string what = label + " step " + std::to_string(step);
+        MPI_Comm comm = MPI_COMM_WORLD;
+        if (rai_gc_apply(twin, id, &to) != RAI_OK ||
+            rai_gc_allreduce_mpi(plain, id, &tr, &comm, flags) != RAI_OK ||
+            rai_gc_allreduce_mpi(gc, id, &t, &comm, flags | RAI_GC_ALLREDUCE_SUM_DECODED) != RAI_OK) {
+            check(false, what + ": " + rai_last_error_message());
+            break;
+        }
+        std::vector<float> ref(own.size());
+        MPI_Allreduce(own.data(), ref.data(), static_cast<int>(own.size()), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        if (flags & RAI_GC_ALLREDUCE_AVERAGE)
+            for (float &v : ref) v /= static_cast<float>(size_);
+        check(same_on_all_ranks(g), what + ": same result on every rank");
+        check(max_rel(ref, g) < 1e-6, what + ": equals the sum of every rank's own decode (max rel diff " +
+                                          std::to_string(max_rel(ref, g)) + ")");
+        vs_reduce = std::max(vs_reduce, max_rel(reduced, g));
+    }
+    if (method == RAI_GC_SIGN)
+        check(vs_reduce > 0.1, label + ": differs from the majority vote (max rel diff " + std::to_string(vs_reduce) + ")");
+    else
+        check(vs_reduce < 1e-6, label + ": equals the reduce path (max rel diff " + std::to_string(vs_reduce) + ")");
+    for (rai_gc *c : {gc, twin, plain}) rai_gc_destroy(c);
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -152,6 +209,10 @@ int main(int argc, char **argv) {
     for (const Case &c : cases) run(ctx, c);
     run(ctx, cases[0], RAI_GC_ALLREDUCE_AVERAGE);
     run(ctx, cases[8], RAI_GC_ALLREDUCE_AVERAGE);
+    run_sum_decoded(ctx, "SIGN", RAI_GC_SIGN, 0);
+    run_sum_decoded(ctx, "SIGN", RAI_GC_SIGN, RAI_GC_ALLREDUCE_AVERAGE);
+    run_sum_decoded(ctx, "TOPK 0.05", RAI_GC_TOPK, 0);
+    run_sum_decoded(ctx, "TERNARY", RAI_GC_TERNARY, RAI_GC_ALLREDUCE_AVERAGE);
     // bad input: an unregistered id fails on every rank alike, nothing is communicated
     {
         rai_gc *gc = nullptr;

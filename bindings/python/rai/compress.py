@@ -53,6 +53,11 @@ class GCStats:
 GCStats.__module__ = "rai"
 
 
+def _allreduce_flags(average, sum_decoded):
+    return ((lib.RAI_GC_ALLREDUCE_AVERAGE if average else 0)
+            | (lib.RAI_GC_ALLREDUCE_SUM_DECODED if sum_decoded else 0))
+
+
 def _mpi_comm_pointer(comm):
     """A `void *` to an MPI_Comm: from an mpi4py communicator (its handle's address), an int
     address, or a cffi pointer."""
@@ -200,23 +205,25 @@ class GradientCompressor(Handle):
             handle, gid, data, length, out, cap, written))
 
     # -- collectives run by librai
-    def allreduce_mpi(self, tensor_id, grad, comm, *, average=False):
+    def allreduce_mpi(self, tensor_id, grad, comm, *, average=False, sum_decoded=False):
         """Compressed all-reduce over MPI: afterwards `grad` holds the (compressed) sum over ranks
         (the mean with average=True). `comm` is an mpi4py communicator (or the address of an
-        MPI_Comm). UnsupportedError when librai was built without MPI (see has_mpi())."""
+        MPI_Comm). sum_decoded=True sums every rank's decoded message instead of reducing the
+        gathered messages (SIGN: the mean of the scaled signs, not a majority vote).
+        UnsupportedError when librai was built without MPI (see has_mpi())."""
         t = as_tensor(grad, what="grad")
-        flags = lib.RAI_GC_ALLREDUCE_AVERAGE if average else 0
+        flags = _allreduce_flags(average, sum_decoded)
         check(lib.rai_gc_allreduce_mpi(self._handle(), self._id(tensor_id), t.cdata,
                                        _mpi_comm_pointer(comm), flags))
         return grad
 
-    def allreduce_nccl(self, tensor_id, grad, nccl_comm, *, average=False):
+    def allreduce_nccl(self, tensor_id, grad, nccl_comm, *, average=False, sum_decoded=False):
         """The same over NCCL for GPU gradients on a CUDA context: `nccl_comm` is the ncclComm_t
         (an int or a cffi pointer). UnsupportedError on a CPU context or without NCCL."""
         t = as_tensor(grad, what="grad")
         if not isinstance(nccl_comm, (int, ffi.CData)):
             raise TypeError(f"nccl_comm must be an int ncclComm_t or a cffi pointer, got {type(nccl_comm).__name__}")
-        flags = lib.RAI_GC_ALLREDUCE_AVERAGE if average else 0
+        flags = _allreduce_flags(average, sum_decoded)
         check(lib.rai_gc_allreduce_nccl(self._handle(), self._id(tensor_id), t.cdata,
                                         ffi.cast("void *", nccl_comm), flags))
         return grad
