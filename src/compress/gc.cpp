@@ -1481,19 +1481,30 @@ void apply(rai_gc &gc, uint32_t id, rai_tensor *grad_inout) {
 }
 
 // ---------------------------------------------------------------- reduce
-std::vector<uint8_t> reduce_to_vector(const rai_gc &gc, uint32_t id, const std::vector<const uint8_t *> &msgs,
-                                      const std::vector<std::size_t> &lens) {
-    const TensorState &ts = tensor(gc, id);
+namespace {
+// The peers' messages of one step, each checked (before anything is written anywhere).
+std::vector<Parsed> parse_peers(const rai_gc &gc, const TensorState &ts, const std::vector<const uint8_t *> &msgs,
+                                const std::vector<std::size_t> &lens) {
     require(!msgs.empty(), RAI_ERROR_INVALID_ARGUMENT, "count must be at least 1");
     std::vector<Parsed> ps;
-    uint32_t peers = 0;
-    bool same_enc = true;
     for (std::size_t i = 0; i < msgs.size(); ++i) {
         const std::string name = "messages[" + std::to_string(i) + "]";
         ps.push_back(parse(gc, ts, msgs[i], lens[i], name.c_str()));
         if (ps[i].h.step != ps[0].h.step)
             fail(RAI_ERROR_INVALID_ARGUMENT, name + ": step " + std::to_string(ps[i].h.step) + ", messages[0] is step " +
                                                  std::to_string(ps[0].h.step) + " (peers must reduce the same step)");
+    }
+    return ps;
+}
+}  // namespace
+
+std::vector<uint8_t> reduce_to_vector(const rai_gc &gc, uint32_t id, const std::vector<const uint8_t *> &msgs,
+                                      const std::vector<std::size_t> &lens) {
+    const TensorState &ts = tensor(gc, id);
+    const std::vector<Parsed> ps = parse_peers(gc, ts, msgs, lens);
+    uint32_t peers = 0;
+    bool same_enc = true;
+    for (std::size_t i = 0; i < ps.size(); ++i) {
         same_enc = same_enc && ps[i].h.encoding == ps[0].h.encoding;
         require(uint64_t{peers} + ps[i].h.peers < 0xFFFFFFFFull, RAI_ERROR_OUT_OF_RANGE, "too many peers");
         peers += ps[i].h.peers;
@@ -1619,18 +1630,11 @@ void combine_gathered(rai_gc &gc, uint32_t id, const std::vector<const uint8_t *
     }
     TensorState &ts = tensor(gc, id);
     check_grad(gc, ts, "grad_inout", grad);
-    require(!msgs.empty(), RAI_ERROR_INVALID_ARGUMENT, "no messages to combine");
-    std::vector<Parsed> ps;  // every message is checked before anything is written
-    for (std::size_t i = 0; i < msgs.size(); ++i) {
-        const std::string name = "messages[" + std::to_string(i) + "]";
-        ps.push_back(parse(gc, ts, msgs[i], lens[i], name.c_str()));
-        if (ps[i].h.step != ps[0].h.step)
-            fail(RAI_ERROR_INVALID_ARGUMENT, name + ": step " + std::to_string(ps[i].h.step) + ", messages[0] is step " +
-                                                 std::to_string(ps[0].h.step) + " (peers must send the same step)");
+    const std::vector<Parsed> ps = parse_peers(gc, ts, msgs, lens);
+    for (std::size_t i = 0; i < ps.size(); ++i)
         if (ps[i].h.encoding == kPsgdP || ps[i].h.encoding == kPsgdQ)
-            fail(RAI_ERROR_INVALID_ARGUMENT, name + ": a " + encoding_name(ps[i].h.encoding) +
+            fail(RAI_ERROR_INVALID_ARGUMENT, "messages[" + std::to_string(i) + "]: a " + encoding_name(ps[i].h.encoding) +
                                                  " message is summed by its all-reduce, not decoded alone");
-    }
     FloatBuf sum = decode_any(gc, ts, ps[0]);
     for (std::size_t i = 1; i < ps.size(); ++i) {
         const FloatBuf d = decode_any(gc, ts, ps[i]);

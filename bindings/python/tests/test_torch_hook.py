@@ -40,6 +40,20 @@ def _hooked(torch, method, options):
     return ddp
 
 
+def _backward(torch, modules, x, y, step):
+    """Step `step`'s loss (inputs scaled by step + 1) backpropagated through each module."""
+    for module in modules:
+        module.zero_grad()
+        torch.nn.functional.mse_loss(module(x * (step + 1)), y).backward()
+
+
+def _rank_mean(dist, tensor):
+    """The uncompressed all-reduce average of `tensor` (a copy)."""
+    out = tensor.clone()
+    dist.all_reduce(out)
+    return out / WORLD
+
+
 def _gradient_gap(torch, dist, rank, method, options):
     """max |hooked DDP gradient - uncompressed all-reduce average| over 3 steps."""
     ddp = _hooked(torch, method, options)
@@ -47,13 +61,9 @@ def _gradient_gap(torch, dist, rank, method, options):
     x, y = _batch(torch, rank)
     gap = 0.0
     for step in range(3):
-        for module in (ddp, ref):
-            module.zero_grad()
-            torch.nn.functional.mse_loss(module(x * (step + 1)), y).backward()
+        _backward(torch, (ddp, ref), x, y, step)
         for p_hooked, p_ref in zip(ddp.module.parameters(), ref.parameters()):
-            expected = p_ref.grad.clone()
-            dist.all_reduce(expected)
-            expected /= WORLD
+            expected = _rank_mean(dist, p_ref.grad)
             gap = max(gap, float((p_hooked.grad - expected).abs().max()))
     return gap
 
@@ -77,14 +87,10 @@ def _sum_decoded_gap(torch, dist, rank):
     x, y = _batch(torch, rank)
     gap = 0.0
     for step in range(3):
-        for module in (ddp, ref):
-            module.zero_grad()
-            torch.nn.functional.mse_loss(module(x * (step + 1)), y).backward()
+        _backward(torch, (ddp, ref), x, y, step)
         flat.copy_(ref.weight.grad.reshape(-1))
         twin.apply(0, flat)
-        expected = flat.clone()
-        dist.all_reduce(expected)
-        expected /= WORLD
+        expected = _rank_mean(dist, flat)
         gap = max(gap, float((ddp.module.weight.grad.reshape(-1) - expected).abs().max()))
     twin.close()
     return gap
