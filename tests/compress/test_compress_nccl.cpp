@@ -1,6 +1,7 @@
 // rai_gc_allreduce_nccl on one GPU with a one-rank NCCL communicator: the result equals what
 // the same compressor gives on the CPU for one peer (compress -> reduce of one -> decompress,
-// or PowerSGD's two rounds). Skips without a CUDA device. Multi-GPU runs use the same code path
+// or PowerSGD's two rounds), also with the sum-of-decodes flag and with momentum correction.
+// Skips without a CUDA device. Multi-GPU runs use the same code path
 // with more ranks.
 #include <nccl.h>
 
@@ -33,7 +34,8 @@ std::vector<float> values(size_t n, int seed) {
     return v;
 }
 
-void run(rai_context *gpu, rai_context *cpu, ncclComm_t comm, int32_t method, float tol) {
+void run(rai_context *gpu, rai_context *cpu, ncclComm_t comm, int32_t method, float tol, uint32_t flags = 0,
+         float momentum = 0.0f) {
     const int64_t shape[2] = {96, 40};
     const size_t n = 96 * 40;
     rai_gc_params p;
@@ -42,6 +44,7 @@ void run(rai_context *gpu, rai_context *cpu, ncclComm_t comm, int32_t method, fl
     p.ratio = 0.05f;
     p.seed = 3;
     p.warmup_steps = 1;
+    p.momentum = momentum;
     rai_gc *g = nullptr, *c = nullptr;
     ASSERT_RAI_OK(rai_gc_create(gpu, &p, &g));
     ASSERT_RAI_OK(rai_gc_create(cpu, &p, &c));
@@ -56,11 +59,12 @@ void run(rai_context *gpu, rai_context *cpu, ncclComm_t comm, int32_t method, fl
     ASSERT_RAI_OK(rai_gc_add_tensor(g, "w", &td, &id));
     ASSERT_RAI_OK(rai_gc_add_tensor(c, "w", &th, &id));
     for (int step = 0; step < 3; ++step) {
-        SCOPED_TRACE("method " + std::to_string(method) + " step " + std::to_string(step));
+        SCOPED_TRACE("method " + std::to_string(method) + " flags " + std::to_string(flags) + " momentum " +
+                     std::to_string(momentum) + " step " + std::to_string(step));
         const std::vector<float> fresh = values(n, step + 1);
         std::copy(fresh.begin(), fresh.end(), host.begin());  // th views host's storage: keep it
         ASSERT_RAI_OK(rai_buffer_write(gpu, buf, 0, host.data(), 4 * n));
-        ASSERT_RAI_OK(rai_gc_allreduce_nccl(g, id, &td, comm, 0));
+        ASSERT_RAI_OK(rai_gc_allreduce_nccl(g, id, &td, comm, flags));
         ASSERT_RAI_OK(rai_buffer_read(gpu, buf, 0, out.data(), 4 * n));
         // CPU, one peer
         std::vector<uint8_t> m1(1 << 20), m2(1 << 20);
@@ -87,4 +91,14 @@ TEST_F(GcNccl, OneRankEqualsTheCpuCompressor) {
     run(gpu, cpu, comm, RAI_GC_SIGN, 1e-5f);
     run(gpu, cpu, comm, RAI_GC_QSGD, 1e-5f);
     run(gpu, cpu, comm, RAI_GC_POWERSGD, 1e-3f);
+}
+
+// With one rank the sum of decodes is the rank's own decode, which rai_gc_apply gives on the CPU;
+// momentum correction (DGC) runs through the same device kernels as the MPI path.
+TEST_F(GcNccl, SumOfDecodesAndMomentumCorrectionEqualTheCpu) {
+    run(gpu, cpu, comm, RAI_GC_SIGN, 1e-5f, RAI_GC_ALLREDUCE_SUM_DECODED);
+    run(gpu, cpu, comm, RAI_GC_TOPK, 1e-6f, RAI_GC_ALLREDUCE_SUM_DECODED);
+    run(gpu, cpu, comm, RAI_GC_TOPK, 1e-6f, 0, 0.9f);
+    run(gpu, cpu, comm, RAI_GC_SIGN, 1e-5f, RAI_GC_ALLREDUCE_SUM_DECODED, 0.9f);
+    run(gpu, cpu, comm, RAI_GC_POWERSGD, 1e-3f, 0, 0.9f);
 }
