@@ -1043,12 +1043,20 @@ RAI_API rai_status rai_lora_linear_forward_mixed(rai_context *ctx, const rai_ten
                                                  const float *scaling, const int32_t *row_adapter,
                                                  rai_tensor *y);
 
-/* ---- adapter model (host memory: CPU contexts) */
+/* ---- adapter model (state in host memory; compute on the context's device) */
 
 typedef struct rai_adapter_model rai_adapter_model;
 
-/* The model keeps `ctx` (borrowed: it must outlive the model). RAI_ERROR_UNSUPPORTED for a
- * CUDA context (use rai_lora_linear_* there). */
+/* The model keeps `ctx` (borrowed: it must outlive the model) and computes on its device.
+ * The state stays in host memory whatever the device: the tensors given to add_linear,
+ * get_weight, merged_weight, get/set_tensor and get_grad are host tensors. On a CUDA context
+ * the compute calls (forward, forward_mixed, backward) take tensors on the context's device and
+ * queue their work on its stream, returning once it is done; every tuner runs there, with the
+ * base weight kept on the device in its dtype (refreshed after merges), adapter parameters sent
+ * up at each call and gradients brought back into the host gradients. The base product runs in
+ * the weight's dtype (x converted to it, as torch's F.linear); the adapter math in fp32.
+ * 4-bit modules (add_linear_q4) need a CPU context (RAI_ERROR_UNSUPPORTED on CUDA; use
+ * rai_lora_linear_* with a 4-bit base there). */
 RAI_API rai_status rai_adapter_model_create(rai_context *ctx, rai_adapter_model **out);
 RAI_API void rai_adapter_model_destroy(rai_adapter_model *model);
 
@@ -1151,7 +1159,8 @@ RAI_API rai_status rai_adapter_adalora_orth_reg(rai_adapter_model *model, const 
                                                 int32_t accumulate_grad, float *out_loss);
 
 /* y = module(x) with the active adapters: x [..., in], y [..., out]; f32/bf16/f16, contiguous,
- * host memory. In training mode each call draws fresh dropout masks. */
+ * on the context's device. In training mode each call draws fresh dropout masks (the same on
+ * every device). */
 RAI_API rai_status rai_adapter_forward(rai_adapter_model *model, const char *module,
                                        const rai_tensor *x, rai_tensor *y);
 /* Mixed batch (eval only): row i of x uses adapter names[row_adapter[i]], -1 = the base.

@@ -16,6 +16,7 @@ const void *compress_capability();  // cuda/compress/compress_kernels.cu
 const void *train_capability();  // cuda/train/train_kernels.cu
 const void *quant_capability();
 const void *adapters_capability();
+const void *adapter_ops_capability();  // cuda/adapters/model_ops.cu
 
 namespace {
 struct Entry {
@@ -30,6 +31,7 @@ const Entry kEntries[] = {
     {"train/1", train_capability},
     {RAICUDA_BITNET_CAPABILITY, raicuda_bitnet_table},
     {"adapters/1", adapters_capability},
+    {"adapter_ops/1", adapter_ops_capability},
     {nullptr, nullptr},
 };
 }  // namespace

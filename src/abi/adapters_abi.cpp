@@ -134,11 +134,6 @@ ad::AdapterConfig to_config(const rai_adapter_params &p) {
 
 ad::Model &model_of(rai_adapter_model *m) { return deref(m, "model").impl; }
 
-void check_cpu(const rai_context &ctx) {
-    rai::require(!rai::is_cuda(ctx), RAI_ERROR_UNSUPPORTED,
-                 "the adapter model keeps host memory and runs on CPU contexts; use rai_lora_linear_* on CUDA");
-}
-
 }  // namespace
 
 extern "C" {
@@ -214,7 +209,6 @@ rai_status rai_adapter_model_create(rai_context *ctx, rai_adapter_model **out) {
     return guarded([&] {
         rai_context &c = deref(ctx, "ctx");
         rai::require_not_null(out, "out");
-        check_cpu(c);
         *out = new rai_adapter_model(&c);
     });
 }
@@ -417,7 +411,7 @@ rai_status rai_adapter_get_tensor(rai_adapter_model *model, const char *adapter,
         const std::string a = text(adapter, "adapter"), k = text(key, "key");
         std::lock_guard<std::mutex> lock(m.mutex);
         const ad::Param &p = m.tensor(a, k);
-        copy_param(*m.mutex_owner_context(), p, p.value, dst);
+        copy_param(m.state_context(), p, p.value, dst);
     });
 }
 
@@ -428,7 +422,7 @@ rai_status rai_adapter_get_grad(rai_adapter_model *model, const char *adapter, c
         std::lock_guard<std::mutex> lock(m.mutex);
         const ad::Param &p = m.tensor(a, k);
         rai::require(p.trainable, RAI_ERROR_INVALID_ARGUMENT, "key \"" + k + "\" is frozen and has no gradient");
-        copy_param(*m.mutex_owner_context(), p, p.grad, dst);
+        copy_param(m.state_context(), p, p.grad, dst);
     });
 }
 
@@ -441,7 +435,7 @@ rai_status rai_adapter_set_tensor(rai_adapter_model *model, const char *adapter,
             rai::require(n != a, RAI_ERROR_INVALID_ARGUMENT, "adapter \"" + a + "\" is merged; unmerge before changing it");
         ad::Param &p = m.tensor(a, k);
         rai::TensorCheck c("src", src);
-        c.on(*m.mutex_owner_context()).contiguous();
+        c.on(m.state_context()).contiguous();
         ad::Fp kind = ad::Fp::F32;
         rai::require(ad::float_kind(src->dtype, &kind), RAI_ERROR_DTYPE_MISMATCH,
                      "src: expected dtype f32, bf16 or f16, got " + rai::dtype::describe(src->dtype));

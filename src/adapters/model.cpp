@@ -123,6 +123,7 @@ void check_same_rows(const TensorCheck &a, const TensorCheck &b, const char *an,
 // ---------------------------------------------------------------- base modules
 
 void BaseModule::refresh_cache() {
+    ++generation;
     b32.clear();
     if (!bias.empty()) {
         b32.resize(static_cast<std::size_t>(out));
@@ -244,13 +245,27 @@ void BaseModule::commit(const std::vector<float> &new_w32, const std::vector<flo
     refresh_cache();  // the cache holds exactly what the stored dtype represents
 }
 
+Model::Model(rai_context *ctx) : ctx_(ctx) {
+    if (is_cuda(*ctx)) ops_ = make_cuda_ops(*ctx);
+}
+
+void Model::use_ops(std::unique_ptr<Ops> ops) {
+    device_weights_.clear();  // they belong to the old primitives
+    ops_ = std::move(ops);
+}
+
+const rai_context &Model::state_context() const {
+    static const rai_context host;  // a CPU context: host memory
+    return is_cuda(*ctx_) ? host : *ctx_;
+}
+
 void Model::add_linear(const std::string &name, const rai_tensor *weight, const rai_tensor *bias, uint32_t flags) {
     require(!name.empty(), RAI_ERROR_INVALID_ARGUMENT, "name must not be empty");
     require(module_by_name_.count(name) == 0, RAI_ERROR_INVALID_ARGUMENT, "module \"" + name + "\" is already registered");
     require((flags & ~RAI_LINEAR_FAN_IN_FAN_OUT) == 0, RAI_ERROR_INVALID_ARGUMENT,
             "flags has unknown bits " + std::to_string(flags & ~RAI_LINEAR_FAN_IN_FAN_OUT));
     TensorCheck w("weight", weight);
-    w.on(*ctx_).ndim(2).contiguous();
+    w.on(state_context()).ndim(2).contiguous();
     BaseModule m;
     m.name = name;
     m.dtype = tensor_fp(w, "weight");
@@ -263,7 +278,7 @@ void Model::add_linear(const std::string &name, const rai_tensor *weight, const 
     std::memcpy(m.weight.data(), w.data(), bytes);
     if (bias != nullptr) {
         TensorCheck b("bias", bias);
-        b.on(*ctx_).dtype(weight->dtype).shape({m.out}).contiguous();
+        b.on(state_context()).dtype(weight->dtype).shape({m.out}).contiguous();
         m.bias.resize(static_cast<std::size_t>(m.out) * fp_size(m.dtype));
         std::memcpy(m.bias.data(), b.data(), m.bias.size());
     }
@@ -276,6 +291,8 @@ void Model::add_linear_q4(const std::string &name, const rai_q4_state &state, co
                           const rai_tensor *bias) {
     require(!name.empty(), RAI_ERROR_INVALID_ARGUMENT, "name must not be empty");
     require(module_by_name_.count(name) == 0, RAI_ERROR_INVALID_ARGUMENT, "module \"" + name + "\" is already registered");
+    require(!ops_, RAI_ERROR_UNSUPPORTED,
+            "4-bit modules in an adapter model run on CPU contexts; on CUDA use rai_lora_linear_* with a 4-bit base");
     q4::check_state_device(*ctx_, state, "state");
     require(state.shape.size() == 2 && state.shape[0] > 0 && state.shape[1] > 0, RAI_ERROR_SHAPE_MISMATCH,
             "state: a linear layer's 4-bit weight is 2-D [out, in], got " + std::to_string(state.shape.size()) +
@@ -313,7 +330,7 @@ std::size_t Model::module_index(const std::string &name) const {
 void Model::get_weight(const std::string &name, rai_tensor *weight, rai_tensor *bias) const {
     const BaseModule &m = modules_[module_index(name)];
     TensorCheck w("weight", weight);
-    w.on(*ctx_).contiguous();
+    w.on(state_context()).contiguous();
     if (m.fan_in_fan_out) w.shape({m.in, m.out});
     else w.shape({m.out, m.in});
     Fp k = tensor_fp(w, "weight");
@@ -331,7 +348,7 @@ void Model::get_weight(const std::string &name, rai_tensor *weight, rai_tensor *
     if (bias != nullptr) {
         require(!m.bias.empty(), RAI_ERROR_INVALID_ARGUMENT, "bias: module \"" + name + "\" has no bias");
         TensorCheck b("bias", bias);
-        b.on(*ctx_).shape({m.out}).contiguous();
+        b.on(state_context()).shape({m.out}).contiguous();
         write_floats(b, "bias", m.b32.data());
     }
 }
@@ -693,15 +710,6 @@ float Model::clip_grad_norm(const std::string &adapter_name, float max_norm) {
 
 // ---------------------------------------------------------------- compute
 
-namespace {
-
-// The multiplicative IA3 vectors and the bias of a module under the active adapters.
-struct BaseTerms {
-    std::vector<float> lin, lout;  // products of the active IA3 vectors (empty when none)
-    const std::vector<float> *bias = nullptr;
-    Adapter *bias_owner = nullptr;
-};
-
 BaseTerms base_terms(const BaseModule &bm, std::size_t mi, const std::vector<ActiveEntry> &act) {
     BaseTerms t;
     if (!bm.b32.empty()) t.bias = &bm.b32;
@@ -720,6 +728,25 @@ BaseTerms base_terms(const BaseModule &bm, std::size_t mi, const std::vector<Act
     }
     return t;
 }
+
+uint64_t module_step_key(const Adapter &a, std::size_t mi, uint64_t step) {
+    return mix_key(mix_key(a.seed, name_hash(a.name)), mix_key(mi, step));
+}
+
+std::vector<float> ia3_others(const std::vector<ActiveEntry> &act, std::size_t mi, const ModuleAdapter *self, bool ff,
+                              std::size_t n) {
+    std::vector<float> p(n, 1.0f);
+    for (const ActiveEntry &o : act) {
+        if (o.adapter->cfg.type != PeftType::Ia3) continue;
+        const ModuleAdapter *om = o.adapter->for_module(mi);
+        if (om == nullptr || om == self || om->feedforward != ff) continue;
+        const Param &ol = om->get("ia3_l");
+        for (std::size_t i = 0; i < n; ++i) p[i] *= ol.value[i];
+    }
+    return p;
+}
+
+namespace {
 
 void scale_input(std::vector<float> &X, int64_t M, int64_t in, const std::vector<float> &lin) {
     if (lin.empty()) return;
@@ -741,10 +768,6 @@ void base_forward(const BaseModule &bm, const BaseTerms &t, int64_t M, const flo
             for (int64_t j = 0; j < bm.out; ++j) Y[i * bm.out + j] *= t.lout[j];
 }
 
-uint64_t module_step_key(const Adapter &a, std::size_t mi, uint64_t step) {
-    return mix_key(mix_key(a.seed, name_hash(a.name)), mix_key(mi, step));
-}
-
 }  // namespace
 
 void Model::forward(const std::string &module, const rai_tensor *x, rai_tensor *y) {
@@ -756,6 +779,7 @@ void Model::forward(const std::string &module, const rai_tensor *x, rai_tensor *
     const int64_t M = rows_of(xc, bm.in, "x", "in_features");
     require(rows_of(yc, bm.out, "y", "out_features") == M, RAI_ERROR_SHAPE_MISMATCH, "y: rows do not match x");
     check_same_rows(xc, yc, "x", "y");
+    if (ops_) return forward_device(mi, xc.data(), tensor_fp(xc, "x"), M, yc.data(), tensor_fp(yc, "y"));
     std::vector<float> X = read_floats(xc, "x");
     tensor_fp(yc, "y");
     const std::vector<ActiveEntry> act = active_for(mi);
@@ -799,6 +823,10 @@ void Model::forward_mixed(const std::string &module, const rai_tensor *x, const 
         if (row_adapter[i] < -1 || row_adapter[i] >= static_cast<int32_t>(names.size()))
             throw Error(RAI_ERROR_OUT_OF_RANGE, "row_adapter[" + std::to_string(i) + "] = " + std::to_string(row_adapter[i]) +
                                                     " is not in [-1, " + std::to_string(names.size()) + ")");
+    if (ops_) {
+        tensor_fp(yc, "y");
+        return forward_mixed_device(mi, xc.data(), tensor_fp(xc, "x"), M, ads, row_adapter, yc.data(), tensor_fp(yc, "y"));
+    }
     const std::vector<float> X = read_floats(xc, "x");
     // Segments: rows grouped by adapter (stable), one group per adapter.
     std::vector<int64_t> order(static_cast<std::size_t>(M));
@@ -851,6 +879,9 @@ void Model::backward(const std::string &module, const rai_tensor *x, const rai_t
         check_same_rows(xc, *dxc, "x", "dx");
         tensor_fp(*dxc, "dx");
     }
+    if (ops_)
+        return backward_device(mi, xc.data(), tensor_fp(xc, "x"), dyc.data(), tensor_fp(dyc, "dy"), M,
+                               dxc ? dxc->data() : nullptr, dxc ? tensor_fp(*dxc, "dx") : Fp::F32);
     const std::vector<float> X = read_floats(xc, "x");
     const std::vector<float> dY = read_floats(dyc, "dy");
     const std::vector<ActiveEntry> act = active_for(mi);
@@ -871,24 +902,12 @@ void Model::backward(const std::string &module, const rai_tensor *x, const rai_t
     if (!t.lout.empty())
         for (int64_t i = 0; i < M; ++i)
             for (int64_t j = 0; j < out; ++j) dYb[i * out + j] *= t.lout[j];
-    // Product of the other active IA3 vectors on the same side as `self` (the product rule).
-    auto ia3_others = [&](const ModuleAdapter *self, bool ff, std::size_t n) {
-        std::vector<float> p(n, 1.0f);
-        for (const ActiveEntry &o : act) {
-            if (o.adapter->cfg.type != PeftType::Ia3) continue;
-            const ModuleAdapter *om = o.adapter->for_module(mi);
-            if (om == nullptr || om == self || om->feedforward != ff) continue;
-            const Param &ol = om->get("ia3_l");
-            for (std::size_t i = 0; i < n; ++i) p[i] *= ol.value[i];
-        }
-        return p;
-    };
     for (const ActiveEntry &e : act) {
         if (e.adapter->cfg.type != PeftType::Ia3) continue;
         ModuleAdapter *ma = e.adapter->for_module(mi);
         if (ma == nullptr || ma->feedforward) continue;
         Param &l = ma->get("ia3_l");
-        const std::vector<float> others = ia3_others(ma, false, static_cast<std::size_t>(out));
+        const std::vector<float> others = ia3_others(act, mi, ma, false, static_cast<std::size_t>(out));
         for (int64_t j = 0; j < out; ++j) {
             double g = 0;
             for (int64_t i = 0; i < M; ++i) g += static_cast<double>(dY[i * out + j]) * Yb[i * out + j];
@@ -908,7 +927,7 @@ void Model::backward(const std::string &module, const rai_tensor *x, const rai_t
         ModuleAdapter *ma = e.adapter->for_module(mi);
         if (ma == nullptr || !ma->feedforward) continue;
         Param &l = ma->get("ia3_l");
-        const std::vector<float> others = ia3_others(ma, true, static_cast<std::size_t>(in));
+        const std::vector<float> others = ia3_others(act, mi, ma, true, static_cast<std::size_t>(in));
         for (int64_t k = 0; k < in; ++k) {
             double g = 0;
             for (int64_t i = 0; i < M; ++i) g += static_cast<double>(dXs[i * in + k]) * X[i * in + k];
@@ -1098,13 +1117,13 @@ void Model::merged_weight(const std::string &module, const std::vector<std::stri
     std::vector<float> W;
     if (master != nullptr) {
         TensorCheck mc("master", master);
-        mc.on(*ctx_).shape({bm.out, bm.in}).contiguous();
+        mc.on(state_context()).shape({bm.out, bm.in}).contiguous();
         W = read_floats(mc, "master");
     } else {
         W = bm.dense();
     }
     TensorCheck oc("out", out_t);
-    oc.on(*ctx_).shape({bm.out, bm.in}).contiguous();
+    oc.on(state_context()).shape({bm.out, bm.in}).contiguous();
     tensor_fp(oc, "out");
     std::vector<float> b = bm.b32;
     for (const std::string &n : names) {

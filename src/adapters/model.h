@@ -1,6 +1,7 @@
 // The adapter model: frozen linear base modules (by name) and named adapters over them, with
-// PEFT semantics. Host-resident reference implementation (CPU contexts); the CUDA path for the
-// LoRA layer itself is the functional API in lora_linear.h.
+// PEFT semantics. The state (weights, adapter parameters and gradients) lives in host memory;
+// compute runs on the host (the reference, this file's model.cpp) or, on a CUDA context, through
+// device primitives (model_device.cpp over device_ops.h) with device mirrors of the state.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -11,6 +12,7 @@
 
 #include "../quant/q4_state.h"
 #include "config.h"
+#include "device_ops.h"
 #include "half.h"
 #include "rai.h"
 
@@ -40,6 +42,7 @@ struct BaseModule {
     const float *w_ext = nullptr; // functional API: the caller's fp32 [out, in] weight, used in place
     std::vector<float> b32;       // fp32 bias or empty
     uint64_t last_train_step = 0;  // dropout masks of the latest training forward
+    uint64_t generation = 0;       // bumped whenever the weight changes (device mirrors follow it)
     // 4-bit base (w32 and weight stay empty): the state and its packed codes.
     const rai_context *ctx = nullptr;
     std::shared_ptr<rai_q4_state> q4;
@@ -102,9 +105,26 @@ struct ActiveEntry {
     float weight;
 };
 
+// The multiplicative IA3 vectors and the bias of a module under the active adapters.
+struct BaseTerms {
+    std::vector<float> lin, lout;  // products of the active IA3 vectors (empty when none)
+    const std::vector<float> *bias = nullptr;
+    Adapter *bias_owner = nullptr;
+};
+BaseTerms base_terms(const BaseModule &bm, std::size_t mi, const std::vector<ActiveEntry> &act);
+// The product of the active IA3 vectors on side `ff` other than `self` (the product rule).
+std::vector<float> ia3_others(const std::vector<ActiveEntry> &act, std::size_t mi, const ModuleAdapter *self, bool ff,
+                              std::size_t n);
+// The dropout stream of adapter `a` on module mi at training step `step`.
+uint64_t module_step_key(const Adapter &a, std::size_t mi, uint64_t step);
+
 class Model {
 public:
-    explicit Model(rai_context *ctx) : ctx_(ctx) {}
+    // A CUDA context gets the CUDA primitives (device_ops.h) for its compute.
+    explicit Model(rai_context *ctx);
+    // Runs compute through `ops` instead of the host reference. The tests give a CPU-context
+    // model host primitives to check the device path's orchestration without a GPU.
+    void use_ops(std::unique_ptr<Ops> ops);
 
     // Base modules.
     void add_linear(const std::string &name, const rai_tensor *weight, const rai_tensor *bias, uint32_t flags);
@@ -157,10 +177,19 @@ public:
     void save_peft(const std::string &name, const std::string &dir, Fp dtype) const;
 
     std::mutex mutex;
-    const rai_context *mutex_owner_context() const { return ctx_; }
+    // Where the state's tensors (weights in, parameters and gradients in and out) live: host
+    // memory, whatever device the model computes on.
+    const rai_context &state_context() const;
 
 private:
-    friend struct Compute;
+    // The device path (model_device.cpp): x, y, dy, dx are the checked tensors' device data.
+    struct DeviceCall;
+    void forward_device(std::size_t mi, const void *x, Fp xt, int64_t M, void *y, Fp yt);
+    void forward_mixed_device(std::size_t mi, const void *x, Fp xt, int64_t M, const std::vector<Adapter *> &ads,
+                              const int32_t *row_adapter, void *y, Fp yt);
+    void backward_device(std::size_t mi, const void *x, Fp xt, const void *dy, Fp dyt, int64_t M, void *dx, Fp dxt);
+    // The module's weight on the device, in its dtype and stored layout (refreshed by generation).
+    const void *device_weight(std::size_t mi);
     void check_adapter_shapes(const Adapter &a) const;
     void build_module_adapter(Adapter &a, std::size_t m, bool initialise);
     std::vector<ActiveEntry> active_for(std::size_t module) const;
@@ -178,6 +207,12 @@ private:
     bool training_ = false;
     uint64_t step_ = 0;
     std::vector<MergeRecord> merged_;
+    std::unique_ptr<Ops> ops_;  // the device path's primitives, or null (host reference)
+    struct DeviceWeight {
+        uint64_t generation = 0;
+        DevBuf weight;
+    };
+    std::map<std::size_t, DeviceWeight> device_weights_;
 };
 
 // PEFT key helpers.

@@ -14,9 +14,6 @@ using cpu::gemm;
 using cpu::gemm_nn;
 using cpu::gemm_nt;
 
-// Keys of the independent random streams of one training forward.
-constexpr uint64_t kStreamInput = 1, kStreamRank = 2, kStreamModule = 3;
-
 // x_d = drop(x): a copy with the mask applied, or nullptr when no dropout applies.
 std::vector<float> dropped(const float *X, int64_t M, int64_t K, float p, bool training, uint64_t key) {
     if (!training || p <= 0.0f) return {};
@@ -25,28 +22,6 @@ std::vector<float> dropped(const float *X, int64_t M, int64_t K, float p, bool t
     const uint64_t k = mix_key(key, kStreamInput);
     for (int64_t i = 0; i < M * K; ++i) d[i] = dropout_keep(k, static_cast<uint64_t>(i), p) ? X[i] * scale : 0.0f;
     return d;
-}
-
-// LoHa/LoKr in training: whether module dropout skips the adapter, and the rank-dropout row scale.
-bool module_dropped(const Adapter &a, bool training, uint64_t key) {
-    const float p = static_cast<float>(a.cfg.module_dropout);
-    return training && p > 0.0f && !(rand01(mix_key(key, kStreamModule), 0) > p);
-}
-std::vector<float> rank_row_scale(const Adapter &a, int64_t out, bool training, uint64_t key) {
-    const float p = static_cast<float>(a.cfg.rank_dropout);
-    if (!training || p <= 0.0f) return {};
-    std::vector<float> s(static_cast<std::size_t>(out));
-    const uint64_t k = mix_key(key, kStreamRank);
-    double sum = 0;
-    for (int64_t i = 0; i < out; ++i) {
-        s[i] = rand01(k, static_cast<uint64_t>(i)) > p ? 1.0f : 0.0f;
-        sum += s[i];
-    }
-    if (a.cfg.rank_dropout_scale && a.cfg.type == PeftType::Lokr && sum > 0) {
-        const float mean = static_cast<float>(sum / static_cast<double>(out));
-        for (float &v : s) v /= mean;
-    }
-    return s;
 }
 
 // L[M,out] = T[M,r]·Bᵀ with B [out,r]: short sums (r) run in the NN kernel (vectorised over the
@@ -79,6 +54,30 @@ std::vector<float> product_or(const ModuleAdapter &ma, const char *full, const c
     return out;
 }
 
+}  // namespace
+
+// LoHa/LoKr in training: whether module dropout skips the adapter, and the rank-dropout row scale.
+bool module_dropped(const Adapter &a, bool training, uint64_t key) {
+    const float p = static_cast<float>(a.cfg.module_dropout);
+    return training && p > 0.0f && !(rand01(mix_key(key, kStreamModule), 0) > p);
+}
+std::vector<float> rank_row_scale(const Adapter &a, int64_t out, bool training, uint64_t key) {
+    const float p = static_cast<float>(a.cfg.rank_dropout);
+    if (!training || p <= 0.0f) return {};
+    std::vector<float> s(static_cast<std::size_t>(out));
+    const uint64_t k = mix_key(key, kStreamRank);
+    double sum = 0;
+    for (int64_t i = 0; i < out; ++i) {
+        s[i] = rand01(k, static_cast<uint64_t>(i)) > p ? 1.0f : 0.0f;
+        sum += s[i];
+    }
+    if (a.cfg.rank_dropout_scale && a.cfg.type == PeftType::Lokr && sum > 0) {
+        const float mean = static_cast<float>(sum / static_cast<double>(out));
+        for (float &v : s) v /= mean;
+    }
+    return s;
+}
+
 // AdaLoRA: A⊙E, the right singular vectors [r, in] scaled by their singular values.
 std::vector<float> adalora_ae(const ModuleAdapter &ma, int64_t in) {
     const Param &A = ma.get("lora_A"), &E = ma.get("lora_E");
@@ -87,8 +86,6 @@ std::vector<float> adalora_ae(const ModuleAdapter &ma, int64_t in) {
         for (int64_t j = 0; j < in; ++j) ae[k * in + j] *= E.value[k];
     return ae;
 }
-
-}  // namespace
 
 void kaiming_uniform(std::vector<float> &v, int64_t fan_in, uint64_t key) {
     const float bound = fan_in > 0 ? 1.0f / std::sqrt(static_cast<float>(fan_in)) : 0.0f;

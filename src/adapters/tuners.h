@@ -30,6 +30,15 @@ void add_contribution(const Adapter &a, const ModuleAdapter &ma, float w, const 
 void backward_contribution(Adapter &a, ModuleAdapter &ma, float w, const BaseModule &bm, int64_t M, const float *X,
                            const float *Y0, const float *dY, float *dX, bool training, uint64_t key);
 
+// Keys of the independent random streams of one training forward (under the module step key).
+constexpr uint64_t kStreamInput = 1, kStreamRank = 2, kStreamModule = 3;
+// LoHa/LoKr in training: whether module dropout skips the adapter, and the rank-dropout row
+// scale (empty when none applies).
+bool module_dropped(const Adapter &a, bool training, uint64_t key);
+std::vector<float> rank_row_scale(const Adapter &a, int64_t out, bool training, uint64_t key);
+// AdaLoRA: A⊙E, the right singular vectors [r, in] scaled by their singular values.
+std::vector<float> adalora_ae(const ModuleAdapter &ma, int64_t in);
+
 // Kaiming-uniform with a = sqrt(5) (nn.Linear's default): U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 void kaiming_uniform(std::vector<float> &v, int64_t fan_in, uint64_t key);
 void gaussian(std::vector<float> &v, float stddev, uint64_t key);
