@@ -71,8 +71,10 @@ namespace Rai
         }
     }
 
-    /// <summary>A set of frozen linear base modules (by HF name) and named adapters over them, in
-    /// host memory (CPU contexts). Keeps its context alive.</summary>
+    /// <summary>A set of frozen linear base modules (by HF name) and named adapters over them,
+    /// computed on its context's device. The state (weights, adapter tensors, gradients) takes
+    /// host tensors on any device; on a CUDA context Forward/ForwardMixed/Backward take Buffer
+    /// tensors on the device, and 4-bit modules need a CPU context. Keeps its context alive.</summary>
     public sealed unsafe class AdapterModel : NativeObject
     {
         private static readonly Action<IntPtr> destroy = p => N.rai.rai_adapter_model_destroy(new N.SWIGTYPE_p_rai_adapter_model(p, false));

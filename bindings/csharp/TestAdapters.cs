@@ -18,6 +18,7 @@ internal static partial class TestRai
         yield return new KeyValuePair<string, Action>("AdapterErrors", AdapterErrors);
         yield return new KeyValuePair<string, Action>("AdaLoraAllocator", AdaLoraAllocator);
         yield return new KeyValuePair<string, Action>("NativeStringMembers", NativeStringMembers);
+        yield return new KeyValuePair<string, Action>("AdapterModelBufferTensors", AdapterModelBufferTensors);
     }
 
     private static float MaxDiff(float[] a, float[] b)
@@ -73,6 +74,74 @@ internal static partial class TestRai
                 Check(checkedModules >= 3, tuner + ": modules checked " + checkedModules);
                 Check(model.InfoJson.Contains("\"" + tuner + "\""), "info JSON lists the adapter");
             }
+    }
+
+    /// <summary>The model on Buffer tensors (host memory on a CPU context; device memory on a
+    /// CUDA context, when there is a device) equals the same model on arrays.</summary>
+    private static void AdapterModelBufferTensors()
+    {
+        var rng = new Random(5);
+        Func<int, float[]> rnd = n => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        const int outF = 10, inF = 12, m = 5;
+        float[] w = rnd(outF * inF), x = rnd(m * inF), dy = rnd(m * outF), lambdaB = rnd(outF);
+        var devices = Library.CudaDeviceCount > 0 ? new[] { "cpu", "cuda" } : new[] { "cpu" };
+        foreach (string device in devices)
+        {
+            var results = new List<float[][]>();
+            foreach (bool buffers in new[] { false, true })
+            {
+                using (var ctx = new Context(buffers ? device : "cpu"))
+                using (var model = new AdapterModel(ctx))
+                {
+                    model.AddLinear("l.q_proj", new Tensor(w, outF, inF));
+                    model.AddAdapter("vera", new AdapterConfig { PeftType = PeftType.Vera, R = 4, TargetModules = "[\"q_proj\"]", Seed = 2 });
+                    model.SetTensor("vera", "base_model.model.l.q_proj.vera_lambda_b", new Tensor(lambdaB, outF));
+                    float[] y = new float[m * outF], dx = new float[m * inF];
+                    if (!buffers)
+                    {
+                        model.Forward("l.q_proj", new Tensor(x, m, inF), new Tensor(y, m, outF));
+                        model.Backward("l.q_proj", new Tensor(x, m, inF), new Tensor(dy, m, outF), new Tensor(dx, m, inF));
+                    }
+                    else
+                    {
+                        using (var bx = new Rai.Buffer(ctx, 4 * m * inF))
+                        using (var by = new Rai.Buffer(ctx, 4 * m * outF))
+                        using (var bdy = new Rai.Buffer(ctx, 4 * m * outF))
+                        using (var bdx = new Rai.Buffer(ctx, 4 * m * inF))
+                        {
+                            bx.Write(0, FloatBytes(x));
+                            bdy.Write(0, FloatBytes(dy));
+                            model.Forward("l.q_proj", new Tensor(bx, DType.F32, m, inF), new Tensor(by, DType.F32, m, outF));
+                            model.Backward("l.q_proj", new Tensor(bx, DType.F32, m, inF), new Tensor(bdy, DType.F32, m, outF),
+                                           new Tensor(bdx, DType.F32, m, inF));
+                            y = BytesFloat(by.Read(0, 4 * m * outF));
+                            dx = BytesFloat(bdx.Read(0, 4 * m * inF));
+                        }
+                    }
+                    var g = new float[4];
+                    model.GetGrad("vera", "base_model.model.l.q_proj.vera_lambda_d", new Tensor(g, 4));
+                    results.Add(new[] { y, dx, g });
+                }
+            }
+            string[] names = { "y", "dx", "grad lambda_d" };
+            for (int i = 0; i < 3; i++)
+                Check(MaxDiff(results[1][i], results[0][i]) <= 1e-4f * (1 + results[0][i].Max(v => Math.Abs(v))),
+                      device + " buffers " + names[i] + ": max diff " + MaxDiff(results[1][i], results[0][i]));
+        }
+    }
+
+    private static byte[] FloatBytes(float[] v)
+    {
+        var b = new byte[4 * v.Length];
+        System.Buffer.BlockCopy(v, 0, b, 0, b.Length);
+        return b;
+    }
+
+    private static float[] BytesFloat(byte[] b)
+    {
+        var v = new float[b.Length / 4];
+        System.Buffer.BlockCopy(b, 0, v, 0, b.Length);
+        return v;
     }
 
     private static void LoraNumericVector()

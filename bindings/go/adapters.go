@@ -99,7 +99,10 @@ type adapterModule struct {
 }
 
 // AdapterModel is a set of frozen linear base modules (by their HF names) and named adapters
-// over them (rai_adapter_model), on a CPU context. Close it before its context.
+// over them (rai_adapter_model). It computes on its context's device; its state (weights,
+// adapter tensors, gradients) is host memory on any device, so the slice methods serve both.
+// On a CUDA context use ForwardInto/BackwardInto with BufferTensors; 4-bit modules need a CPU
+// context. Close it before its context.
 type AdapterModel struct {
 	handle
 	ctx     *Context
@@ -511,30 +514,42 @@ func rows(name string, x []float32, width int) (int, error) {
 }
 
 // moduleRows is module's shape and the number of rows of x [rows, in] for it.
-func (m *AdapterModel) moduleRows(module string, x []float32) (adapterModule, int, error) {
+func (m *AdapterModel) moduleRows(module string, x interface{}) (adapterModule, int, error) {
 	mod, err := m.module(module)
 	if err != nil {
 		return mod, 0, err
 	}
-	r, err := rows("x", x, mod.in)
+	r, err := rowsOf("x", x, mod.in)
 	return mod, r, err
 }
 
-// Forward is y [rows, out] = module(x [rows, in]) with the active adapters.
+// Forward is y [rows, out] = module(x [rows, in]) with the active adapters (CPU context).
 func (m *AdapterModel) Forward(module string, x []float32) ([]float32, error) {
 	mod, r, err := m.moduleRows(module, x)
 	if err != nil {
 		return nil, err
 	}
 	y := make([]float32, r*mod.out)
-	ts, _ := views(spec("x", x, r, mod.in), spec("y", y, r, mod.out))
-	err = m.withTensorsOn(ts, func(p native.Struct_SS_rai_adapter_model, d []native.Rai_tensor) status {
-		return native.Rai_adapter_forward(p, module, d[0], d[1])
-	})
-	if err != nil {
+	if err := m.ForwardInto(module, x, y); err != nil {
 		return nil, err
 	}
 	return y, nil
+}
+
+// ForwardInto writes y [rows, out] = module(x [rows, in]): slices ([]float32, Float16,
+// BFloat16) on a CPU context, BufferTensors on a CUDA context (computed there); one float dtype.
+func (m *AdapterModel) ForwardInto(module string, x, y interface{}) error {
+	mod, r, err := m.moduleRows(module, x)
+	if err != nil {
+		return err
+	}
+	ts, err := views(spec("x", x, r, mod.in), spec("y", y, r, mod.out))
+	if err != nil {
+		return err
+	}
+	return m.withTensorsOn(ts, func(p native.Struct_SS_rai_adapter_model, d []native.Rai_tensor) status {
+		return native.Rai_adapter_forward(p, module, d[0], d[1])
+	})
 }
 
 // ForwardMixed is Forward for a mixed batch (eval only): row i uses adapter
@@ -572,17 +587,26 @@ func (m *AdapterModel) Backward(module string, x, dy []float32) ([]float32, erro
 		return nil, err
 	}
 	dx := make([]float32, r*mod.in)
-	ts, err := views(spec("x", x, r, mod.in), spec("dy", dy, r, mod.out), spec("dx", dx, r, mod.in))
-	if err != nil {
-		return nil, err
-	}
-	err = m.withTensorsOn(ts, func(p native.Struct_SS_rai_adapter_model, d []native.Rai_tensor) status {
-		return native.Rai_adapter_backward(p, module, d[0], d[1], d[2])
-	})
-	if err != nil {
+	if err := m.BackwardInto(module, x, dy, dx); err != nil {
 		return nil, err
 	}
 	return dx, nil
+}
+
+// BackwardInto is Backward on caller tensors: slices on a CPU context, BufferTensors on a CUDA
+// context; dx may be nil (parameter gradients only).
+func (m *AdapterModel) BackwardInto(module string, x, dy, dx interface{}) error {
+	mod, r, err := m.moduleRows(module, x)
+	if err != nil {
+		return err
+	}
+	ts, err := views(spec("x", x, r, mod.in), spec("dy", dy, r, mod.out), spec("dx", optionalT(dx), r, mod.in))
+	if err != nil {
+		return err
+	}
+	return m.withTensorsOn(ts, func(p native.Struct_SS_rai_adapter_model, d []native.Rai_tensor) status {
+		return native.Rai_adapter_backward(p, module, d[0], d[1], d[2])
+	})
 }
 
 // Merge adds the named adapters (none: the active ones) into the base weights.

@@ -727,3 +727,84 @@ func TestAdaLoRAAllocator(t *testing.T) {
 	_, err = f.m.AdaLoRAUpdate("ada", -1)
 	wantError(t, err, StatusInvalidArgument)
 }
+
+// The model on BufferTensors (ForwardInto/BackwardInto) equals the slice methods on a CPU model;
+// on a CUDA context the same calls compute on the GPU (skipped without a device).
+func TestAdapterModelBufferTensors(t *testing.T) {
+	for _, dev := range []string{"cpu", "cuda"} {
+		t.Run(dev, func(t *testing.T) {
+			if dev == "cuda" && cudaCount(t) == 0 {
+				t.Skip("no CUDA device")
+			}
+			ctx, err := NewContext(Device(dev), Strict())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ctx.Close()
+			r := rand.New(rand.NewSource(21))
+			const out, in, m = 10, 12, 5
+			w, x, dy := randomGrad(r, out*in), randomGrad(r, m*in), randomGrad(r, m*out)
+			var want, got [][]float32
+			for _, c := range []*Context{cpuContext(t), ctx} {
+				mod, err := NewAdapterModel(c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer mod.Close()
+				if err := mod.AddLinear("l.q_proj", w, out, in, nil, false); err != nil {
+					t.Fatal(err)
+				}
+				o := AdapterOptions{Type: PEFTLoKr, R: 2, Alpha: 4, Init: InitRandom, TargetModules: `["q_proj"]`, Seed: 3}
+				if err := mod.AddAdapter("lokr", o); err != nil {
+					t.Fatal(err)
+				}
+				var y, dx []float32
+				if c != ctx {
+					if y, err = mod.Forward("l.q_proj", x); err == nil {
+						dx, err = mod.Backward("l.q_proj", x, dy)
+					}
+				} else {
+					xb, dyb := mustBuffer(t, ctx, float32Bytes(x)), mustBuffer(t, ctx, float32Bytes(dy))
+					yb, dxb := mustBuffer(t, ctx, make([]byte, 4*m*out)), mustBuffer(t, ctx, make([]byte, 4*m*in))
+					if err = mod.ForwardInto("l.q_proj", xb.Tensor(F32, m, in), yb.Tensor(F32, m, out)); err == nil {
+						err = mod.BackwardInto("l.q_proj", xb.Tensor(F32, m, in), dyb.Tensor(F32, m, out), dxb.Tensor(F32, m, in))
+					}
+					ybytes, dxbytes := make([]byte, 4*m*out), make([]byte, 4*m*in)
+					_ = yb.Read(0, ybytes)
+					_ = dxb.Read(0, dxbytes)
+					y, dx = bytesFloat32(ybytes), bytesFloat32(dxbytes)
+					// Parameter gradients only (dx nil), then a wrong shape named.
+					if err == nil {
+						err = mod.BackwardInto("l.q_proj", xb.Tensor(F32, m, in), dyb.Tensor(F32, m, out), nil)
+					}
+					wantError(t, mod.ForwardInto("l.q_proj", xb.Tensor(F32, m, in), yb.Tensor(F32, m, out+1)), StatusShapeMismatch, "y")
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				g, err := mod.Grad("lokr", "base_model.model.l.q_proj.lokr_w1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c == ctx { // two backward calls accumulated
+					for i := range g {
+						g[i] /= 2
+					}
+				}
+				res := [][]float32{y, dx, g}
+				if c != ctx {
+					want = res
+				} else {
+					got = res
+				}
+			}
+			for i, name := range []string{"y", "dx", "grad lokr_w1"} {
+				ref := make([]float64, len(want[i]))
+				for j, v := range want[i] {
+					ref[j] = float64(v)
+				}
+				closeTo(t, name, got[i], ref, 1e-4)
+			}
+		})
+	}
+}

@@ -232,5 +232,19 @@ inline std::vector<PathScenario> device_path_scenarios() {
                  },
                  {"lora", "loha"},
                  true});
+    // Awkward larger shapes: reductions longer than a thread block (DoRA norms over 300 inputs,
+    // LoKr factor gradients over 18x20 blocks), grid-stride loops over many rows.
+    s.push_back({"large_dora_lokr",
+                 {{"l.o_proj", 300, 270}},
+                 [](rai_adapter_model *m) {
+                     linear(m, "l.o_proj", 270, 300, 16, true);
+                     rai_adapter_params p = params(RAI_PEFT_LORA, "[\"o_proj\"]", 5, 10, 24);
+                     p.flags = RAI_ADAPTER_DORA;
+                     ok(rai_adapter_add(m, "dora", &p));
+                     p = params(RAI_PEFT_LOKR, "[\"o_proj\"]", 2, 4, 25);
+                     ok(rai_adapter_add(m, "lokr", &p));
+                     activate(m, {"dora", "lokr"}, {1.0f, 0.5f});
+                 },
+                 {"dora", "lokr"}});
     return s;
 }

@@ -1,5 +1,6 @@
-// GPU suite for the adapters: the CUDA LoRA/DoRA layer (forward, backward, mixed batches)
-// against the CPU reference on awkward sizes. Skips without a CUDA device.
+// GPU suite for the adapters: the CUDA LoRA/DoRA layer (forward, backward, mixed batches) and
+// the adapter model on a CUDA context (every scenario of device_path_scenarios.h) against the
+// CPU reference on awkward sizes. Skips without a CUDA device.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -7,11 +8,9 @@
 #include <random>
 #include <vector>
 
-#include "../unit/test_helpers.h"
+#include "device_path_scenarios.h"
 
 namespace {
-
-constexpr rai_dtype kBF16{RAI_DTYPE_BFLOAT, 16, 1};
 
 // A device tensor; an empty host vector leaves it uninitialised (an output), sized from the shape.
 struct Dev {
@@ -267,10 +266,116 @@ TEST_F(AdaptersGpu, QloraMatchesCpu) {
     rai_q4_state_destroy(sc);
 }
 
-TEST_F(AdaptersGpu, ModelRefusesCudaContext) {
+// The adapter model on a CUDA context against the same model on a CPU context: eval and
+// training forward, backward (dx and every gradient), mixed batches, for every scenario.
+TEST_F(AdaptersGpu, ModelMatchesCpuOnEveryScenario) {
+    for (const PathScenario &sc : device_path_scenarios()) {
+        SCOPED_TRACE(sc.name);
+        rai_adapter_model *ref = nullptr, *dev = nullptr;
+        ASSERT_RAI_OK(rai_adapter_model_create(cpu, &ref));
+        ASSERT_RAI_OK(rai_adapter_model_create(gpu, &dev));
+        sc.setup(ref);
+        sc.setup(dev);
+        const float tol = sc.bf16 ? 1e-2f : 1e-4f;
+        const rai_dtype dt = sc.bf16 ? kBF16 : kF32;
+        const size_t esz = sc.bf16 ? 2 : 4;
+        // Host values (bf16-representable), their host tensor and a device copy.
+        auto make = [&](int64_t rows, int64_t cols, uint32_t seed, std::vector<float> &f, std::vector<uint16_t> &h) {
+            f = rnd(static_cast<size_t>(rows * cols), seed);
+            for (float &v : f) v = from_bf16(to_bf16(v));
+            h = to_bf16(f);
+        };
+        auto host_t = [&](std::vector<float> &f, std::vector<uint16_t> &h, std::vector<int64_t> &shape) {
+            return sc.bf16 ? make_tensor(h.data(), kBF16, shape.data(), 2) : make_tensor(f.data(), kF32, shape.data(), 2);
+        };
+        auto device_values = [&](const Dev &d, size_t n) {
+            return sc.bf16 ? from_bf16(d.read_bf16(gpu, n)) : d.read(gpu, n);
+        };
+        auto host_values = [&](const std::vector<float> &f, const std::vector<uint16_t> &h) {
+            return sc.bf16 ? from_bf16(h) : f;
+        };
+        uint32_t seed = 500;
+        for (const PathModule &pm : sc.modules) {
+            for (int64_t M : {int64_t{7}, int64_t{1}, int64_t{300}}) {
+                const std::string at = pm.name + " M=" + std::to_string(M);
+                std::vector<int64_t> xs{M, pm.in}, ys{M, pm.out};
+                std::vector<float> xf, dyf, yf(M * pm.out), dxf(M * pm.in);
+                std::vector<uint16_t> xh, dyh, yh(M * pm.out), dxh(M * pm.in);
+                make(M, pm.in, seed++, xf, xh);
+                make(M, pm.out, seed++, dyf, dyh);
+                rai_tensor x = host_t(xf, xh, xs), dy = host_t(dyf, dyh, ys), y = host_t(yf, yh, ys),
+                           dx = host_t(dxf, dxh, xs);
+                Dev X(gpu, sc.bf16 ? static_cast<const void *>(xh.data()) : xf.data(), xf.size(), esz, dt, xs),
+                    DY(gpu, sc.bf16 ? static_cast<const void *>(dyh.data()) : dyf.data(), dyf.size(), esz, dt, ys),
+                    Y(gpu, nullptr, 0, esz, dt, ys), DX(gpu, nullptr, 0, esz, dt, xs);
+                for (int training = 0; training < 2; ++training) {
+                    for (rai_adapter_model *m : {ref, dev}) ASSERT_RAI_OK(rai_adapter_model_set_training(m, training));
+                    ASSERT_RAI_OK(rai_adapter_forward(ref, pm.name.c_str(), &x, &y));
+                    ASSERT_RAI_OK(rai_adapter_forward(dev, pm.name.c_str(), &X.t, &Y.t));
+                    EXPECT_LE(max_rel(device_values(Y, yf.size()), host_values(yf, yh)), tol) << at << " training " << training;
+                }
+                ASSERT_RAI_OK(rai_adapter_backward(ref, pm.name.c_str(), &x, &dy, &dx));
+                ASSERT_RAI_OK(rai_adapter_backward(dev, pm.name.c_str(), &X.t, &DY.t, &DX.t));
+                EXPECT_LE(max_rel(device_values(DX, dxf.size()), host_values(dxf, dxh)), tol) << at << " dx";
+                for (rai_adapter_model *m : {ref, dev}) ASSERT_RAI_OK(rai_adapter_model_set_training(m, 0));
+            }
+        }
+        int compared = 0;
+        for (const std::string &a : adapter_names(ref))
+            for (const auto &kt : trainable_tensors(ref, a)) {
+                HostT g_ref(kt.second), g_dev(kt.second);
+                ASSERT_RAI_OK(rai_adapter_get_grad(ref, a.c_str(), kt.first.c_str(), &g_ref));
+                ASSERT_RAI_OK(rai_adapter_get_grad(dev, a.c_str(), kt.first.c_str(), &g_dev));
+                EXPECT_LE(max_rel(g_dev.v, g_ref.v), sc.bf16 ? 2e-2f : 1e-4f) << a << " grad " << kt.first;
+                ++compared;
+            }
+        EXPECT_GT(compared, 0);
+        if (!sc.mixed.empty()) {
+            const PathModule &pm = sc.modules.front();
+            const int64_t M = 301;
+            std::vector<int32_t> rows(M);
+            for (int64_t i = 0; i < M; ++i) rows[i] = static_cast<int32_t>((i * 5) % (sc.mixed.size() + 1)) - 1;
+            std::vector<const char *> names;
+            for (const std::string &n : sc.mixed) names.push_back(n.c_str());
+            std::vector<int64_t> xs{M, pm.in}, ys{M, pm.out};
+            std::vector<float> xf, yf(M * pm.out);
+            std::vector<uint16_t> xh, yh(M * pm.out);
+            make(M, pm.in, seed++, xf, xh);
+            rai_tensor x = host_t(xf, xh, xs), y = host_t(yf, yh, ys);
+            Dev X(gpu, sc.bf16 ? static_cast<const void *>(xh.data()) : xf.data(), xf.size(), esz, dt, xs),
+                Y(gpu, nullptr, 0, esz, dt, ys);
+            ASSERT_RAI_OK(rai_adapter_forward_mixed(ref, pm.name.c_str(), &x, names.data(), names.size(), rows.data(), &y));
+            ASSERT_RAI_OK(rai_adapter_forward_mixed(dev, pm.name.c_str(), &X.t, names.data(), names.size(), rows.data(), &Y.t));
+            EXPECT_LE(max_rel(device_values(Y, yf.size()), host_values(yf, yh)), tol) << "mixed";
+        }
+        rai_adapter_model_destroy(ref);
+        rai_adapter_model_destroy(dev);
+    }
+}
+
+// On a CUDA context: host tensors for the state, device tensors for compute, no 4-bit modules.
+TEST_F(AdaptersGpu, ModelOnCudaTakesHostStateAndDeviceActivations) {
     rai_adapter_model *m = nullptr;
-    EXPECT_EQ(rai_adapter_model_create(gpu, &m), RAI_ERROR_UNSUPPORTED);
-    EXPECT_EQ(m, nullptr);
+    ASSERT_RAI_OK(rai_adapter_model_create(gpu, &m));
+    HostT w = random_t({4, 6}, 1);
+    ASSERT_RAI_OK(rai_adapter_model_add_linear(m, "l.q_proj", &w, nullptr, 0));
+    Dev wd(gpu, w.v, {4, 6});
+    EXPECT_RAI_ERROR(rai_adapter_model_add_linear(m, "l.k_proj", &wd.t, nullptr, 0), RAI_ERROR_DEVICE_MISMATCH, "weight");
+    HostT x = random_t({2, 6}, 2), y({2, 4});
+    EXPECT_RAI_ERROR(rai_adapter_forward(m, "l.q_proj", &x, &y), RAI_ERROR_DEVICE_MISMATCH, "x");
+    rai_q4_state *st = nullptr;
+    std::vector<uint8_t> codes(12);
+    int64_t shape[] = {4, 6}, cshape[] = {12};
+    rai_tensor wt = make_tensor(w.v.data(), kF32, shape, 2);
+    rai_q4_params qp;
+    rai_q4_params_init(&qp);
+    qp.blocksize = 64;
+    rai_tensor ct = make_tensor(codes.data(), rai_dtype{RAI_DTYPE_UINT, 8, 1}, cshape, 1);
+    ASSERT_RAI_OK(rai_q4_quantize(cpu, &qp, &wt, &ct, &st));
+    EXPECT_RAI_ERROR(rai_adapter_model_add_linear_q4(m, "l.v_proj", st, &ct, nullptr), RAI_ERROR_UNSUPPORTED,
+                     "4-bit modules");
+    rai_q4_state_destroy(st);
+    rai_adapter_model_destroy(m);
 }
 
 }  // namespace

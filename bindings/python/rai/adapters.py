@@ -8,7 +8,7 @@ Two levels, as in C:
   PyTorch tensor), on a CPU or CUDA Context;
 * AdapterModel: frozen linear base modules registered by name and named adapters over them
   (PEFT target matching, init, forward/backward, merge/unmerge, several adapters, PEFT
-  directories). Host memory, CPU contexts.
+  directories). State in host memory; compute on the context's device.
 
 Adapter options are keyword arguments spelt as PEFT's LoraConfig spells them (r, lora_alpha,
 lora_dropout, use_rslora, use_dora, init_lora_weights, fan_in_fan_out, bias, lora_bias,
@@ -305,9 +305,11 @@ def _dtype_arg(dtype, what):
 class AdapterModel(Handle):
     """rai_adapter_model: frozen linear modules by name, and named adapters over them.
 
-    Needs a CPU Context (UnsupportedError on CUDA; use lora_linear_* there), which the model
-    keeps alive. Arrays in and out are host memory: numpy arrays, or anything as_tensor()
-    takes (a CPU PyTorch tensor). Use it as a context manager or call close().
+    Computes on its Context's device (kept alive). The state (weights, adapter tensors,
+    gradients) is host memory whatever the device: numpy arrays, or anything as_tensor() takes.
+    On a CUDA context forward/forward_mixed/backward take device tensors (a CUDA PyTorch tensor,
+    a Buffer's tensor) and need out= / dx= (or need_dx=False); 4-bit modules need a CPU context.
+    Use it as a context manager or call close().
     """
 
     _KIND = "rai.AdapterModel"

@@ -402,11 +402,43 @@ class Model(unittest.TestCase):
         with self.assertRaises(ValueError):
             self.m.info()
 
-    def test_cuda_context_is_unsupported_or_absent(self):
+    @requires_numpy
+    def test_cuda_context_matches_cpu(self):
+        """On a CUDA context: host weights and parameters, device activations (out= given)."""
         if rai.cuda_device_count() == 0:
             self.skipTest("no CUDA device")
-        with rai.Context("cuda") as gpu, self.assertRaises(rai.UnsupportedError):
-            rai.AdapterModel(gpu)
+        rng = np.random.default_rng(3)
+        W = rng.standard_normal((10, 12)).astype(np.float32)
+        x = rng.standard_normal((5, 12)).astype(np.float32)
+        dy = rng.standard_normal((5, 10)).astype(np.float32)
+        with rai.Context("cuda", strict=True) as gpu, rai.Buffer(gpu, 4096) as buf:
+            results = []
+            for ctx in (CTX, gpu):
+                m = rai.AdapterModel(ctx)
+                m.add_linear("l.q_proj", W)
+                m.add("loha", peft_type="loha", r=2, lora_alpha=4, target_modules=["q_proj"],
+                      init_lora_weights=False, seed=4)
+                m.add("vera", peft_type="vera", r=4, target_modules=["q_proj"], seed=5)
+                m.set_active(["loha", "vera"], [1.0, 0.5])
+                if ctx is CTX:
+                    y, dx = m.forward("l.q_proj", x), m.backward("l.q_proj", x, dy)
+                else:
+                    X, Y = buf.tensor("f32", (5, 12)), buf.tensor("f32", (5, 10), offset=1024)
+                    DY, DX = buf.tensor("f32", (5, 10), offset=2048), buf.tensor("f32", (5, 12), offset=3072)
+                    rai.tensor_copy(gpu, x, X)
+                    rai.tensor_copy(gpu, dy, DY)
+                    m.forward("l.q_proj", X, out=Y)
+                    m.backward("l.q_proj", X, DY, dx=DX)
+                    y, dx = np.zeros((5, 10), np.float32), np.zeros((5, 12), np.float32)
+                    rai.tensor_copy(gpu, Y, y)
+                    rai.tensor_copy(gpu, DX, dx)
+                    with self.assertRaises(rai.DeviceMismatchError):
+                        m.forward("l.q_proj", x)  # host x on a CUDA context
+                g = m.get_grad("loha", "base_model.model.l.q_proj.hada_w1_a")
+                results.append((y, dx, g))
+                m.close()
+            for ref, dev in zip(results[0], results[1]):
+                np.testing.assert_allclose(dev, ref, rtol=1e-4, atol=1e-4)
 
 
 @requires_numpy
