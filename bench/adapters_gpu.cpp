@@ -9,6 +9,10 @@
 //  * QLoRA layer forward + backward (NF4 base) against bf16 LoRA on a dense base, both rai
 //    (target <= 1.3x time, <= 0.35x weight memory).
 //  * Mixed batch over 8 adapters against one adapter for all rows (target >= 80 %).
+//  * The adapter model on a CUDA context, one tuner at a time (LoRA r16, IA3, VeRA r256, LoHa
+//    r16, LoKr r8) over a 4096 x 4096 bf16 base: forward, and forward + backward with dx,
+//    against cuBLAS's base GEMM (forward) and base + dX GEMMs (forward + backward), the products
+//    a frozen nn.Linear costs in PyTorch. One weight (32 MB), so L2 may help at small M.
 #include <cstdio>
 #include <random>
 #include <vector>
@@ -221,6 +225,73 @@ void mixed_batch(rai_context *g, cudaStream_t s) {
     for (DeviceBuffer *b : bufs) delete b;
 }
 
+void model_tuners(rai_context *g, cublasHandle_t h, cudaStream_t s, bool quick) {
+    const int64_t N = 4096, K = 4096;
+    std::vector<__nv_bfloat16> wh(static_cast<size_t>(N * K));
+    std::mt19937 gen(31);
+    std::normal_distribution<float> d(0.0f, 0.02f);
+    for (auto &v : wh) v = __float2bfloat16(d(gen));
+    DeviceBuffer w(static_cast<size_t>(N * K) * 2);
+    cudaMemcpy(w.p, wh.data(), wh.size() * 2, cudaMemcpyHostToDevice);
+    std::vector<int64_t> wshape{N, K};
+    rai_tensor wt = bench::dev_tensor(wh.data(), kBF16, wshape.data(), 2);
+    wt.device = rai_device{RAI_DEVICE_CPU, 0};  // the model takes its state from host memory
+    std::printf("\nadapter model on CUDA, %lldx%lld bf16 base, activations bf16, one tuner active: us, and the ratio to "
+                "cuBLAS's base GEMM (fwd) / base + dX GEMMs (fwd+bwd)\n",
+                static_cast<long long>(N), static_cast<long long>(K));
+    std::printf("%-6s %6s | %9s %9s %7s | %9s %9s %7s\n", "tuner", "M", "cuBLAS", "fwd", "ratio", "cuBLAS", "fwd+bwd",
+                "ratio");
+    struct Tuner {
+        const char *name;
+        int32_t type, r;
+    };
+    const Tuner tuners[] = {{"lora", RAI_PEFT_LORA, 16}, {"ia3", RAI_PEFT_IA3, 0}, {"vera", RAI_PEFT_VERA, 256},
+                            {"loha", RAI_PEFT_LOHA, 16}, {"lokr", RAI_PEFT_LOKR, 8}};
+    for (const Tuner &tu : tuners) {
+        rai_adapter_model *m = nullptr;
+        must(rai_adapter_model_create(g, &m), "rai_adapter_model_create");
+        must(rai_adapter_model_add_linear(m, "l.q_proj", &wt, nullptr, 0), "add_linear");
+        rai_adapter_params p;
+        rai_adapter_params_init(&p);
+        p.peft_type = tu.type;
+        p.r = tu.r;
+        p.alpha = 16;
+        p.init = RAI_ADAPTER_INIT_RANDOM;
+        p.target_modules = "[\"q_proj\"]";
+        must(rai_adapter_add(m, tu.name, &p), "rai_adapter_add");
+        must(rai_adapter_model_set_training(m, 1), "set_training");
+        for (int64_t M : {int64_t{16}, int64_t{1024}, int64_t{8192}}) {
+            if (quick && M > 1024) continue;
+            DeviceBuffer x(static_cast<size_t>(M * K) * 2), y(static_cast<size_t>(M * N) * 2),
+                dy(static_cast<size_t>(M * N) * 2), dx(static_cast<size_t>(M * K) * 2);
+            fill(x, static_cast<size_t>(M * K), kBF16, 1.0f, 50);
+            fill(dy, static_cast<size_t>(M * N), kBF16, 1.0f, 51);
+            DT tx(x.p, kBF16, {M, K}), ty(y.p, kBF16, {M, N}), tdy(dy.p, kBF16, {M, N}), tdx(dx.p, kBF16, {M, K});
+            const int it = iters_for(M) / 4 + 2;
+            const double t_base = event_time(s, [&](int) { gemm_nt(h, M, N, K, 1.0f, x.p, w.p, 0.0f, y.p); }, it);
+            // dX[M,K] = dY[M,N]·W[N,K]: column-major dXᵀ = Wᵀ·dYᵀ.
+            const float one = 1.0f, zero = 0.0f;
+            const double t_base2 = event_time(s, [&](int) {
+                gemm_nt(h, M, N, K, 1.0f, x.p, w.p, 0.0f, y.p);
+                cublas_ok(cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(K), static_cast<int>(M),
+                                       static_cast<int>(N), &one, w.p, CUDA_R_16BF, static_cast<int>(K), dy.p,
+                                       CUDA_R_16BF, static_cast<int>(N), &zero, dx.p, CUDA_R_16BF, static_cast<int>(K),
+                                       CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+            }, it);
+            const double t_fwd = event_time(s, [&](int) {
+                must(rai_adapter_forward(m, "l.q_proj", &tx.t, &ty.t), "rai_adapter_forward");
+            }, it);
+            const double t_fb = event_time(s, [&](int) {
+                must(rai_adapter_forward(m, "l.q_proj", &tx.t, &ty.t), "rai_adapter_forward");
+                must(rai_adapter_backward(m, "l.q_proj", &tx.t, &tdy.t, &tdx.t), "rai_adapter_backward");
+            }, it);
+            std::printf("%-6s %6lld | %9.1f %9.1f %6.2fx | %9.1f %9.1f %6.2fx\n", tu.name, static_cast<long long>(M),
+                        t_base * 1e6, t_fwd * 1e6, t_fwd / t_base, t_base2 * 1e6, t_fb * 1e6, t_fb / t_base2);
+        }
+        rai_adapter_model_destroy(m);
+    }
+}
+
 }  // namespace
 
 void adapters_gpu_section(bool quick) {
@@ -233,6 +304,7 @@ void adapters_gpu_section(bool quick) {
     lora_overhead(g, h, s, quick);
     qlora_vs_lora(g, s, quick);
     mixed_batch(g, s);
+    model_tuners(g, h, s, quick);
     cublasDestroy(h);
     rai_context_destroy(g);
 }

@@ -5,8 +5,9 @@
 // - Base weights stay on the device, in their dtype and stored layout, until a merge changes
 //   them (BaseModule::generation).
 // - Gradients come back at the end of each reduction and are added into the host gradients.
-// - Products run in fp32, except the base product, which runs in the weight's dtype with x
-//   converted to it (torch's F.linear needs one dtype; it is exact for an input of that dtype).
+// - Products run in fp32, except those as large as the base's (the base product, and LoHa/LoKr's
+//   ΔW products), which run in the weight's dtype with their operands converted to it, as torch
+//   runs F.linear in one dtype (exact for inputs already in that dtype).
 // Small per-column vectors (IA3 products, DoRA ratios, biases) are formed on the host, as the
 // reference forms them, and uploaded.
 #include <algorithm>
@@ -252,8 +253,10 @@ struct Model::DeviceCall {
             case PeftType::Loha:
             case PeftType::Lokr: {
                 if (module_dropped(a, training, key)) break;
+                // The M·out·in product runs in the base's dtype, as PEFT's F.linear(x, ΔW) does.
                 const float *D = delta(a, ma, rank_row_scale(a, out, training, key));
-                ops.gemm(false, true, M, out, in, w, X, in, D, in, Fp::F32, 1.0f, Y, out);
+                ops.gemm(false, true, M, out, in, w, as_weight_type(X, M * in), in, as_weight_type(D, out * in), in,
+                         bm.dtype, 1.0f, Y, out);
                 break;
             }
             case PeftType::Ia3: break;  // multiplicative: applied around the base
@@ -394,11 +397,14 @@ struct Model::DeviceCall {
             case PeftType::Lokr: {
                 if (module_dropped(a, training, key)) break;
                 const std::vector<float> rs = rank_row_scale(a, out, training, key);
+                // The two M-sized products in the base's dtype (as PEFT's autograd runs them).
+                const void *dYt = as_weight_type(dY, M * out);
                 float *dD = temp(out * in);  // w·dYᵀ·X through the row scale
-                ops.gemm(true, false, out, in, M, w, dY, out, X, in, Fp::F32, 0.0f, dD, in);
+                ops.gemm(true, false, out, in, M, w, dYt, out, as_weight_type(X, M * in), in, bm.dtype, 0.0f, dD, in);
                 if (!rs.empty()) ops.scale_rows(dD, out, in, vec(rs));
                 if (dX != nullptr)
-                    ops.gemm(false, false, M, in, out, w, dY, out, delta(a, ma, rs), in, Fp::F32, 1.0f, dX, in);
+                    ops.gemm(false, false, M, in, out, w, dYt, out, as_weight_type(delta(a, ma, rs), out * in), in,
+                             bm.dtype, 1.0f, dX, in);
                 if (a.cfg.type == PeftType::Loha) {
                     float *p1 = loha_product(ma, "hada_w1_a", "hada_w1_b"), *p2 = loha_product(ma, "hada_w2_a", "hada_w2_b");
                     float *d1 = temp(out * in), *d2 = temp(out * in);
