@@ -92,34 +92,20 @@ __global__ void k_kron(int64_t ol, int64_t im, int64_t ok, int64_t inn, float s,
         D[i] = s * w1[(row / ok) * im + col / inn] * w2[(row % ok) * inn + col % inn];
     }
 }
-// g1[p,q] = s·Σ_bc dD[(p·ok+b), (q·inn+c)]·w2[b,c]: one block per (p,q).
-__global__ void k_kron_g1(int64_t ol, int64_t im, int64_t ok, int64_t inn, float s, const float *dD, const float *w2,
-                          float *g1) {
-    const int64_t cols = im * inn;
-    for (int64_t pq = blockIdx.x; pq < ol * im; pq += gridDim.x) {
-        const int64_t p = pq / im, q = pq % im;
+// One factor's gradient, one block per entry: w1_side: g[p,q] = s·Σ_bc dD[(p·ok+b), (q·inn+c)]·w2[b,c]
+// (other = w2); otherwise g[b,c] = s·Σ_pq dD[...]·w1[p,q] (other = w1).
+__global__ void k_kron_grad(bool w1_side, int64_t ol, int64_t im, int64_t ok, int64_t inn, float s, const float *dD,
+                            const float *other, float *g) {
+    const int64_t cols = im * inn, n_pq = ol * im, n_bc = ok * inn;
+    const int64_t n_out = w1_side ? n_pq : n_bc, n_in = w1_side ? n_bc : n_pq;
+    for (int64_t o = blockIdx.x; o < n_out; o += gridDim.x) {
         double acc = 0;
-        for (int64_t bc = threadIdx.x; bc < ok * inn; bc += blockDim.x) {
-            const int64_t b = bc / inn, c = bc % inn;
-            acc += static_cast<double>(dD[(p * ok + b) * cols + q * inn + c]) * w2[bc];
+        for (int64_t i = threadIdx.x; i < n_in; i += blockDim.x) {
+            const int64_t pq = w1_side ? o : i, bc = w1_side ? i : o;
+            acc += static_cast<double>(dD[(pq / im * ok + bc / inn) * cols + pq % im * inn + bc % inn]) * other[i];
         }
         acc = block_sum(acc);
-        if (threadIdx.x == 0) g1[pq] = static_cast<float>(s * acc);
-    }
-}
-// g2[b,c] = s·Σ_pq dD[(p·ok+b), (q·inn+c)]·w1[p,q]: one block per (b,c).
-__global__ void k_kron_g2(int64_t ol, int64_t im, int64_t ok, int64_t inn, float s, const float *dD, const float *w1,
-                          float *g2) {
-    const int64_t cols = im * inn;
-    for (int64_t bc = blockIdx.x; bc < ok * inn; bc += gridDim.x) {
-        const int64_t b = bc / inn, c = bc % inn;
-        double acc = 0;
-        for (int64_t pq = threadIdx.x; pq < ol * im; pq += blockDim.x) {
-            const int64_t p = pq / im, q = pq % im;
-            acc += static_cast<double>(dD[(p * ok + b) * cols + q * inn + c]) * w1[pq];
-        }
-        acc = block_sum(acc);
-        if (threadIdx.x == 0) g2[bc] = static_cast<float>(s * acc);
+        if (threadIdx.x == 0) g[o] = static_cast<float>(s * acc);
     }
 }
 __global__ void k_move_rows(int scatter, const float *src, const int64_t *rows, int64_t n, int64_t cols, float *dst) {
@@ -211,8 +197,8 @@ int op_kron(int32_t ordinal, void *stream, int64_t ol, int64_t im, int64_t ok, i
 int op_kron_grad(int32_t ordinal, void *stream, int64_t ol, int64_t im, int64_t ok, int64_t inn, float sc,
                  const float *dD, const float *w1, const float *w2, float *g1, float *g2, raicuda_err *err) {
     RAICUDA_OPS_BEGIN(ol * im * ok * inn);
-    k_kron_g1<<<reduce_blocks(ol * im), kLaunchThreads, 0, s>>>(ol, im, ok, inn, sc, dD, w2, g1);
-    k_kron_g2<<<reduce_blocks(ok * inn), kLaunchThreads, 0, s>>>(ol, im, ok, inn, sc, dD, w1, g2);
+    k_kron_grad<<<reduce_blocks(ol * im), kLaunchThreads, 0, s>>>(true, ol, im, ok, inn, sc, dD, w2, g1);
+    k_kron_grad<<<reduce_blocks(ok * inn), kLaunchThreads, 0, s>>>(false, ol, im, ok, inn, sc, dD, w1, g2);
     RAICUDA_OPS_END("adapter ops: kron_grad");
 }
 int op_move_rows(int32_t ordinal, void *stream, int32_t scatter, const float *src, const int64_t *rows, int64_t n,

@@ -63,40 +63,72 @@ inline std::vector<std::string> adapter_names(rai_adapter_model *m) {
     return out;
 }
 
+// A host f32 or bf16 tensor of random values exactly representable in bf16 (so that a bf16 and
+// an f32 consumer see one value), with its values back as floats.
+struct HostAct {
+    std::vector<int64_t> shape;
+    std::vector<float> f;
+    std::vector<uint16_t> h;
+    rai_tensor t{};
+    HostAct(std::vector<int64_t> s, uint32_t seed, bool bf16, float scale = 1.0f) : shape(std::move(s)) {
+        f = random_t(shape, seed, scale).v;
+        h.resize(f.size());
+        for (size_t i = 0; i < f.size(); ++i) {
+            uint32_t u;
+            std::memcpy(&u, &f[i], 4);
+            h[i] = static_cast<uint16_t>(u >> 16);  // truncation: exact either way
+            u = static_cast<uint32_t>(h[i]) << 16;
+            std::memcpy(&f[i], &u, 4);
+        }
+        if (!bf16) h.clear();
+        t = bf16 ? make_tensor(h.data(), kBF16, shape.data(), static_cast<int32_t>(shape.size()))
+                 : make_tensor(f.data(), kF32, shape.data(), static_cast<int32_t>(shape.size()));
+    }
+    std::vector<float> values() const {
+        if (h.empty()) return f;
+        std::vector<float> v(h.size());
+        for (size_t i = 0; i < h.size(); ++i) {
+            const uint32_t u = static_cast<uint32_t>(h[i]) << 16;
+            std::memcpy(&v[i], &u, 4);
+        }
+        return v;
+    }
+};
+
+// Largest |a - b| over max(1, max |b|).
+inline float rel_diff(const std::vector<float> &a, const std::vector<float> &b) {
+    float scale = 1.0f;
+    for (float v : b) scale = std::max(scale, std::fabs(v));
+    return max_diff(a, b) / scale;
+}
+
 // gtest prints a failing parameter by its name.
 inline void PrintTo(const PathScenario &s, std::ostream *os) { *os << s.name; }
+
+// Compares every trainable tensor's gradient of `dev` with `ref` (relative tolerance), found
+// through the public API; returns how many were compared.
+inline int expect_same_grads(rai_adapter_model *ref, rai_adapter_model *dev, float tol) {
+    int compared = 0;
+    for (const std::string &a : adapter_names(ref))
+        for (const auto &kt : trainable_tensors(ref, a)) {
+            HostT g_ref(kt.second), g_dev(kt.second);
+            EXPECT_EQ(rai_adapter_get_grad(ref, a.c_str(), kt.first.c_str(), &g_ref), RAI_OK) << rai_last_error_message();
+            EXPECT_EQ(rai_adapter_get_grad(dev, a.c_str(), kt.first.c_str(), &g_dev), RAI_OK) << rai_last_error_message();
+            EXPECT_LE(rel_diff(g_dev.v, g_ref.v), tol) << a << " grad " << kt.first;
+            ++compared;
+        }
+    return compared;
+}
 
 namespace path_detail {
 
 inline void ok(rai_status s) { ASSERT_EQ(s, RAI_OK) << rai_last_error_message(); }
 
-// A base weight in `dtype`, values random but exactly representable in bf16.
-struct Weight {
-    std::vector<int64_t> shape;
-    std::vector<float> f;
-    std::vector<uint16_t> h;
-    rai_tensor t{};
-    Weight(std::vector<int64_t> s, uint32_t seed, bool bf16) : shape(std::move(s)) {
-        f = random_t(shape, seed, 0.4f).v;
-        if (bf16) {
-            h.resize(f.size());
-            for (size_t i = 0; i < f.size(); ++i) {
-                uint32_t u;
-                std::memcpy(&u, &f[i], 4);
-                h[i] = static_cast<uint16_t>(u >> 16);
-            }
-            t = make_tensor(h.data(), kBF16, shape.data(), static_cast<int32_t>(shape.size()));
-        } else {
-            t = make_tensor(f.data(), kF32, shape.data(), static_cast<int32_t>(shape.size()));
-        }
-    }
-};
-
 inline void linear(rai_adapter_model *m, const std::string &name, int64_t out, int64_t in, uint32_t seed, bool bias,
                    bool bf16 = false, uint32_t flags = 0) {
-    Weight w(flags & RAI_LINEAR_FAN_IN_FAN_OUT ? std::vector<int64_t>{in, out} : std::vector<int64_t>{out, in}, seed,
-             bf16);
-    Weight b({out}, seed + 100, bf16);
+    HostAct w(flags & RAI_LINEAR_FAN_IN_FAN_OUT ? std::vector<int64_t>{in, out} : std::vector<int64_t>{out, in}, seed,
+              bf16, 0.4f);
+    HostAct b({out}, seed + 100, bf16, 0.4f);
     ok(rai_adapter_model_add_linear(m, name.c_str(), &w.t, bias ? &b.t : nullptr, flags));
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -279,57 +280,32 @@ TEST_F(AdaptersGpu, ModelMatchesCpuOnEveryScenario) {
         const float tol = sc.bf16 ? 1e-2f : 1e-4f;
         const rai_dtype dt = sc.bf16 ? kBF16 : kF32;
         const size_t esz = sc.bf16 ? 2 : 4;
-        // Host values (bf16-representable), their host tensor and a device copy.
-        auto make = [&](int64_t rows, int64_t cols, uint32_t seed, std::vector<float> &f, std::vector<uint16_t> &h) {
-            f = rnd(static_cast<size_t>(rows * cols), seed);
-            for (float &v : f) v = from_bf16(to_bf16(v));
-            h = to_bf16(f);
+        // A device copy of a host activation, and a device output of a shape.
+        auto up = [&](const HostAct &a) {
+            return std::make_unique<Dev>(gpu, sc.bf16 ? static_cast<const void *>(a.h.data()) : a.f.data(), a.f.size(),
+                                         esz, dt, a.shape);
         };
-        auto host_t = [&](std::vector<float> &f, std::vector<uint16_t> &h, std::vector<int64_t> &shape) {
-            return sc.bf16 ? make_tensor(h.data(), kBF16, shape.data(), 2) : make_tensor(f.data(), kF32, shape.data(), 2);
-        };
-        auto device_values = [&](const Dev &d, size_t n) {
-            return sc.bf16 ? from_bf16(d.read_bf16(gpu, n)) : d.read(gpu, n);
-        };
-        auto host_values = [&](const std::vector<float> &f, const std::vector<uint16_t> &h) {
-            return sc.bf16 ? from_bf16(h) : f;
-        };
+        auto values = [&](const Dev &d, size_t n) { return sc.bf16 ? from_bf16(d.read_bf16(gpu, n)) : d.read(gpu, n); };
         uint32_t seed = 500;
         for (const PathModule &pm : sc.modules) {
             for (int64_t M : {int64_t{7}, int64_t{1}, int64_t{300}}) {
                 const std::string at = pm.name + " M=" + std::to_string(M);
-                std::vector<int64_t> xs{M, pm.in}, ys{M, pm.out};
-                std::vector<float> xf, dyf, yf(M * pm.out), dxf(M * pm.in);
-                std::vector<uint16_t> xh, dyh, yh(M * pm.out), dxh(M * pm.in);
-                make(M, pm.in, seed++, xf, xh);
-                make(M, pm.out, seed++, dyf, dyh);
-                rai_tensor x = host_t(xf, xh, xs), dy = host_t(dyf, dyh, ys), y = host_t(yf, yh, ys),
-                           dx = host_t(dxf, dxh, xs);
-                Dev X(gpu, sc.bf16 ? static_cast<const void *>(xh.data()) : xf.data(), xf.size(), esz, dt, xs),
-                    DY(gpu, sc.bf16 ? static_cast<const void *>(dyh.data()) : dyf.data(), dyf.size(), esz, dt, ys),
-                    Y(gpu, nullptr, 0, esz, dt, ys), DX(gpu, nullptr, 0, esz, dt, xs);
+                HostAct x({M, pm.in}, seed++, sc.bf16), dy({M, pm.out}, seed++, sc.bf16), y({M, pm.out}, 0, sc.bf16),
+                    dx({M, pm.in}, 0, sc.bf16);
+                auto X = up(x), DY = up(dy), Y = up(y), DX = up(dx);
                 for (int training = 0; training < 2; ++training) {
                     for (rai_adapter_model *m : {ref, dev}) ASSERT_RAI_OK(rai_adapter_model_set_training(m, training));
-                    ASSERT_RAI_OK(rai_adapter_forward(ref, pm.name.c_str(), &x, &y));
-                    ASSERT_RAI_OK(rai_adapter_forward(dev, pm.name.c_str(), &X.t, &Y.t));
-                    EXPECT_LE(max_rel(device_values(Y, yf.size()), host_values(yf, yh)), tol) << at << " training " << training;
+                    ASSERT_RAI_OK(rai_adapter_forward(ref, pm.name.c_str(), &x.t, &y.t));
+                    ASSERT_RAI_OK(rai_adapter_forward(dev, pm.name.c_str(), &X->t, &Y->t));
+                    EXPECT_LE(rel_diff(values(*Y, y.f.size()), y.values()), tol) << at << " training " << training;
                 }
-                ASSERT_RAI_OK(rai_adapter_backward(ref, pm.name.c_str(), &x, &dy, &dx));
-                ASSERT_RAI_OK(rai_adapter_backward(dev, pm.name.c_str(), &X.t, &DY.t, &DX.t));
-                EXPECT_LE(max_rel(device_values(DX, dxf.size()), host_values(dxf, dxh)), tol) << at << " dx";
+                ASSERT_RAI_OK(rai_adapter_backward(ref, pm.name.c_str(), &x.t, &dy.t, &dx.t));
+                ASSERT_RAI_OK(rai_adapter_backward(dev, pm.name.c_str(), &X->t, &DY->t, &DX->t));
+                EXPECT_LE(rel_diff(values(*DX, dx.f.size()), dx.values()), tol) << at << " dx";
                 for (rai_adapter_model *m : {ref, dev}) ASSERT_RAI_OK(rai_adapter_model_set_training(m, 0));
             }
         }
-        int compared = 0;
-        for (const std::string &a : adapter_names(ref))
-            for (const auto &kt : trainable_tensors(ref, a)) {
-                HostT g_ref(kt.second), g_dev(kt.second);
-                ASSERT_RAI_OK(rai_adapter_get_grad(ref, a.c_str(), kt.first.c_str(), &g_ref));
-                ASSERT_RAI_OK(rai_adapter_get_grad(dev, a.c_str(), kt.first.c_str(), &g_dev));
-                EXPECT_LE(max_rel(g_dev.v, g_ref.v), sc.bf16 ? 2e-2f : 1e-4f) << a << " grad " << kt.first;
-                ++compared;
-            }
-        EXPECT_GT(compared, 0);
+        EXPECT_GT(expect_same_grads(ref, dev, sc.bf16 ? 2e-2f : 1e-4f), 0);
         if (!sc.mixed.empty()) {
             const PathModule &pm = sc.modules.front();
             const int64_t M = 301;
@@ -337,16 +313,11 @@ TEST_F(AdaptersGpu, ModelMatchesCpuOnEveryScenario) {
             for (int64_t i = 0; i < M; ++i) rows[i] = static_cast<int32_t>((i * 5) % (sc.mixed.size() + 1)) - 1;
             std::vector<const char *> names;
             for (const std::string &n : sc.mixed) names.push_back(n.c_str());
-            std::vector<int64_t> xs{M, pm.in}, ys{M, pm.out};
-            std::vector<float> xf, yf(M * pm.out);
-            std::vector<uint16_t> xh, yh(M * pm.out);
-            make(M, pm.in, seed++, xf, xh);
-            rai_tensor x = host_t(xf, xh, xs), y = host_t(yf, yh, ys);
-            Dev X(gpu, sc.bf16 ? static_cast<const void *>(xh.data()) : xf.data(), xf.size(), esz, dt, xs),
-                Y(gpu, nullptr, 0, esz, dt, ys);
-            ASSERT_RAI_OK(rai_adapter_forward_mixed(ref, pm.name.c_str(), &x, names.data(), names.size(), rows.data(), &y));
-            ASSERT_RAI_OK(rai_adapter_forward_mixed(dev, pm.name.c_str(), &X.t, names.data(), names.size(), rows.data(), &Y.t));
-            EXPECT_LE(max_rel(device_values(Y, yf.size()), host_values(yf, yh)), tol) << "mixed";
+            HostAct x({M, pm.in}, seed++, sc.bf16), y({M, pm.out}, 0, sc.bf16);
+            auto X = up(x), Y = up(y);
+            ASSERT_RAI_OK(rai_adapter_forward_mixed(ref, pm.name.c_str(), &x.t, names.data(), names.size(), rows.data(), &y.t));
+            ASSERT_RAI_OK(rai_adapter_forward_mixed(dev, pm.name.c_str(), &X->t, names.data(), names.size(), rows.data(), &Y->t));
+            EXPECT_LE(rel_diff(values(*Y, y.f.size()), y.values()), tol) << "mixed";
         }
         rai_adapter_model_destroy(ref);
         rai_adapter_model_destroy(dev);
