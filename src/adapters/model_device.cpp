@@ -12,8 +12,10 @@
 // reference forms them, and uploaded.
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <numeric>
 
+#include "../core/context.h"
 #include "../core/error.h"
 #include "model.h"
 #include "rng.h"
@@ -22,6 +24,8 @@
 namespace rai::adapters {
 
 struct Model::DeviceCall {
+    // The context's stream is shared with every other call on the context, which hold its lock.
+    std::lock_guard<std::mutex> context_lock;
     Model &model;
     Ops &ops;
     std::size_t mi;
@@ -29,7 +33,8 @@ struct Model::DeviceCall {
     std::map<const Param *, DevBuf> params;
     std::vector<DevBuf> keep;  // scratch that lives as long as the call
 
-    DeviceCall(Model &m, std::size_t module) : model(m), ops(*m.ops_), mi(module), bm(m.modules_[module]) {}
+    DeviceCall(Model &m, std::size_t module)
+        : context_lock(m.ctx_->mutex), model(m), ops(*m.ops_), mi(module), bm(m.modules_[module]) {}
     // Every call ends with the device idle, so the next one can reuse its memory at once.
     ~DeviceCall() {
         try {
